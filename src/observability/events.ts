@@ -1,0 +1,61 @@
+/**
+ * The typed lifecycle event bus. The supervisor publishes; the API (SSE), the route table, logs,
+ * metrics and the dashboard subscribe. Listeners must be cheap and must not throw.
+ * @module
+ */
+import { EventEmitter } from 'node:events';
+import type { InstanceState } from '../supervisor/state.js';
+
+export type LifecycleKind =
+  | 'spawn' | 'ready' | 'crash' | 'restart' | 'idle' | 'wake' | 'stop' | 'failed'
+  | 'unhealthy' | 'degraded' | 'recovered' | 'remove' | 'oom' | 'storage_warning' | 'storage_exceeded';
+
+export interface StateChangeEvent {
+  readonly instance: string;
+  readonly service: string;
+  readonly id: string;
+  readonly from: InstanceState | null;
+  readonly to: InstanceState | 'gone';
+  readonly at: number;
+}
+
+export interface LifecycleEvent {
+  readonly instance: string;
+  readonly service: string;
+  readonly id: string;
+  readonly kind: LifecycleKind;
+  /** One human line, e.g. "exited with code 1", "restarting in 2000 ms". */
+  readonly message: string;
+  readonly at: number;
+}
+
+export interface WeightChangeEvent {
+  readonly instance: string;
+  readonly service: string;
+  readonly id: string;
+  readonly weight: number;
+}
+
+export interface OutputLineEvent {
+  readonly instance: string;
+  readonly service: string;
+  readonly id: string;
+  readonly stream: 'stdout' | 'stderr';
+  readonly line: string;
+  readonly at: number;
+}
+
+interface EventMap {
+  state: [StateChangeEvent];
+  lifecycle: [LifecycleEvent];
+  weight: [WeightChangeEvent];
+  output: [OutputLineEvent];
+}
+
+export class EventBus extends EventEmitter<EventMap> {
+  constructor() {
+    super();
+    // Many SSE clients may subscribe at once.
+    this.setMaxListeners(0);
+  }
+}

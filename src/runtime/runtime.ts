@@ -1,0 +1,65 @@
+/**
+ * The runtime contract: start and stop ONE instance's process group at one isolation level.
+ * A runtime knows nothing of lifecycle states; the supervisor does.
+ * @module
+ */
+import type { Isolation } from '../config/types.js';
+
+export type OutputStream = 'stdout' | 'stderr';
+
+export interface SpawnSpec {
+  /** `service:id`, for messages and cgroup/bundle names. */
+  readonly instance: string;
+  readonly service: string;
+  readonly id: string;
+  readonly argv: readonly string[];
+  readonly cwd: string;
+  /** Full environment of the child (PORT, HOST, DATA_DIR, TENEMENT_INSTANCE and the service env). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly port: number;
+  /** Absolute, already created. */
+  readonly dataDir: string;
+  readonly memoryLimitMb: number | undefined;
+  readonly cpuShares: number | undefined;
+  /** Called once per complete output line (without the newline). Must not throw. */
+  readonly onLine: (stream: OutputStream, line: string) => void;
+}
+
+export interface ExitInfo {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** The kernel killed it for exceeding its memory limit. */
+  readonly oomKilled: boolean;
+}
+
+/** What a previous server left in the store, to find its processes after a crash. */
+export interface ProcessIdentity {
+  readonly pid: number;
+  /** Kernel start time of the process (clock ticks since boot, /proc/PID/stat field 22). */
+  readonly startTime: number;
+}
+
+export interface Orphan extends ProcessIdentity {
+  /** `service:id` it belonged to (sandbox containers are named after it). */
+  readonly instance: string;
+}
+
+export interface RunningProcess extends ProcessIdentity {
+  /** Resolves once when the process (group leader) has exited and its output is drained. */
+  readonly exited: Promise<ExitInfo>;
+  /** SIGTERM to the whole group, SIGKILL after `timeoutMs`; resolves when all of it is gone. */
+  stop(timeoutMs: number): Promise<ExitInfo>;
+}
+
+export interface Runtime {
+  readonly isolation: Isolation;
+  /** Throws `isolation_unavailable` (saying what is missing and how to get it) if the host can't. */
+  check(spec: Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares'>): Promise<void>;
+  /** Starts the process; throws `spawn_failed` after releasing whatever it had acquired. */
+  start(spec: SpawnSpec): Promise<RunningProcess>;
+  /**
+   * Stops a process group left by a crashed server, if `identity` still names it (same pid AND
+   * same start time); never signals a reused pid. Resolves true if something was stopped.
+   */
+  reap(orphan: Orphan, timeoutMs: number): Promise<boolean>;
+}

@@ -1,0 +1,80 @@
+/**
+ * What the supervisor offers the layers above it (proxy, api, observability): the live instance
+ * handle read on the proxy's hot path, and the operations the API drives.
+ * @module
+ */
+import type { Config, Isolation, ServiceConfig } from '../config/types.js';
+import type { EventBus } from '../observability/events.js';
+import type { Health, InstanceState } from './state.js';
+
+/** One instance as `GET /api/instances` and `ten ps --json` show it (SPEC §7). */
+export interface InstanceInfo {
+  instance: string;
+  service: string;
+  id: string;
+  state: InstanceState;
+  health: Health;
+  port: number | null;
+  pid: number | null;
+  uptime_s: number | null;
+  idle_s: number | null;
+  weight: number;
+  restarts: number;
+  isolation: Isolation;
+}
+
+/**
+ * The live handle of one registered instance. Plain fields, read without locks or allocation by
+ * the proxy on every request; written only by the supervisor.
+ */
+export interface InstanceHandle {
+  readonly name: string;
+  readonly service: string;
+  readonly id: string;
+  readonly serviceConfig: ServiceConfig;
+  readonly state: InstanceState;
+  /** Port of the live process; null without one. */
+  readonly port: number | null;
+  readonly weight: number;
+  /** Open requests and connections (WebSocket, SSE, uploads); the idle timer waits for 0. */
+  readonly openConnections: number;
+  /** Call when a request or connection to this instance begins... */
+  connectionOpened(): void;
+  /** ...and when it ends (also marks the instance's last activity). */
+  connectionClosed(): void;
+}
+
+export interface SpawnOptions {
+  weight?: number;
+  /** Resolve only once healthy (rejects with the failure reason). */
+  wait?: boolean;
+}
+
+export interface SupervisorApi {
+  readonly config: Config;
+  readonly events: EventBus;
+
+  /** Hot path: the registered instance, or undefined. */
+  get(service: string, id: string): InstanceHandle | undefined;
+  /** Hot path: every registered instance of a service (same array until registrations change). */
+  instancesOf(service: string): readonly InstanceHandle[];
+  /**
+   * Makes sure the instance can take a request now: resolves at once if running/degraded; wakes an
+   * idle or stopped one (concurrent callers share one start). Rejects with `invalid_state` for
+   * held/failed, `startup_timeout` or `spawn_failed` if it does not come up.
+   */
+  ensureReady(instance: InstanceHandle): Promise<void>;
+  /** For `auto_spawn` services: registers and starts `service:id`; `max_instances` if full. */
+  autoSpawn(service: string, id: string): Promise<InstanceHandle>;
+
+  list(): InstanceInfo[];
+  info(service: string, id: string): InstanceInfo;
+  spawn(service: string, id: string, options?: SpawnOptions): Promise<InstanceInfo>;
+  start(service: string, id: string, options?: { wait?: boolean }): Promise<InstanceInfo>;
+  stop(service: string, id: string, options?: { hold?: boolean }): Promise<InstanceInfo>;
+  restart(service: string, id: string, options?: { wait?: boolean }): Promise<InstanceInfo>;
+  remove(service: string, id: string, options?: { purge?: boolean }): Promise<void>;
+  setWeight(service: string, id: string, weight: number): InstanceInfo;
+  /** Sets several weights in one store transaction (route swap). */
+  setWeights(changes: ReadonlyArray<{ service: string; id: string; weight: number }>): void;
+}
