@@ -63,3 +63,21 @@ export interface Runtime {
    */
   reap(orphan: Orphan, timeoutMs: number): Promise<boolean>;
 }
+
+/** Resource limits applied to one process group (cgroups); see runtime/cgroups.ts. */
+export interface AppliedLimits {
+  /** The argv to exec so the process starts inside the limits (e.g. joins its cgroup first). */
+  wrapArgv(argv: readonly string[]): string[];
+  /** After exit: whether the kernel OOM-killed something in it. */
+  wasOomKilled(): Promise<boolean>;
+  /** Memory (RSS) and CPU time used by the group now, for metrics; undefined if unknown. */
+  usage(): Promise<{ memoryBytes: number; cpuSeconds: number } | undefined>;
+  /** Removes the cgroup; safe to call twice and after a half-finished setup. */
+  release(): Promise<void>;
+}
+
+/** Makes the limits of a spec real, or refuses with `isolation_unavailable`. */
+export interface LimitsProvider {
+  /** undefined when the spec asks for no limit. */
+  apply(spec: Pick<SpawnSpec, 'instance' | 'memoryLimitMb' | 'cpuShares'>): Promise<AppliedLimits | undefined>;
+}
