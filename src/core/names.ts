@@ -16,12 +16,13 @@ export function isValidName(value: string): boolean {
   return NAME_PATTERN.test(value);
 }
 
-const RULE = 'lower-case letters, digits, "-" and "_", 1-63 chars, starting and ending with a letter or digit';
+/** The name rule in words, for error messages. */
+export const NAME_RULE = 'lower-case letters, digits, "-" and "_", 1-63 chars, starting and ending with a letter or digit';
 
 /** Throws `invalid_name` naming the bad value and the rule. */
 export function assertName(kind: 'service' | 'id' | 'name', value: string): string {
   if (!isValidName(value)) {
-    throw new TenementError('invalid_name', `invalid ${kind} ${JSON.stringify(truncate(value))}: use ${RULE}`);
+    throw new TenementError('invalid_name', `invalid ${kind} ${JSON.stringify(truncate(value))}: use ${NAME_RULE}`);
   }
   return value;
 }

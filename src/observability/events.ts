@@ -27,7 +27,16 @@ export interface LifecycleEvent {
   /** One human line, e.g. "exited with code 1", "restarting in 2000 ms". */
   readonly message: string;
   readonly at: number;
+  /** `ready`: ms from the start of this launch to the first healthy answer. */
+  readonly durationMs?: number;
+  /** `ready`: what started the launch (a wake's duration is the wake latency). */
+  readonly cause?: LaunchCause;
+  /** `crash` / `oom`: how the process ended. */
+  readonly exitCode?: number | null;
+  readonly signal?: string | null;
 }
+
+export type LaunchCause = 'spawn' | 'start' | 'wake' | 'restart' | 'boot';
 
 export interface WeightChangeEvent {
   readonly instance: string;

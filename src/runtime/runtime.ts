@@ -78,6 +78,8 @@ export interface AppliedLimits {
 
 /** Makes the limits of a spec real, or refuses with `isolation_unavailable`. */
 export interface LimitsProvider {
+  /** Throws `isolation_unavailable` if a limit the spec asks for cannot be given on this host. */
+  check?(spec: Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares'>): Promise<void>;
   /** undefined when the spec asks for no limit. */
   apply(spec: Pick<SpawnSpec, 'instance' | 'memoryLimitMb' | 'cpuShares'>): Promise<AppliedLimits | undefined>;
 }

@@ -1,0 +1,198 @@
+/**
+ * Proxy benchmark (issue 3): wrk on loopback against the same minimal Node app directly, through
+ * tenement's front server, through nginx (and optionally a node:http + http.Agent proxy), runs
+ * interleaved, median of N rounds, with req/s, p50/p99, CPU µs per request and ratios.
+ * wrk is pinned to CPU 0, app and proxies to CPU 1. Run alone: node --import tsx bench/proxy.ts
+ * @module
+ */
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SHARED_BENCH = process.env.TENEMENT_SHARED_BENCH ?? resolve(ROOT, '../shared/bench');
+const HOST_HEADER = 'prod.app.localhost';
+
+export interface ProxyBenchOptions {
+  /** Seconds measured per run (default 8). */
+  durationS?: number;
+  /** Seconds of warm-up before each measured run (default 2). */
+  warmupS?: number;
+  rounds?: number;
+  connections?: number;
+  /** Also measure the alternatives: node:http + undici Pool.dispatch, node:http + http.Agent. */
+  withVariants?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface RunFigures {
+  reqPerS: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  /** CPU time of the proxy process per request (µs); null for direct. */
+  cpuUsPerReq: number | null;
+}
+
+export interface ProxyBenchResult {
+  /** Median figures per path. */
+  paths: Record<string, RunFigures>;
+  ratios: { tenementVsDirect: number; tenementVsNginx: number; p50VsNginx: number };
+  meetsGoal: boolean;
+}
+
+interface Target { name: string; port: number; cpuPid: () => number | null }
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => res(port));
+    });
+  });
+}
+
+function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((res, rej) => execFile(cmd, args, { timeout: 120_000 }, (err, stdout, stderr) => (err ? rej(new Error(`${cmd}: ${stderr || err.message}`)) : res(stdout))));
+}
+
+/** Starts a pinned child and waits for its "listening" line. */
+async function startPinned(args: string[], env: Record<string, string> = {}): Promise<ChildProcess> {
+  const child = spawn('taskset', ['-c', '1', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`${args.join(' ')} did not start`)), 20_000);
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('listening')) {
+        clearTimeout(timer);
+        res();
+      }
+    });
+    child.once('exit', (code) => rej(new Error(`${args.join(' ')} exited with ${code}`)));
+  });
+  child.stdout!.resume();
+  return child;
+}
+
+function cpuTicks(pid: number | null): number {
+  if (pid === null) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+}
+
+function toMs(value: string): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(value.trim());
+  if (!m) return Number.NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
+}
+
+async function wrk(port: number, seconds: number, connections: number): Promise<Omit<RunFigures, 'cpuUsPerReq'> & { requests: number }> {
+  const out = await run('taskset', ['-c', '0', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-H', `Host: ${HOST_HEADER}`, `http://127.0.0.1:${port}/`]);
+  const reqPerS = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const p50Ms = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
+  const p99Ms = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = non2xx + (sock ? Number(sock[1]) + Number(sock[2]) + Number(sock[3]) + Number(sock[4]) : 0);
+  return { reqPerS, requests, p50Ms, p99Ms, errors };
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function nginxWorker(masterPid: number): number | null {
+  try {
+    const children = readFileSync(`/proc/${masterPid}/task/${masterPid}/children`, 'utf8').trim().split(/\s+/);
+    return children[0] ? Number(children[0]) : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function benchProxy(options: ProxyBenchOptions = {}): Promise<ProxyBenchResult> {
+  const durationS = options.durationS ?? 8;
+  const warmupS = options.warmupS ?? 2;
+  const rounds = options.rounds ?? 3;
+  const connections = options.connections ?? 64;
+  const log = options.log ?? ((line: string) => console.log(line));
+  const ticksPerS = Number((await run('getconf', ['CLK_TCK'])).trim()) || 100;
+
+  const children: ChildProcess[] = [];
+  let nginxPid: number | null = null;
+  try {
+    const [appPort, tenPort, nginxPort, undiciPort, agentPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    children.push(await startPinned([process.execPath, join(SHARED_BENCH, 'upstream-app.mjs')], { PORT: String(appPort) }));
+    const front = await startPinned([process.execPath, '--import', 'tsx', join(ROOT, 'bench/proxy-front.ts'), String(tenPort), String(appPort)]);
+    children.push(front);
+    nginxPid = Number((await run('taskset', ['-c', '1', join(SHARED_BENCH, 'nginx-peer.sh'), 'start', String(nginxPort), String(appPort)])).trim());
+    const targets: Target[] = [
+      { name: 'direct', port: appPort, cpuPid: () => null },
+      { name: 'tenement', port: tenPort, cpuPid: () => front.pid ?? null },
+      { name: 'nginx', port: nginxPort, cpuPid: () => nginxWorker(nginxPid!) },
+    ];
+    if (options.withVariants === true) {
+      const undici = await startPinned([process.execPath, join(ROOT, 'bench/proxy-undici-variant.mjs'), String(undiciPort), String(appPort)]);
+      const agent = await startPinned([process.execPath, join(ROOT, 'bench/proxy-agent-variant.mjs'), String(agentPort), String(appPort)]);
+      children.push(undici, agent);
+      targets.push({ name: 'undici dispatch', port: undiciPort, cpuPid: () => undici.pid ?? null });
+      targets.push({ name: 'node http.Agent', port: agentPort, cpuPid: () => agent.pid ?? null });
+    }
+
+    const samples = new Map<string, RunFigures[]>(targets.map((t) => [t.name, []]));
+    for (let round = 1; round <= rounds; round++) {
+      for (const target of targets) {
+        await wrk(target.port, warmupS, connections);
+        const pid = target.cpuPid();
+        const before = cpuTicks(pid);
+        const r = await wrk(target.port, durationS, connections);
+        const cpuUs = pid === null || r.requests === 0 ? null : ((cpuTicks(pid) - before) / ticksPerS) * 1e6 / r.requests;
+        samples.get(target.name)!.push({ reqPerS: r.reqPerS, p50Ms: r.p50Ms, p99Ms: r.p99Ms, errors: r.errors, cpuUsPerReq: cpuUs });
+        log(`  round ${round} ${target.name.padEnd(16)} ${r.reqPerS.toFixed(0).padStart(7)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  errors ${r.errors}${cpuUs === null ? '' : `  cpu ${cpuUs.toFixed(0)} µs/req`}`);
+      }
+    }
+
+    const paths: Record<string, RunFigures> = {};
+    for (const [name, runs] of samples) {
+      const cpu = runs.map((r) => r.cpuUsPerReq).filter((v): v is number => v !== null);
+      paths[name] = {
+        reqPerS: median(runs.map((r) => r.reqPerS)), p50Ms: median(runs.map((r) => r.p50Ms)), p99Ms: median(runs.map((r) => r.p99Ms)),
+        errors: runs.reduce((n, r) => n + r.errors, 0), cpuUsPerReq: cpu.length > 0 ? median(cpu) : null,
+      };
+    }
+    const direct = paths.direct!;
+    const nginx = paths.nginx!;
+    const ten = paths.tenement!;
+    log(`\nproxy: median of ${rounds} interleaved runs, ${durationS} s each, ${connections} connections (wrk on CPU 0, app and proxies on CPU 1)`);
+    log(`${'path'.padEnd(18)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'×direct'.padStart(8)} ${'×nginx'.padStart(7)} ${'cpu µs/req'.padStart(11)} errors`);
+    for (const [name, f] of Object.entries(paths)) {
+      log(`${name.padEnd(18)} ${f.reqPerS.toFixed(0).padStart(8)} ${f.p50Ms.toFixed(2).padStart(7)} ${f.p99Ms.toFixed(2).padStart(7)} ${(f.reqPerS / direct.reqPerS).toFixed(2).padStart(8)} ${(f.reqPerS / nginx.reqPerS).toFixed(2).padStart(7)} ${(f.cpuUsPerReq === null ? '—' : f.cpuUsPerReq.toFixed(0)).padStart(11)} ${f.errors}`);
+    }
+    const ratios = { tenementVsDirect: ten.reqPerS / direct.reqPerS, tenementVsNginx: ten.reqPerS / nginx.reqPerS, p50VsNginx: ten.p50Ms / nginx.p50Ms };
+    const meetsGoal = ratios.tenementVsNginx >= 0.5 && ratios.p50VsNginx <= 2 && ten.errors === 0;
+    log(`tenement vs nginx: ${ratios.tenementVsNginx.toFixed(2)}× req/s (goal ≥ 0.5), p50 ${ratios.p50VsNginx.toFixed(2)}× (goal ≤ 2), errors ${ten.errors}: ${meetsGoal ? 'goal met' : 'goal NOT met'}`);
+    return { paths, ratios, meetsGoal };
+  } finally {
+    for (const child of children) if (child.pid !== undefined && child.exitCode === null) child.kill('SIGTERM');
+    if (nginxPid !== null) await run(join(SHARED_BENCH, 'nginx-peer.sh'), ['stop', String(nginxPid)]).catch(() => undefined);
+  }
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const quick = process.argv.includes('--quick');
+  await benchProxy({ withVariants: process.argv.includes('--variants'), ...(quick ? { durationS: 4, warmupS: 1 } : {}) });
+}

@@ -1,0 +1,168 @@
+/**
+ * The management API's wire contract: request schemas (zod) and response shapes. The daemon
+ * validates with these; the CLI imports only this file from the daemon side. The original API's
+ * spellings (`process` for `service`, `timeout_secs` for `timeout`) are translated here, once.
+ * @module
+ */
+import * as z from 'zod';
+import { NAME_PATTERN, NAME_RULE } from '../core/names.js';
+import type { InstanceInfo } from '../supervisor/types.js';
+import type { Health } from '../supervisor/state.js';
+
+export type { InstanceInfo } from '../supervisor/types.js';
+export type { Health, InstanceState } from '../supervisor/state.js';
+
+/** A service name or instance id (one host label). */
+export const NameSchema = z.string().regex(NAME_PATTERN, {
+  error: (iss) => `invalid name ${JSON.stringify(iss.input)}: use ${NAME_RULE}`,
+});
+
+/** A weight: an integer 0-100 (SPEC §1). */
+export const WeightSchema = z.int({ error: 'weight must be a whole number from 0 to 100' })
+  .min(0, { error: 'weight must be a whole number from 0 to 100' })
+  .max(100, { error: 'weight must be a whole number from 0 to 100' });
+
+const serviceFields = { service: NameSchema.optional(), process: NameSchema.optional() };
+
+/** Accepts `process` as the original API's spelling of `service` (exactly one of them). */
+const hasOneServiceField: [
+  (b: { service?: string | undefined; process?: string | undefined }) => boolean,
+  { error: string; path: string[] },
+] = [
+  (b) => (b.service === undefined) !== (b.process === undefined),
+  { error: 'give "service" (or its alias "process"), not both', path: ['service'] },
+];
+
+/** `POST /api/instances`. `wait`: answer once healthy (or with the failure reason). */
+export const SpawnBodySchema = z.strictObject({
+  ...serviceFields,
+  id: NameSchema,
+  weight: WeightSchema.optional(),
+  wait: z.boolean().optional(),
+}).refine(...hasOneServiceField).transform((b) => ({ service: (b.service ?? b.process)!, id: b.id, weight: b.weight, wait: b.wait ?? false }));
+export type SpawnBody = z.input<typeof SpawnBodySchema>;
+
+/** `PUT /api/instances/{name}/weight`. */
+export const WeightBodySchema = z.strictObject({ weight: WeightSchema });
+
+/** Optional body of `POST .../start | /restart` (`?wait=true` works too). */
+export const StartBodySchema = z.strictObject({ wait: z.boolean().optional() }).optional();
+/** Optional body of `POST .../stop` (`?hold=true` works too). */
+export const StopBodySchema = z.strictObject({ hold: z.boolean().optional() }).optional();
+
+/** Seconds `deploy` waits for the new version to be healthy unless told otherwise. */
+export const DEFAULT_DEPLOY_TIMEOUT_S = 60;
+
+/** `POST /api/deploy`: spawn `service:version`, wait healthy up to `timeout` s, set its weight. */
+export const DeployBodySchema = z.strictObject({
+  ...serviceFields,
+  version: NameSchema,
+  weight: WeightSchema.optional(),
+  timeout: z.number().positive().max(3600).optional(),
+  timeout_secs: z.number().positive().max(3600).optional(),
+}).refine(...hasOneServiceField).transform((b) => ({
+  service: (b.service ?? b.process)!,
+  version: b.version,
+  weight: b.weight ?? 100,
+  timeoutS: b.timeout ?? b.timeout_secs ?? DEFAULT_DEPLOY_TIMEOUT_S,
+}));
+export type DeployBody = z.input<typeof DeployBodySchema>;
+
+/** `POST /api/route`: `from` to weight 0 and `to` to 100 in one store transaction. */
+export const RouteBodySchema = z.strictObject({ ...serviceFields, from: NameSchema, to: NameSchema })
+  .refine(...hasOneServiceField)
+  .refine((b) => b.from !== b.to, { error: '"from" and "to" must be different versions', path: ['to'] })
+  .transform((b) => ({ service: (b.service ?? b.process)!, from: b.from, to: b.to }));
+export type RouteBody = z.input<typeof RouteBodySchema>;
+
+/** Every error body: `{"error":{"code","message","hint"?}}`. */
+export interface ErrorBody {
+  error: { code: string; message: string; hint?: string };
+}
+
+/** `GET /api/instances/{name}/health`. */
+export interface HealthResponse {
+  instance: string;
+  health: Health;
+  state: InstanceInfo['state'];
+}
+
+/** `DELETE /api/instances/{name}`. */
+export interface RemoveResponse {
+  instance: string;
+  removed: true;
+  purged: boolean;
+}
+
+/** `POST /api/deploy`: the new version, its weight set. */
+export interface DeployResponse {
+  instance: InstanceInfo;
+}
+
+/** `POST /api/route`: both versions after the swap. */
+export interface RouteResponse {
+  from: InstanceInfo;
+  to: InstanceInfo;
+}
+
+/**
+ * `GET /api/server` (any valid token): what a client needs to build instance URLs,
+ * `http://{id}.{service}.{domain}:{port}/`. `port` is the port the API was reached on.
+ */
+export interface ServerInfoResponse {
+  version: string;
+  domain: string;
+  port: number;
+}
+
+/** One service of `GET /api/config` (admin): as the server loaded it, times in seconds. */
+export interface ServiceConfigResponse {
+  name: string;
+  argv: string[];
+  workdir: string;
+  health: string | null;
+  isolation: string;
+  idle_timeout: number;
+  startup_timeout: number;
+  request_timeout: number;
+  stop_timeout: number;
+  restart: string;
+  storage_persist: boolean;
+  memory_limit_mb: number | null;
+  cpu_shares: number | null;
+  storage_quota_mb: number | null;
+  auto_spawn: boolean;
+  max_instances: number;
+  env: Record<string, string>;
+  /** Ids registered at every boot (`[instances]`). */
+  instances: string[];
+}
+
+export interface ConfigResponse {
+  services: ServiceConfigResponse[];
+}
+
+/** One `event:` of `GET /api/events` (server-sent events): `state` or `lifecycle`. */
+export type ApiEventName = 'state' | 'lifecycle' | 'weight';
+
+/** `ten ps` without `-a`: instances with a process, or failed/held (SPEC §2). */
+export function isListedByDefault(state: InstanceInfo['state']): boolean {
+  return state !== 'idle' && state !== 'stopped';
+}
+
+/** One line of `GET /api/logs` (an array, oldest first) and one `log` event of `GET /api/logs/stream`. */
+export interface LogLine {
+  /** Order of arrival; the SSE event id (send it back as Last-Event-ID to resume). */
+  seq: number;
+  /** ISO 8601, ms precision. */
+  time: string;
+  instance: string;
+  service: string;
+  id: string;
+  /** `event` = a lifecycle event written by tenement (spawn, ready, crash, ...). */
+  stream: 'stdout' | 'stderr' | 'event';
+  line: string;
+}
+
+/** One instance of `GET /api/telemetry` (an array). */
+export type { TelemetryEntry } from '../observability/telemetry.js';

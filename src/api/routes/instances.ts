@@ -1,0 +1,129 @@
+/**
+ * Instance routes: list, spawn, info, start/stop/restart, remove, weight, health (SPEC §7).
+ * @module
+ */
+import { TenementError } from '../../core/errors.js';
+import { parseInstanceName, type InstanceName } from '../../core/names.js';
+import { hasProcess } from '../../supervisor/state.js';
+import {
+  SpawnBodySchema, StartBodySchema, StopBodySchema, WeightBodySchema,
+  type HealthResponse, type RemoveResponse,
+} from '../contract.js';
+import type { ApiRoute, RequestContext } from '../router.js';
+import type { ApiContext } from '../server.js';
+
+export function instanceRoutes(api: ApiContext): ApiRoute[] {
+  const { supervisor } = api;
+
+  /** The `:name` parameter as `service:id`, checked against the token's scope. */
+  function target(ctx: RequestContext): InstanceName {
+    const name = parseInstanceName(ctx.params.name ?? '');
+    ctx.assertCanRead(name.service, name.id);
+    ctx.setAuditTarget(`${name.service}:${name.id}`);
+    return name;
+  }
+
+  return [
+    {
+      method: 'GET', path: '/api/instances', auth: 'read',
+      handler: async (ctx) => {
+        const tenant = ctx.token?.tenant ?? null;
+        const all = supervisor.list();
+        return { body: tenant === null ? all : all.filter((i) => i.id === tenant) };
+      },
+    },
+    {
+      method: 'POST', path: '/api/instances', auth: 'admin', action: 'instance.spawn',
+      handler: async (ctx) => {
+        const body = await ctx.body(SpawnBodySchema);
+        ctx.setAuditTarget(`${body.service}:${body.id}`);
+        assertServiceExists(api, body.service);
+        const existing = supervisor.get(body.service, body.id);
+        if (existing !== undefined && (hasProcess(existing.state) || existing.state === 'failed' || existing.state === 'held')) {
+          throw new TenementError('already_exists', `${body.service}:${body.id} is already ${existing.state}`, {
+            hint: existing.state === 'failed' || existing.state === 'held'
+              ? `use \`ten restart ${body.service}:${body.id}\``
+              : `use \`ten restart ${body.service}:${body.id}\` to restart it`,
+          });
+        }
+        const info = await supervisor.spawn(body.service, body.id, {
+          ...(body.weight === undefined ? {} : { weight: body.weight }),
+          wait: body.wait,
+        });
+        return { status: 201, body: info };
+      },
+    },
+    {
+      method: 'GET', path: '/api/instances/:name', auth: 'read',
+      handler: async (ctx) => {
+        const { service, id } = target(ctx);
+        return { body: supervisor.info(service, id) };
+      },
+    },
+    {
+      method: 'GET', path: '/api/instances/:name/health', auth: 'read',
+      handler: async (ctx) => {
+        const { service, id } = target(ctx);
+        const info = supervisor.info(service, id);
+        const body: HealthResponse = { instance: info.instance, health: info.health, state: info.state };
+        return { body };
+      },
+    },
+    {
+      method: 'POST', path: '/api/instances/:name/start', auth: 'admin', action: 'instance.start',
+      handler: async (ctx) => {
+        const { service, id } = target(ctx);
+        const body = await ctx.body(StartBodySchema);
+        return { body: await supervisor.start(service, id, { wait: body?.wait ?? isTrue(ctx.query.get('wait')) }) };
+      },
+    },
+    {
+      method: 'POST', path: '/api/instances/:name/stop', auth: 'admin', action: 'instance.stop',
+      handler: async (ctx) => {
+        const { service, id } = target(ctx);
+        const body = await ctx.body(StopBodySchema);
+        const hold = body?.hold ?? isTrue(ctx.query.get('hold'));
+        return { body: await supervisor.stop(service, id, { hold }) };
+      },
+    },
+    {
+      method: 'POST', path: '/api/instances/:name/restart', auth: 'admin', action: 'instance.restart',
+      handler: async (ctx) => {
+        const { service, id } = target(ctx);
+        const body = await ctx.body(StartBodySchema);
+        return { body: await supervisor.restart(service, id, { wait: body?.wait ?? isTrue(ctx.query.get('wait')) }) };
+      },
+    },
+    {
+      method: 'DELETE', path: '/api/instances/:name', auth: 'admin', action: 'instance.remove',
+      handler: async (ctx) => {
+        const { service, id } = target(ctx);
+        const purge = isTrue(ctx.query.get('purge'));
+        await supervisor.remove(service, id, { purge });
+        const body: RemoveResponse = { instance: `${service}:${id}`, removed: true, purged: purge };
+        return { body };
+      },
+    },
+    {
+      method: 'PUT', path: '/api/instances/:name/weight', auth: 'admin', action: 'instance.weight',
+      handler: async (ctx) => {
+        const { service, id } = target(ctx);
+        const { weight } = await ctx.body(WeightBodySchema);
+        return { body: supervisor.setWeight(service, id, weight) };
+      },
+    },
+  ];
+}
+
+export function assertServiceExists(api: ApiContext, service: string): void {
+  if (Object.hasOwn(api.config.services, service)) return;
+  const known = Object.keys(api.config.services);
+  throw new TenementError('service_not_found', `no service "${service}" in the config`, {
+    hint: known.length > 0 ? `services: ${known.join(', ')}` : 'add a [service.NAME] table to tenement.toml',
+  });
+}
+
+/** Query flags: `?purge`, `?purge=true`, `?purge=1`. */
+function isTrue(value: string | null): boolean {
+  return value !== null && (value === '' || value === 'true' || value === '1');
+}

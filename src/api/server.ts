@@ -1,0 +1,168 @@
+/**
+ * The management handler for the bare domain: /health, /api/*, extra routes (logs, telemetry,
+ * /metrics), the dashboard's static files, bearer auth, the audit trail, and the ONE place where
+ * errors become HTTP responses.
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { httpStatusOf, TenementError, toTenementError } from '../core/errors.js';
+import type { Config } from '../config/types.js';
+import type { EventBus } from '../observability/events.js';
+import type { Db } from '../store/db.js';
+import { AuditLog } from '../store/audit.js';
+import type { SupervisorApi } from '../supervisor/types.js';
+import type { ErrorBody } from './contract.js';
+import { Authenticator, DEFAULT_AUTH_LIMITS, type AuthLimits } from './auth.js';
+import { readJsonBody } from './body.js';
+import { DashboardFiles } from './dashboard-files.js';
+import { Router, type ApiResult, type ApiRoute, type AuthToken, type RequestContext } from './router.js';
+import { configRoutes } from './routes/config.js';
+import { deployRoutes } from './routes/deploy.js';
+import { eventRoutes } from './routes/events.js';
+import { instanceRoutes } from './routes/instances.js';
+
+export interface ApiContext {
+  readonly supervisor: SupervisorApi;
+  readonly db: Db;
+  readonly events: EventBus;
+  readonly config: Config;
+  readonly logger: Logger;
+  /** Mounted beside the built-in routes: logs, telemetry, /metrics. */
+  readonly extraRoutes: readonly ApiRoute[];
+  /** Folder whose files are served at `/` (index.html for `/`). */
+  readonly dashboardDir?: string;
+  /** Base domain (`ten serve --domain`), reported by GET /api/server for instance URLs. Default `localhost`. */
+  readonly domain?: string;
+  /** Failed-auth limits; tests may shrink the window. */
+  readonly authLimits?: AuthLimits;
+}
+
+export type ManagementHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function createManagementHandler(ctx: ApiContext): ManagementHandler {
+  const router = new Router([
+    { method: 'GET', path: '/health', auth: 'none', handler: async () => ({ body: { status: 'ok' } }) },
+    ...instanceRoutes(ctx),
+    ...deployRoutes(ctx),
+    ...eventRoutes(ctx),
+    ...configRoutes(ctx),
+    ...ctx.extraRoutes.map((r) => withMetricsAuth(r, ctx.config)),
+  ]);
+  const auth = new Authenticator(ctx.db, ctx.authLimits ?? DEFAULT_AUTH_LIMITS);
+  const audit = new AuditLog(ctx.db);
+  const dashboard = ctx.dashboardDir === undefined ? undefined : new DashboardFiles(ctx.dashboardDir, ctx.logger);
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const method = req.method ?? 'GET';
+    const match = router.match(method, url.pathname);
+    if (match === undefined || match === 'method_not_allowed') {
+      if (dashboard !== undefined && (method === 'GET' || method === 'HEAD') && !isApiPath(url.pathname)) {
+        const file = await dashboard.read(url.pathname);
+        if (file !== undefined) return send(res, method, { body: file.content, contentType: file.contentType });
+      }
+      throw match === undefined
+        ? new TenementError('not_found', `no such route: ${method} ${truncate(url.pathname)}`)
+        : new TenementError('not_found', `${method} is not allowed on ${truncate(url.pathname)}`);
+    }
+    const { route, params } = match;
+    const token = route.auth === 'none' ? null : auth.authenticate(req.headers.authorization, req.socket.remoteAddress ?? 'unknown');
+    const audited = route.method !== 'GET' && route.auth !== 'none';
+    let auditTarget = params.name ?? '-';
+    if (route.auth === 'admin' && token !== null && token.tenant !== null) {
+      if (audited) recordAudit(token, route, auditTarget, 'forbidden');
+      throw new TenementError('forbidden', 'this token is read-only for one tenant; the operation needs an admin token');
+    }
+    const requestCtx: RequestContext = {
+      req, res, params, token,
+      query: url.searchParams,
+      body: (schema) => readJsonBody(req, schema),
+      assertCanRead: (service, id) => assertCanRead(token, service, id),
+      setAuditTarget: (target) => { auditTarget = target; },
+    };
+    let result: ApiResult | void;
+    try {
+      result = await route.handler(requestCtx);
+    } catch (err) {
+      if (audited) recordAudit(token, route, auditTarget, toTenementError(err).code);
+      throw err;
+    }
+    if (audited) recordAudit(token, route, auditTarget, 'ok');
+    if (result !== undefined) send(res, method, result);
+  }
+
+  function recordAudit(token: AuthToken | null, route: ApiRoute, target: string, result: string): void {
+    try {
+      audit.record({ at: Date.now(), tokenId: token?.id ?? null, action: route.action ?? `${route.method} ${route.path}`, target, result });
+    } catch (err) {
+      ctx.logger.error({ err }, 'could not write the audit record');
+    }
+  }
+
+  return (req, res) => {
+    handle(req, res).catch((err: unknown) => sendError(res, err, ctx.logger));
+  };
+}
+
+/** `/metrics` is public only with `[settings] public_metrics = true`, whatever the route declares. */
+function withMetricsAuth(route: ApiRoute, config: Config): ApiRoute {
+  if (route.path !== '/metrics') return route;
+  return { ...route, auth: config.settings.publicMetrics ? 'none' : 'admin' };
+}
+
+function assertCanRead(token: AuthToken | null, _service: string, id: string): void {
+  if (token === null || token.tenant === null || token.tenant === id) return;
+  throw new TenementError('forbidden', `this token may only read instances with id "${token.tenant}"`);
+}
+
+function isApiPath(pathname: string): boolean {
+  return pathname === '/api' || pathname.startsWith('/api/') || pathname === '/metrics' || pathname === '/health';
+}
+
+function send(res: ServerResponse, method: string, result: ApiResult): void {
+  const status = result.status ?? 200;
+  for (const [k, v] of Object.entries(result.headers ?? {})) res.setHeader(k, v);
+  if (result.body === undefined) {
+    res.writeHead(status === 200 ? 204 : status).end();
+    return;
+  }
+  const isRaw = typeof result.body === 'string' || Buffer.isBuffer(result.body);
+  const payload = isRaw ? (result.body as string | Buffer) : JSON.stringify(result.body);
+  res.writeHead(status, {
+    'content-type': isRaw ? (result.contentType ?? 'text/plain; charset=utf-8') : 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(payload),
+    'cache-control': 'no-store',
+  });
+  res.end(method === 'HEAD' ? undefined : payload);
+}
+
+/** The one error hook: coded errors keep their status; anything else is a bug, logged with an id. */
+function sendError(res: ServerResponse, err: unknown, logger: Logger): void {
+  let e = toTenementError(err);
+  if (e.code === 'internal') {
+    const errorId = randomBytes(4).toString('hex');
+    logger.error({ err, errorId }, 'unhandled error in the management API');
+    e = new TenementError('internal', `internal error (id ${errorId}); see the server log`);
+  }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const status = httpStatusOf(e.code) || 500;
+  const body: ErrorBody = { error: { code: e.code, message: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) } };
+  const retryAfterS = e.details?.retryAfterS;
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(payload),
+    'cache-control': 'no-store',
+    ...(typeof retryAfterS === 'number' ? { 'retry-after': String(retryAfterS) } : {}),
+  });
+  res.end(payload);
+}
+
+function truncate(value: string): string {
+  return value.length > 80 ? `${value.slice(0, 77)}...` : value;
+}

@@ -1,0 +1,47 @@
+/**
+ * Parsers for command-line values shared by several commands: weights, instance names in both
+ * spellings (`SERVICE:ID` or `SERVICE --id ID`), seconds and ports. Bad values are input errors (exit 2).
+ * @module
+ */
+import { TenementError } from '../core/errors.js';
+import { assertName, parseInstanceName, type InstanceName } from '../core/names.js';
+
+export function parseWeight(value: string): number {
+  if (!/^\d{1,3}$/.test(value) || Number(value) > 100) {
+    throw new TenementError('invalid_weight', `invalid weight ${JSON.stringify(value)}: use a whole number from 0 to 100`);
+  }
+  return Number(value);
+}
+
+/**
+ * `SERVICE:ID`, or `SERVICE` with the id from an option (`--id` for spawn, `--version` for deploy).
+ * Giving both, or neither, is a usage error.
+ */
+export function parseTarget(positional: string, optionValue: string | undefined, optionName: string): InstanceName {
+  if (positional.includes(':')) {
+    if (optionValue !== undefined) {
+      throw new TenementError('usage', `give either SERVICE:${optionName.toUpperCase()} or SERVICE --${optionName} ${optionName.toUpperCase()}, not both`);
+    }
+    return parseInstanceName(positional);
+  }
+  if (optionValue === undefined) {
+    throw new TenementError('usage', `missing ${optionName}: use SERVICE:${optionName.toUpperCase()} or SERVICE --${optionName} ${optionName.toUpperCase()}`);
+  }
+  return { service: assertName('service', positional), id: assertName(optionName === 'version' ? 'name' : 'id', optionValue) };
+}
+
+export function parseSeconds(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) {
+    throw new TenementError('usage', `invalid number of seconds ${JSON.stringify(value)}: use a positive number, e.g. 30`);
+  }
+  return n;
+}
+
+export function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d{1,5}$/.test(value) || n > 65535) {
+    throw new TenementError('usage', `invalid port ${JSON.stringify(value)}: use a number from 0 to 65535`);
+  }
+  return n;
+}

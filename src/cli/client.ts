@@ -1,0 +1,146 @@
+/**
+ * The CLI's HTTP client for the management API. Error bodies are decoded back into
+ * `TenementError(code, message, hint)`, so exit codes follow the server's code, not a guess
+ * from the HTTP status.
+ * @module
+ */
+import { isErrorCode, TenementError } from '../core/errors.js';
+import type {
+  ConfigResponse, DeployBody, DeployResponse, ErrorBody, HealthResponse, InstanceInfo, RemoveResponse,
+  RouteBody, RouteResponse, ServerInfoResponse, SpawnBody,
+} from '../api/contract.js';
+
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export class ApiClient {
+  /** Base URL without a trailing slash, e.g. `http://127.0.0.1:8080`. */
+  readonly baseUrl: string;
+  private readonly token: string | undefined;
+
+  constructor(baseUrl: string, token: string | undefined) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.token = token;
+  }
+
+  /** Sends one request; resolves with the parsed JSON body, rejects with a TenementError. */
+  async request<T>(method: Method, path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers: {
+          accept: 'application/json',
+          ...(this.token === undefined ? {} : { authorization: `Bearer ${this.token}` }),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (err) {
+      throw new TenementError('server_unreachable', `cannot reach tenement at ${this.baseUrl} (is \`ten serve\` running?)`, {
+        hint: 'start it with `ten serve`, or point --server / TENEMENT_SERVER at it',
+        cause: err,
+      });
+    }
+    const text = await res.text();
+    if (!res.ok) throw this.decodeError(res.status, text);
+    if (text.length === 0) return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new TenementError('internal', `unexpected answer from ${this.baseUrl}: not JSON (HTTP ${res.status})`);
+    }
+  }
+
+  /**
+   * Opens a server-sent events stream (`GET path`) and returns its body; errors are decoded as for
+   * `request`. `lastEventId` resumes after that event.
+   */
+  async openStream(path: string, options: { lastEventId?: string; signal?: AbortSignal } = {}): Promise<ReadableStream<Uint8Array>> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}${path}`, {
+        headers: {
+          accept: 'text/event-stream',
+          ...(this.token === undefined ? {} : { authorization: `Bearer ${this.token}` }),
+          ...(options.lastEventId === undefined ? {} : { 'last-event-id': options.lastEventId }),
+        },
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+    } catch (err) {
+      throw new TenementError('server_unreachable', `cannot reach tenement at ${this.baseUrl} (is \`ten serve\` running?)`, {
+        hint: 'start it with `ten serve`, or point --server / TENEMENT_SERVER at it',
+        cause: err,
+      });
+    }
+    if (!res.ok || res.body === null) throw this.decodeError(res.status, await res.text());
+    return res.body;
+  }
+
+  private decodeError(status: number, text: string): TenementError {
+    let parsed: Partial<ErrorBody> | undefined;
+    try {
+      parsed = JSON.parse(text) as Partial<ErrorBody>;
+    } catch {
+      parsed = undefined;
+    }
+    const e = parsed?.error;
+    if (e !== undefined && isErrorCode(e.code) && typeof e.message === 'string') {
+      return new TenementError(e.code, e.message, typeof e.hint === 'string' ? { hint: e.hint } : {});
+    }
+    return new TenementError('internal', `unexpected answer from ${this.baseUrl}: HTTP ${status}`, {
+      hint: 'is --server / TENEMENT_SERVER pointing at tenement?',
+    });
+  }
+
+  list(): Promise<InstanceInfo[]> {
+    return this.request('GET', '/api/instances');
+  }
+
+  info(name: string): Promise<InstanceInfo> {
+    return this.request('GET', `/api/instances/${encodeURIComponent(name)}`);
+  }
+
+  health(name: string): Promise<HealthResponse> {
+    return this.request('GET', `/api/instances/${encodeURIComponent(name)}/health`);
+  }
+
+  spawn(body: SpawnBody): Promise<InstanceInfo> {
+    return this.request('POST', '/api/instances', body);
+  }
+
+  start(name: string, options: { wait: boolean }): Promise<InstanceInfo> {
+    return this.request('POST', `/api/instances/${encodeURIComponent(name)}/start`, { wait: options.wait });
+  }
+
+  stop(name: string, options: { hold: boolean }): Promise<InstanceInfo> {
+    return this.request('POST', `/api/instances/${encodeURIComponent(name)}/stop`, { hold: options.hold });
+  }
+
+  restart(name: string, options: { wait: boolean }): Promise<InstanceInfo> {
+    return this.request('POST', `/api/instances/${encodeURIComponent(name)}/restart`, { wait: options.wait });
+  }
+
+  remove(name: string, options: { purge: boolean }): Promise<RemoveResponse> {
+    return this.request('DELETE', `/api/instances/${encodeURIComponent(name)}${options.purge ? '?purge=true' : ''}`);
+  }
+
+  setWeight(name: string, weight: number): Promise<InstanceInfo> {
+    return this.request('PUT', `/api/instances/${encodeURIComponent(name)}/weight`, { weight });
+  }
+
+  deploy(body: DeployBody): Promise<DeployResponse> {
+    return this.request('POST', '/api/deploy', body);
+  }
+
+  route(body: RouteBody): Promise<RouteResponse> {
+    return this.request('POST', '/api/route', body);
+  }
+
+  config(): Promise<ConfigResponse> {
+    return this.request('GET', '/api/config');
+  }
+
+  server(): Promise<ServerInfoResponse> {
+    return this.request('GET', '/api/server');
+  }
+}

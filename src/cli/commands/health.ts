@@ -1,0 +1,17 @@
+/**
+ * `ten health SERVICE:ID`: prints healthy | degraded | unhealthy | starting | stopped | failed.
+ * @module
+ */
+import type { Command } from 'commander';
+import { parseInstanceName } from '../../core/names.js';
+import type { CliContext } from '../command.js';
+
+export function register(program: Command, ctx: CliContext): void {
+  program.command('health')
+    .description("print an instance's health: healthy, degraded, unhealthy, starting, stopped or failed")
+    .argument('<instance>', 'SERVICE:ID')
+    .action(ctx.action(async (instance: string) => {
+      const { service, id } = parseInstanceName(instance);
+      return (await ctx.client().health(`${service}:${id}`)).health;
+    }));
+}

@@ -1,0 +1,171 @@
+/**
+ * The shape of tenement.toml (SPEC §4) as zod schemas: keys spelled as in the file, every default
+ * beside its key, unknown keys refused. Messages say what is allowed; load.ts adds file and key.
+ * @module
+ */
+import * as z from 'zod';
+import { NAME_PATTERN, NAME_RULE } from '../core/names.js';
+import { FIXED_ENV_KEYS } from './instance-env.js';
+import { TEMPLATE_VARIABLES, findUnknownVariables } from './interpolate.js';
+import type { Isolation, RestartPolicy } from './types.js';
+
+export const ISOLATIONS = ['process', 'namespace', 'sandbox'] as const satisfies readonly Isolation[];
+export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const satisfies readonly RestartPolicy[];
+export const LETSENCRYPT_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory';
+
+/** A TOML table whose unknown keys are errors listing the allowed ones. */
+function table<T extends z.ZodRawShape>(shape: T) {
+  const allowed = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (iss) => (iss.code === 'unrecognized_keys'
+      ? `unknown key ${iss.keys.map((key) => JSON.stringify(key)).join(', ')} (allowed: ${allowed})`
+      : undefined),
+  });
+}
+
+// Times in the file are seconds, fractions allowed; load.ts converts them to ms.
+const seconds = z.number().nonnegative();
+const positiveSeconds = z.number().positive();
+const count = z.int().nonnegative();
+const positiveInt = z.int().positive();
+const port = z.int().min(1024).max(65535);
+
+/** A `[service.X]` or `[instances]` key: one host label (SPEC §1). */
+const serviceName = z.string().regex(NAME_PATTERN, { error: `invalid name: use ${NAME_RULE}` });
+const instanceId = z.string().regex(NAME_PATTERN, {
+  error: (iss) => `invalid id ${JSON.stringify(iss.input)}: use ${NAME_RULE}`,
+});
+
+const envName = z.string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'invalid variable name: use letters, digits and "_", not starting with a digit' })
+  .refine((key) => !(FIXED_ENV_KEYS as readonly string[]).includes(key), {
+    error: `is set by tenement for every instance (${FIXED_ENV_KEYS.join(', ')}) and cannot be overridden`,
+  });
+
+const envTemplate = z.string().superRefine((value, ctx) => {
+  const [unknown] = findUnknownVariables(value);
+  if (unknown !== undefined) {
+    const known = TEMPLATE_VARIABLES.map((v) => `{${v}}`);
+    ctx.addIssue({ code: 'custom', message: `unknown template variable {${unknown}} (use ${known.slice(0, -1).join(', ')} or ${known.at(-1)})` });
+  }
+});
+
+const TlsSchema = table({
+  enabled: z.boolean().default(false),
+  domain: z.string().min(1).optional(),
+  acme_email: z.string().min(1).optional(),
+  acme_directory: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).default(LETSENCRYPT_DIRECTORY),
+}).refine((tls) => !tls.enabled || tls.domain !== undefined, {
+  path: ['domain'],
+  error: 'missing: required when enabled = true',
+});
+
+const SettingsSchema = table({
+  data_dir: z.string().min(1).default('./data'),
+  health_check_interval: positiveSeconds.default(10),
+  max_restarts: count.default(3),
+  restart_window: positiveSeconds.default(300),
+  backoff_base_ms: positiveInt.default(1000),
+  backoff_max_ms: positiveInt.default(60000),
+  port_range: z.tuple([port, port], { error: 'expected [low, high]: two ports from 1024 to 65535' })
+    .refine(([low, high]) => low < high, { error: 'the low port must be below the high port' })
+    .default([30000, 40000]),
+  log_retention_days: positiveInt.default(7),
+  log_retention_mb: positiveInt.default(100),
+  public_metrics: z.boolean().default(false),
+  tls: TlsSchema.prefault({}),
+}).refine((s) => s.backoff_max_ms >= s.backoff_base_ms, {
+  path: ['backoff_max_ms'],
+  error: 'must be at least backoff_base_ms',
+});
+
+const ServiceSchema = table({
+  command: z.string({ error: (iss) => (iss.input === undefined ? 'missing: the program to run, e.g. command = "python3 app.py"' : undefined) })
+    .regex(/\S/, { error: 'must not be empty' }),
+  args: z.array(z.string()).default([]),
+  workdir: z.string().min(1).default('.'),
+  health: z.string()
+    .startsWith('/', { error: (iss) => `must be a path starting with "/" (e.g. "/health"), got ${JSON.stringify(iss.input)}` })
+    .optional(),
+  isolation: z.enum(ISOLATIONS).default('process'),
+  idle_timeout: seconds.default(300),
+  startup_timeout: positiveSeconds.default(10),
+  request_timeout: positiveSeconds.default(30),
+  stop_timeout: seconds.default(10),
+  restart: z.enum(RESTART_POLICIES).default('on-failure'),
+  storage_persist: z.boolean().default(true),
+  memory_limit_mb: positiveInt.optional(),
+  cpu_shares: z.int().min(1).max(10000).optional(),
+  storage_quota_mb: positiveInt.optional(),
+  auto_spawn: z.boolean().default(false),
+  max_instances: positiveInt.default(1000),
+  env: z.record(envName, envTemplate).default({}),
+});
+
+const RoutingSchema = table({
+  default: z.string().optional(),
+  subdomain: z.record(serviceName, z.string()).default({}),
+  path: z.record(z.string().startsWith('/', { error: 'must be a path starting with "/"' }), z.string()).default({}),
+});
+
+export const ConfigFileSchema = table({
+  settings: SettingsSchema.prefault({}),
+  service: z.record(serviceName, ServiceSchema).default({}),
+  instances: z.record(serviceName, z.array(instanceId)).default({}),
+  routing: RoutingSchema.prefault({}),
+}).superRefine((file, ctx) => {
+  // Everything that names a service must name one that is defined.
+  const defined = Object.keys(file.service);
+  const requireService = (name: string, path: (string | number)[]) => {
+    if (!Object.hasOwn(file.service, name)) {
+      const known = defined.length > 0 ? `defined: ${defined.join(', ')}` : 'no service is defined';
+      ctx.addIssue({ code: 'custom', path, message: `no [service.${name}] in this file (${known})` });
+    }
+  };
+  for (const [name, ids] of Object.entries(file.instances)) {
+    requireService(name, ['instances', name]);
+    const repeated = ids.find((id, i) => ids.indexOf(id) !== i);
+    if (repeated !== undefined) ctx.addIssue({ code: 'custom', path: ['instances', name], message: `id "${repeated}" is listed twice` });
+  }
+  if (file.routing.default !== undefined) requireService(file.routing.default, ['routing', 'default']);
+  for (const [from, to] of Object.entries(file.routing.subdomain)) requireService(to, ['routing', 'subdomain', from]);
+  for (const [from, to] of Object.entries(file.routing.path)) requireService(to, ['routing', 'path', from]);
+});
+
+export type ConfigFile = z.output<typeof ConfigFileSchema>;
+export type ServiceFile = ConfigFile['service'][string];
+
+const EXPECTED: Record<string, string> = {
+  number: 'a number', int: 'an integer', string: 'a string', boolean: 'true or false',
+  object: 'a table', record: 'a table', array: 'an array', tuple: 'an array',
+};
+
+/** Wording for the issues the schemas above leave generic (wrong type, out of range, not allowed). */
+export const describeIssue: z.core.$ZodErrorMap = (iss) => {
+  switch (iss.code) {
+    case 'invalid_type':
+      if (iss.input === undefined) return 'missing';
+      return `expected ${EXPECTED[iss.expected] ?? iss.expected}, got ${describeValue(iss.input)}`;
+    case 'invalid_value':
+      return `${describeValue(iss.input)} is not allowed (use ${listOr(iss.values.map(String))})`;
+    case 'too_small':
+      if (iss.origin === 'string') return 'must not be empty';
+      return `must be ${iss.inclusive ? 'at least' : 'greater than'} ${String(iss.minimum)}, got ${describeValue(iss.input)}`;
+    case 'too_big':
+      return `must be ${iss.inclusive ? 'at most' : 'less than'} ${String(iss.maximum)}, got ${describeValue(iss.input)}`;
+    default:
+      return undefined;
+  }
+};
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return `"${value.length > 40 ? `${value.slice(0, 37)}...` : value}"`;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Date) return 'a date';
+  return value === null || value === undefined ? 'nothing' : 'a table';
+}
+
+function listOr(words: string[]): string {
+  return words.length < 2 ? words.join('') : `${words.slice(0, -1).join(', ')} or ${words.at(-1)}`;
+}

@@ -1,0 +1,179 @@
+/**
+ * Per-instance resource use, sampled in the background (never per scrape): memory (RSS) and CPU
+ * seconds of each instance's process group from /proc, and bytes used by its data dir.
+ * @module
+ */
+import { readdir, readFile, lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { instanceDataDir } from '../config/instance-env.js';
+import type { InstanceInfo, SupervisorApi } from '../supervisor/types.js';
+import type { Metrics } from './metrics.js';
+
+export interface InstanceUsage {
+  readonly service: string;
+  readonly id: string;
+  /** RSS summed over the process group; 0 without a process. */
+  memoryBytes: number;
+  /** user + system CPU of the group, children reaped by it included; never goes down. */
+  cpuSeconds: number;
+  /** Bytes in the instance's data dir at the last storage walk. */
+  storageBytes: number;
+  /** Leader pid the CPU total belongs to: a new process starts a new total. */
+  pid: number | null;
+}
+
+export interface ResourceSamplerOptions {
+  /** Instances to sample (`list()`), and the data dir whose `{service}/{id}` folders are measured. */
+  readonly supervisor: Pick<SupervisorApi, 'list' | 'config'>;
+  /** If given, the sampler registers itself as the source of the per-instance memory/CPU metrics. */
+  readonly metrics?: Pick<Metrics, 'useResources'>;
+  /** /proc sampling period (default 5 s). */
+  readonly intervalMs?: number;
+  /** Storage walk period (default 60 s); walking big trees often would cost more than it tells. */
+  readonly storageIntervalMs?: number;
+}
+
+/** USER_HZ: /proc reports CPU in these ticks; 100 on every Linux ABI. */
+const TICKS_PER_SECOND = 100;
+
+interface GroupSample {
+  rssBytes: number;
+  cpuTicks: number;
+}
+
+export class ResourceSampler {
+  private readonly list: () => InstanceInfo[];
+  private readonly dataDir: string;
+  private readonly intervalMs: number;
+  private readonly storageIntervalMs: number;
+  private readonly usageByInstance = new Map<string, InstanceUsage>();
+  private timer: NodeJS.Timeout | undefined;
+  private lastStorageWalk = 0;
+  private running: Promise<void> | undefined;
+
+  constructor(options: ResourceSamplerOptions) {
+    const supervisor = options.supervisor;
+    this.list = () => supervisor.list();
+    this.dataDir = supervisor.config.settings.dataDir;
+    options.metrics?.useResources(this);
+    this.intervalMs = options.intervalMs ?? 5_000;
+    this.storageIntervalMs = options.storageIntervalMs ?? 60_000;
+  }
+
+  start(): void {
+    if (this.timer !== undefined) return;
+    void this.sample();
+    this.timer = setInterval(() => void this.sample(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  close(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** The last sample of one instance (`service:id`), if it was sampled since it was registered. */
+  usage(instance: string): InstanceUsage | undefined {
+    return this.usageByInstance.get(instance);
+  }
+
+  all(): IterableIterator<InstanceUsage> {
+    return this.usageByInstance.values();
+  }
+
+  /** Takes one sample now (a tick already under way is awaited instead of doubled). */
+  sample(): Promise<void> {
+    this.running ??= this.sampleNow().finally(() => { this.running = undefined; });
+    return this.running;
+  }
+
+  private async sampleNow(): Promise<void> {
+    const infos = this.list();
+    const groups = await readGroups(new Set(infos.flatMap((i) => (i.pid === null ? [] : [i.pid]))));
+    const walkStorage = Date.now() - this.lastStorageWalk >= this.storageIntervalMs;
+    if (walkStorage) this.lastStorageWalk = Date.now();
+    const seen = new Set<string>();
+    for (const info of infos) {
+      seen.add(info.instance);
+      let usage = this.usageByInstance.get(info.instance);
+      if (usage === undefined) {
+        usage = { service: info.service, id: info.id, memoryBytes: 0, cpuSeconds: 0, storageBytes: 0, pid: null };
+        this.usageByInstance.set(info.instance, usage);
+      }
+      const group = info.pid === null ? undefined : groups.get(info.pid);
+      if (usage.pid !== info.pid) usage.cpuSeconds = 0;
+      usage.pid = info.pid;
+      usage.memoryBytes = group === undefined ? 0 : group.rssBytes;
+      // A member that exits unreaped by the group takes its CPU time with it; keep the total monotonic.
+      if (group !== undefined) usage.cpuSeconds = Math.max(usage.cpuSeconds, group.cpuTicks / TICKS_PER_SECOND);
+      if (walkStorage) usage.storageBytes = await directoryBytes(instanceDataDir({ dataDir: this.dataDir }, info.service, info.id));
+    }
+    for (const key of this.usageByInstance.keys()) if (!seen.has(key)) this.usageByInstance.delete(key);
+  }
+}
+
+/** RSS pages and CPU ticks per process group, for the groups asked about; one pass over /proc. */
+async function readGroups(pgids: ReadonlySet<number>): Promise<Map<number, GroupSample>> {
+  const groups = new Map<number, GroupSample>();
+  if (pgids.size === 0) return groups;
+  let entries: string[];
+  try {
+    entries = await readdir('/proc');
+  } catch {
+    return groups;
+  }
+  for (const entry of entries) {
+    const code = entry.charCodeAt(0);
+    if (code < 48 || code > 57) continue;
+    let text: string;
+    try {
+      text = await readFile(`/proc/${entry}/stat`, 'latin1');
+    } catch {
+      continue; // exited between readdir and read
+    }
+    // comm (field 2) may hold spaces and parens: count fields from the last ')'.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ', 22);
+    const pgrp = Number(fields[2]);
+    if (!pgids.has(pgrp) || fields[0] === 'Z') continue;
+    // Fields 14-17: utime, stime, cutime, cstime.
+    const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    const group = groups.get(pgrp) ?? { rssBytes: 0, cpuTicks: 0 };
+    group.cpuTicks += Number.isFinite(ticks) ? ticks : 0;
+    group.rssBytes += await readRssBytes(entry);
+    groups.set(pgrp, group);
+  }
+  return groups;
+}
+
+/** VmRSS from /proc/PID/status (in kB there, whatever the page size); 0 if gone. */
+async function readRssBytes(pid: string): Promise<number> {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(await readFile(`/proc/${pid}/status`, 'latin1'));
+    return match === null ? 0 : Number(match[1]) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** Bytes of regular files under `dir` (0 if it does not exist); symlinks are not followed. */
+async function directoryBytes(dir: string): Promise<number> {
+  let total = 0;
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) total += await directoryBytes(path);
+    else if (e.isFile()) {
+      try {
+        total += (await lstat(path)).size;
+      } catch {
+        // removed while walking
+      }
+    }
+  }
+  return total;
+}

@@ -1,0 +1,184 @@
+/**
+ * The front listener: every request on the one port is routed by Host (SPEC §3) to an instance
+ * (forwarded), to tenement's own management handler (bare domain), or answered 404/503 here.
+ * Node's server limits bound slow clients (headers timeout, header size, keep-alive timeout).
+ * @module
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { TenementError } from '../core/errors.js';
+import type { RequestStats } from '../observability/request-stats.js';
+import type { SupervisorApi } from '../supervisor/types.js';
+import { ForwardJob } from './forward.js';
+import type { ForwardContext, ProxyLogger } from './forward.js';
+import { findHost, upstreamRequestHeaders } from './headers.js';
+import type { ForwardedFor, RequestFacts } from './headers.js';
+import { HostResolver } from './host.js';
+import type { RouteTarget } from './host.js';
+import { proxyErrorHead, sendProxyError } from './responses.js';
+import { RouteTable } from './route-table.js';
+import type { InstanceRoute } from './route-table.js';
+import { tunnelUpgrade } from './upgrade.js';
+
+export interface FrontServerOptions {
+  readonly supervisor: SupervisorApi;
+  /** Base domain (SPEC §3, `--domain`). */
+  readonly domain: string;
+  readonly stats: RequestStats;
+  /** Dashboard, /api/*, /health, /metrics on the bare domain. */
+  readonly management: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly logger: ProxyLogger;
+}
+
+/** The node:http server, plus the live route table (open connections per instance). */
+export type FrontServer = Server & { readonly routes: RouteTable };
+
+/** Server limits: a slow-loris client is dropped, never holds the server. */
+const SERVER_LIMITS = {
+  headersTimeout: 10_000,
+  requestTimeout: 300_000,
+  keepAliveTimeout: 5_000,
+  maxHeaderSize: 16 * 1024,
+  connectionsCheckingInterval: 1_000,
+  noDelay: true,
+} as const;
+
+function isManagementPath(url: string): boolean {
+  return matchesPrefix(url, '/api') || matchesPrefix(url, '/health') || matchesPrefix(url, '/metrics');
+}
+
+/** `/app` matches `/app`, `/app/...` and `/app?...`; a prefix ending in `/` matches what starts with it. */
+function matchesPrefix(url: string, prefix: string): boolean {
+  if (!url.startsWith(prefix)) return false;
+  if (url.length === prefix.length || prefix.endsWith('/')) return true;
+  const next = url[prefix.length];
+  return next === '/' || next === '?';
+}
+
+const MANAGEMENT = Symbol('management');
+type Resolution = InstanceRoute | 404 | 503 | typeof MANAGEMENT | Promise<InstanceRoute | 404 | 503>;
+
+export function createFrontServer(options: FrontServerOptions): FrontServer {
+  const { supervisor, stats, management, logger } = options;
+  const domain = options.domain.toLowerCase();
+  const routing = supervisor.config.routing;
+  const hosts = new HostResolver(domain, routing.subdomain);
+  const table = new RouteTable(supervisor, stats);
+  const ctx: ForwardContext = { supervisor, logger };
+  const pathOverrides = Object.entries(routing.path).sort((a, b) => b[0].length - a[0].length);
+
+  /** The service a bare-domain path goes to, or undefined for tenement's own handler. */
+  function bareService(url: string): string | undefined {
+    if (isManagementPath(url)) return undefined;
+    for (const [prefix, service] of pathOverrides) if (matchesPrefix(url, prefix)) return service;
+    return routing.default;
+  }
+
+  function autoSpawn(service: string, id: string): Promise<InstanceRoute | 404 | 503> {
+    return supervisor.autoSpawn(service, id).then(
+      () => table.instance(service, id) ?? 503,
+      (err: unknown) => {
+        if (err instanceof TenementError && (err.code === 'invalid_name' || err.code === 'service_not_found')) return 404;
+        if (!(err instanceof TenementError && err.code === 'max_instances')) logger.warn({ err, instance: `${service}:${id}` }, 'auto-spawn failed');
+        return 503;
+      },
+    );
+  }
+
+  /** Route by Host (and path on the bare domain); MANAGEMENT: tenement's own handler. */
+  function resolve(target: RouteTarget, url: string): Resolution {
+    let service: string;
+    switch (target.kind) {
+      case 'none':
+        return 404;
+      case 'bare': {
+        const mapped = bareService(url);
+        if (mapped === undefined) return MANAGEMENT;
+        service = mapped;
+        break;
+      }
+      case 'service':
+        service = target.service;
+        break;
+      case 'instance': {
+        const route = table.instance(target.service, target.id);
+        if (route !== undefined) return route;
+        if (table.service(target.service)?.config.autoSpawn === true) return autoSpawn(target.service, target.id);
+        return 404;
+      }
+    }
+    const routes = table.service(service);
+    if (routes === undefined) return 404;
+    return routes.pick() ?? 503;
+  }
+
+  function forwardedFor(req: IncomingMessage, host: string | undefined, isUpgrade: boolean): ForwardedFor {
+    const address = req.socket.remoteAddress ?? '';
+    return {
+      clientAddress: address,
+      host,
+      proto: 'encrypted' in req.socket && req.socket.encrypted === true ? 'https' : 'http',
+      trustForwardedProto: address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1',
+      isUpgrade,
+    };
+  }
+
+  function forward(route: InstanceRoute, isPicked: boolean, req: IncomingMessage, res: ServerResponse, host: string | undefined): void {
+    const facts: RequestFacts = { hasBody: false, bodyLength: 0 };
+    const headers = upstreamRequestHeaders(req.rawHeaders, forwardedFor(req, host, false), facts);
+    const service = isPicked ? table.service(route.handle.service) ?? null : null;
+    new ForwardJob(ctx, route, service, req, res, headers, facts.hasBody, facts.bodyLength).start();
+  }
+
+  function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '';
+    const host = findHost(req.rawHeaders);
+    const target = hosts.resolve(host);
+    const resolution = resolve(target, url);
+    if (resolution === MANAGEMENT) {
+      management(req, res);
+      return;
+    }
+    if (url.charCodeAt(0) !== 47 /* '/' */) {
+      sendProxyError(res, 400);
+      return;
+    }
+    const isPicked = target.kind !== 'instance';
+    if (typeof resolution === 'number') sendProxyError(res, resolution);
+    else if (resolution instanceof Promise) {
+      void resolution.then((r) => {
+        if (typeof r === 'number') sendProxyError(res, r);
+        else forward(r, isPicked, req, res, host);
+      });
+    } else forward(resolution, isPicked, req, res, host);
+  }
+
+  function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const url = req.url ?? '';
+    const host = findHost(req.rawHeaders);
+    const resolution = resolve(hosts.resolve(host), url);
+    if (resolution === MANAGEMENT) {
+      socket.end(proxyErrorHead(404));
+      return;
+    }
+    const tunnel = (route: InstanceRoute): void => {
+      const facts: RequestFacts = { hasBody: false, bodyLength: 0 };
+      tunnelUpgrade(ctx, route, req, socket, head, upstreamRequestHeaders(req.rawHeaders, forwardedFor(req, host, true), facts));
+    };
+    if (typeof resolution === 'number') socket.end(proxyErrorHead(resolution));
+    else if (resolution instanceof Promise) {
+      void resolution.then((r) => {
+        if (typeof r === 'number') socket.end(proxyErrorHead(r));
+        else tunnel(r);
+      });
+    } else tunnel(resolution);
+  }
+
+  const server = createServer(SERVER_LIMITS, onRequest) as FrontServer;
+  server.on('upgrade', onUpgrade);
+  server.on('close', () => table.close());
+  Object.defineProperty(server, 'routes', { value: table, enumerable: false });
+  return server;
+}

@@ -1,0 +1,37 @@
+/**
+ * Waiting for an instance that cannot take a request right now: wake it (idle, stopped) through
+ * the supervisor's single-flight ensureReady, or wait for the restart the supervisor is doing,
+ * up to a deadline. Off the hot path: only requests to a non-running instance come here.
+ * @module
+ */
+import type { SupervisorApi } from '../supervisor/types.js';
+import type { InstanceRoute } from './route-table.js';
+
+export type WaitOutcome = 'ready' | 'unavailable' | 'cancelled';
+
+/** Upper bound on one wait step, so a crash the supervisor has not noticed yet is retried. */
+const STEP_MS = 100;
+
+export async function waitUntilReachable(
+  route: InstanceRoute,
+  supervisor: SupervisorApi,
+  deadline: number,
+  isCancelled: () => boolean,
+): Promise<WaitOutcome> {
+  for (;;) {
+    if (isCancelled()) return 'cancelled';
+    if (route.isReachable) return 'ready';
+    const state = route.handle.state;
+    if (state === 'held' || state === 'failed') return 'unavailable';
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) return 'unavailable';
+    if (state === 'idle' || state === 'stopped' || state === 'starting') {
+      // ensureReady is single-flight and bounded by the service's startup_timeout itself.
+      const woke = await supervisor.ensureReady(route.handle).then(() => true, () => false);
+      if (!woke && !route.isReachable) return 'unavailable';
+    } else {
+      // unhealthy (restart pending), or still "running" with a dead process not yet noticed.
+      await route.nextStateChange(Math.min(remaining, STEP_MS));
+    }
+  }
+}

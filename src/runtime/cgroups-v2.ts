@@ -1,0 +1,90 @@
+/**
+ * One instance's cgroup on a cgroup v2 (unified) hierarchy: memory.max, cpu.weight, pids.max;
+ * OOM kills read from memory.events; leftovers killed with cgroup.kill.
+ * @module
+ */
+import { mkdir } from 'node:fs/promises';
+import type { AppliedLimits } from './runtime.js';
+import { joinCgroupsArgv, readControl, readCounter, removeCgroup, writeControl, writeOptionalControl } from './cgroup-fs.js';
+
+export type CgroupController = 'memory' | 'cpu' | 'pids';
+
+export interface CgroupSettings {
+  readonly memoryBytes?: number | undefined;
+  /** Relative CPU weight where 100 is the default share (cpu_shares as configured). */
+  readonly cpuShares?: number | undefined;
+  readonly pidsMax?: number | undefined;
+}
+
+/** The v2 controllers a hierarchy offers (among those tenement uses). */
+export async function v2Controllers(root: string): Promise<Set<CgroupController>> {
+  const text = (await readControl(`${root}/cgroup.controllers`)) ?? '';
+  const offered = new Set(text.split(/\s+/));
+  return new Set((['memory', 'cpu', 'pids'] as const).filter((c) => offered.has(c)));
+}
+
+/**
+ * Makes `root/parent` a cgroup whose children may use `controllers`: v2 only lets a child use a
+ * controller its parent lists in cgroup.subtree_control, and only if the parent holds no process
+ * itself (so this fails with EBUSY when `root` is, say, the cgroup `ten serve` runs in).
+ */
+export async function prepareV2Parent(root: string, parent: string, controllers: ReadonlySet<CgroupController>): Promise<void> {
+  const enable = [...controllers].map((c) => `+${c}`).join(' ');
+  if (enable) await writeControl(`${root}/cgroup.subtree_control`, enable);
+  await mkdir(`${root}/${parent}`, { recursive: true });
+  if (enable) await writeControl(`${root}/${parent}/cgroup.subtree_control`, enable);
+}
+
+/** cpu_shares 100 = cpu.weight 100, the v2 default; clamped to what the kernel accepts. */
+export function cpuWeightOf(shares: number): number {
+  return Math.min(10000, Math.max(1, Math.round(shares)));
+}
+
+export class CgroupV2Group implements AppliedLimits {
+  readonly dir: string;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /** Creates (or recreates, killing a crashed server's leftovers) the group and writes its limits. */
+  static async create(dir: string, settings: CgroupSettings): Promise<CgroupV2Group> {
+    const group = new CgroupV2Group(dir);
+    await group.release();
+    try {
+      await mkdir(dir);
+      if (settings.memoryBytes !== undefined) {
+        await writeControl(`${dir}/memory.max`, String(settings.memoryBytes));
+        // Without this the kernel would swap instead of killing, and the limit would not bite.
+        await writeOptionalControl(`${dir}/memory.swap.max`, '0');
+        // An OOM kills the whole instance, not one random process of it: the restart is clean.
+        await writeOptionalControl(`${dir}/memory.oom.group`, '1');
+      }
+      if (settings.cpuShares !== undefined) await writeControl(`${dir}/cpu.weight`, String(cpuWeightOf(settings.cpuShares)));
+      if (settings.pidsMax !== undefined) await writeControl(`${dir}/pids.max`, String(settings.pidsMax));
+    } catch (err) {
+      await group.release();
+      throw err;
+    }
+    return group;
+  }
+
+  wrapArgv(argv: readonly string[]): string[] {
+    return joinCgroupsArgv([`${this.dir}/cgroup.procs`], argv);
+  }
+
+  async wasOomKilled(): Promise<boolean> {
+    return ((await readCounter(`${this.dir}/memory.events`, 'oom_kill')) ?? 0) > 0;
+  }
+
+  async usage(): Promise<{ memoryBytes: number; cpuSeconds: number } | undefined> {
+    const memoryBytes = await readCounter(`${this.dir}/memory.current`);
+    const cpuUsec = await readCounter(`${this.dir}/cpu.stat`, 'usage_usec');
+    if (memoryBytes === undefined && cpuUsec === undefined) return undefined;
+    return { memoryBytes: memoryBytes ?? 0, cpuSeconds: (cpuUsec ?? 0) / 1e6 };
+  }
+
+  async release(): Promise<void> {
+    await removeCgroup(this.dir, async () => writeOptionalControl(`${this.dir}/cgroup.kill`, '1'));
+  }
+}

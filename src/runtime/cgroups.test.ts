@@ -1,0 +1,231 @@
+// memory_limit_mb and cpu_shares are enforced by the kernel through cgroups (v1 and v2), an OOM
+// kill is reported as one, the groups disappear when the instance does, and a host that cannot
+// enforce a limit refuses it clearly.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TenementError } from '../core/errors.js';
+import { CgroupLimits, detectCgroups, type CgroupHost } from './cgroups.js';
+import { CgroupV2Group } from './cgroups-v2.js';
+import { ProcessRuntime } from './process.js';
+import { readProcStat } from './proc-stat.js';
+import type { SpawnSpec } from './runtime.js';
+
+const ALLOC_APP = new URL('../../test/fixtures/apps/iso-alloc.mjs', import.meta.url).pathname;
+
+function spec(overrides: Partial<SpawnSpec> & { instance: string }): SpawnSpec {
+  const [service = 'iso', id = 'a'] = overrides.instance.split(':');
+  return {
+    service,
+    id,
+    argv: [process.execPath, ALLOC_APP],
+    cwd: tmpdir(),
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    port: 0,
+    dataDir: tmpdir(),
+    memoryLimitMb: undefined,
+    cpuShares: undefined,
+    onLine: () => undefined,
+    ...overrides,
+  };
+}
+
+/** The directories an instance's group has on this host (one per v1 hierarchy). */
+function groupDirs(host: CgroupHost, parent: string, service: string, id: string): string[] {
+  if (host.version === 'v2') return [`${host.v2Root}/${parent}/${service}.${id}`];
+  return Object.values(host.v1Mounts ?? {}).map((mount) => `${mount}/${parent}/${service}.${id}`);
+}
+
+/** CgroupLimits under a parent group of this test's own, removed (with anything a failed test left) afterwards. */
+function testLimits(t: TestContext, root?: string): { limits: CgroupLimits; parent: string } {
+  const parent = `tenement-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const limits = new CgroupLimits({ parent, ...(root === undefined ? {} : { root }) });
+  t.after(async () => {
+    const host = await limits.detect();
+    const roots = host.version === 'v2' ? [host.v2Root] : Object.values(host.v1Mounts ?? {});
+    for (const dir of roots) await rmdir(`${dir}/${parent}`).catch(() => undefined);
+  });
+  return { limits, parent };
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+function isGone(pid: number): boolean {
+  const stat = readProcStat(pid);
+  return stat === undefined || stat.state === 'Z';
+}
+
+test('this host offers memory, cpu and pids limits through some cgroup version', async () => {
+  const host = await detectCgroups();
+  assert.ok(host.version === 'v1' || host.version === 'v2', `cgroup version detected: ${host.version}`);
+  assert.deepEqual([...host.controllers].sort(), ['cpu', 'memory', 'pids']);
+});
+
+test('an app allocating 4x its memory_limit_mb is OOM-killed and reported, and its cgroup removed', async (t) => {
+  const { limits, parent } = testLimits(t);
+  const runtime = new ProcessRuntime({ limits });
+  const lines: string[] = [];
+  const running = await runtime.start(spec({
+    instance: 'iso:oom',
+    memoryLimitMb: 64,
+    env: { PATH: process.env.PATH ?? '', ALLOC_MB: '256', PORT: '0' },
+    onLine: (_stream, line) => lines.push(line),
+  }));
+  t.after(() => running.stop(1000));
+
+  const exit = await running.exited;
+  assert.equal(exit.oomKilled, true);
+  assert.equal(exit.signal, 'SIGKILL');
+  assert.ok(!lines.includes('allocated 256 MB'), 'the app never got its 256 MB');
+  for (const dir of groupDirs(await limits.detect(), parent, 'iso', 'oom')) assert.equal(existsSync(dir), false, `${dir} removed`);
+});
+
+test('an app within its memory limit exits normally and is not called an OOM kill', async (t) => {
+  const { limits } = testLimits(t);
+  const runtime = new ProcessRuntime({ limits });
+  const running = await runtime.start(spec({
+    instance: 'iso:fits',
+    memoryLimitMb: 256,
+    argv: [process.execPath, '-e', 'process.exit(3)'],
+  }));
+  t.after(() => running.stop(1000));
+  assert.deepEqual(await running.exited, { code: 3, signal: null, oomKilled: false });
+});
+
+test('cpu_shares becomes the cgroup weight of the running instance (100 = the default share)', async (t) => {
+  const { limits, parent } = testLimits(t);
+  const host = await limits.detect();
+  const applied = await limits.apply({ instance: 'iso:cpu', memoryLimitMb: undefined, cpuShares: 50 });
+  assert.ok(applied);
+  t.after(() => applied.release());
+  const argv = applied.wrapArgv(['sleep', '30']);
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore', detached: true });
+  t.after(() => {
+    if (!isGone(child.pid!)) process.kill(child.pid!, 'SIGKILL');
+  });
+
+  // Read where the kernel says the process is, as an operator would.
+  const cgroupLine = await waitFor('the child to join its cgroup', async () => {
+    const text = await readFile(`/proc/${child.pid}/cgroup`, 'utf8');
+    const line = text.split('\n').find((l) => (host.version === 'v2' ? l.startsWith('0::') : /:cpu(,|:)/.test(l)));
+    return line?.includes(`/${parent}/iso.cpu`) ? line : undefined;
+  });
+  const path = cgroupLine.split(':')[2]!;
+  if (host.version === 'v2') {
+    assert.equal((await readFile(`${host.v2Root}${path}/cpu.weight`, 'utf8')).trim(), '50');
+  } else {
+    assert.equal((await readFile(`${host.v1Mounts!.cpu}${path}/cpu.shares`, 'utf8')).trim(), '512');
+  }
+
+  const usage = await applied.usage();
+  assert.ok(usage && usage.cpuSeconds >= 0);
+  await applied.release();
+  await waitFor('the released group to be killed', () => (isGone(child.pid!) ? true : undefined));
+  for (const dir of groupDirs(host, parent, 'iso', 'cpu')) assert.equal(existsSync(dir), false, `${dir} removed`);
+});
+
+test('no limit asked for means no cgroup at all', async () => {
+  const limits = new CgroupLimits({ parent: 'tenement-test-unused' });
+  assert.equal(await limits.apply({ instance: 'iso:none', memoryLimitMb: undefined, cpuShares: undefined }), undefined);
+});
+
+test('a host without cgroups refuses a memory limit, saying what is missing and how to get it', async (t) => {
+  const empty = await mkdtemp(join(tmpdir(), 'tenement-nocgroup-'));
+  t.after(() => rm(empty, { recursive: true, force: true }));
+  const limits = new CgroupLimits({ root: empty });
+  assert.equal((await limits.detect()).version, null);
+  await assert.rejects(limits.apply({ instance: 'iso:a', memoryLimitMb: 64, cpuShares: undefined }), (err: unknown) => {
+    assert.ok(err instanceof TenementError);
+    assert.equal(err.code, 'isolation_unavailable');
+    assert.match(err.message, /^memory_limit_mb needs the cgroup memory controller, which this host does not offer \(.*mount cgroup2/);
+    return true;
+  });
+  await assert.rejects(limits.check({ memoryLimitMb: undefined, cpuShares: 10 }), /cpu_shares needs the cgroup cpu controller/);
+});
+
+/**
+ * cgroup v2 on a cgroup2 hierarchy this test mounts itself. On a v2 host it offers the memory
+ * controller and the OOM kill is checked end to end. On a hybrid host (like the dev VM: memory,
+ * cpu and pids are bound to v1 hierarchies, and a controller can only live in one) the same
+ * mount offers none of them, so the limit must be refused, naming why.
+ */
+test('cgroup v2: a memory limit is enforced, or refused clearly when v2 lacks the controller', async (t) => {
+  const mountPoint = await mountCgroup2(t);
+  const { limits, parent } = testLimits(t, mountPoint);
+  const host = await limits.detect();
+  assert.equal(host.version, 'v2');
+
+  if (!host.controllers.has('memory')) {
+    await assert.rejects(limits.apply({ instance: 'iso:v2', memoryLimitMb: 64, cpuShares: undefined }), (err: unknown) => {
+      assert.ok(err instanceof TenementError);
+      assert.equal(err.code, 'isolation_unavailable');
+      assert.match(err.message, /memory_limit_mb needs the cgroup memory controller, which this host does not offer \(its cgroup2 hierarchy does not list it/);
+      return true;
+    });
+    return;
+  }
+  const running = await new ProcessRuntime({ limits }).start(spec({
+    instance: 'iso:v2',
+    memoryLimitMb: 64,
+    env: { PATH: process.env.PATH ?? '', ALLOC_MB: '256', PORT: '0' },
+  }));
+  t.after(() => running.stop(1000));
+  assert.equal((await running.exited).oomKilled, true);
+  assert.equal(existsSync(`${mountPoint}/${parent}/iso.v2`), false);
+});
+
+test('cgroup v2: every process of an instance is in its group, and release kills them all and removes it', async (t) => {
+  const mountPoint = await mountCgroup2(t);
+  const parent = `tenement-test-${process.pid}-v2group`;
+  await mkdir(`${mountPoint}/${parent}`, { recursive: true });
+  const group = await CgroupV2Group.create(`${mountPoint}/${parent}/iso.a`, {});
+  t.after(() => group.release());
+
+  const argv = group.wrapArgv(['/bin/sh', '-c', 'sleep 300 & sleep 300 & wait']);
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore', detached: true });
+  t.after(() => {
+    if (!isGone(child.pid!)) process.kill(-child.pid!, 'SIGKILL');
+  });
+  const pids = await waitFor('three processes in the group', async () => {
+    const list = (await readFile(`${mountPoint}/${parent}/iso.a/cgroup.procs`, 'utf8')).trim().split('\n').map(Number);
+    return list.length === 3 ? list : undefined;
+  });
+  assert.ok(pids.includes(child.pid!));
+  assert.match(await readFile(`/proc/${child.pid}/cgroup`, 'utf8'), new RegExp(`^0::/${parent}/iso\\.a$`, 'm'));
+  assert.ok((await group.usage()) !== undefined, 'cpu.stat is readable without the cpu controller');
+
+  await group.release();
+  await group.release();
+  for (const pid of pids) await waitFor(`process ${pid} to be killed`, () => (isGone(pid) ? true : undefined));
+  assert.equal(existsSync(`${mountPoint}/${parent}/iso.a`), false);
+});
+
+/**
+ * Mounts the (one) cgroup2 hierarchy at a fresh temp dir; afterwards removes this process's test
+ * groups from it (after-hooks run in registration order, so theirs would come too late) and
+ * unmounts it.
+ */
+async function mountCgroup2(t: TestContext): Promise<string> {
+  const mountPoint = await mkdtemp(join(tmpdir(), 'tenement-cgroup2-'));
+  execFileSync('mount', ['-t', 'cgroup2', 'none', mountPoint]);
+  t.after(async () => {
+    for (const name of await readdir(mountPoint)) {
+      if (name.startsWith(`tenement-test-${process.pid}-`)) await rmdir(`${mountPoint}/${name}`).catch(() => undefined);
+    }
+    execFileSync('umount', [mountPoint]);
+    await rmdir(mountPoint);
+  });
+  return mountPoint;
+}

@@ -1,0 +1,221 @@
+/**
+ * Resource limits through cgroups: finds which cgroup version and controllers this host offers,
+ * and gives each limited instance its own `tenement/<service>.<id>` group, or refuses clearly.
+ * @module
+ */
+import { constants } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
+import { TenementError } from '../core/errors.js';
+import { parseInstanceName } from '../core/names.js';
+import type { AppliedLimits, LimitsProvider, SpawnSpec } from './runtime.js';
+import { isCode, readControl } from './cgroup-fs.js';
+import { CgroupV1Group, type V1Controller, type V1Mounts } from './cgroups-v1.js';
+import { CgroupV2Group, prepareV2Parent, v2Controllers, type CgroupController } from './cgroups-v2.js';
+
+export type { CgroupController } from './cgroups-v2.js';
+
+export interface CgroupHost {
+  readonly version: 'v2' | 'v1' | null;
+  /** Controllers tenement can use to limit instances. */
+  readonly controllers: ReadonlySet<CgroupController>;
+  /** For each controller it cannot use: why, and how to get it. */
+  readonly missing: Readonly<Partial<Record<CgroupController, string>>>;
+  /** v2: the hierarchy (or delegated subtree) the instance groups go under. */
+  readonly v2Root?: string;
+  /** v1: where each controller's hierarchy is mounted. */
+  readonly v1Mounts?: V1Mounts;
+}
+
+export interface CgroupOptions {
+  /**
+   * Where to look instead of the host's mounts: a cgroup2 directory (a mount, or a subtree
+   * delegated to tenement), or a directory under which v1 controller hierarchies are mounted.
+   */
+  readonly root?: string;
+  /** The group instance groups are created in; default `tenement`. */
+  readonly parent?: string;
+}
+
+const CONTROLLERS: readonly CgroupController[] = ['memory', 'cpu', 'pids'];
+const V1_CONTROLLERS: readonly V1Controller[] = ['memory', 'cpu', 'cpuacct', 'pids'];
+
+/**
+ * v2 wins when its hierarchy offers a controller and tenement can delegate it (create its parent
+ * group and enable subtree_control); otherwise v1 controllers mounted separately are used.
+ */
+export async function detectCgroups(options: CgroupOptions = {}): Promise<CgroupHost> {
+  const parent = options.parent ?? 'tenement';
+  const mounts = await cgroupMounts();
+  let v2Root: string | undefined;
+  let v1Mounts: V1Mounts = {};
+  if (options.root !== undefined) {
+    const root = options.root.replace(/\/+$/, '');
+    if ((await readControl(`${root}/cgroup.controllers`)) !== undefined) v2Root = root;
+    else v1Mounts = pickV1(mounts.v1.filter((m) => m.dir === root || m.dir.startsWith(`${root}/`)));
+  } else {
+    v2Root = await pickV2(mounts.v2);
+    v1Mounts = pickV1(mounts.v1);
+  }
+
+  let v2Problem: string | undefined;
+  if (v2Root !== undefined) {
+    const offered = await v2Controllers(v2Root);
+    if (offered.size > 0) {
+      try {
+        await prepareV2Parent(v2Root, parent, offered);
+        return { version: 'v2', controllers: offered, missing: missingFrom(offered, v2Absent), v2Root };
+      } catch (err) {
+        v2Problem = isPermission(err)
+          ? 'tenement may not create cgroups: run ten serve as root'
+          : `its cgroup2 hierarchy cannot hand controllers to tenement's group (${errorCode(err)}; the top group must hold no processes)`;
+      }
+    }
+  }
+
+  const v1Usable = new Set<CgroupController>();
+  let v1Problem: string | undefined;
+  for (const controller of CONTROLLERS) {
+    const dir = v1Mounts[controller];
+    if (dir === undefined) continue;
+    if (await isWritable(dir)) v1Usable.add(controller);
+    else v1Problem = 'tenement may not create cgroups: run ten serve as root';
+  }
+  if (v1Usable.size > 0 || (v2Root === undefined && Object.keys(v1Mounts).length > 0)) {
+    return {
+      version: 'v1',
+      controllers: v1Usable,
+      missing: missingFrom(v1Usable, (c) => v1Problem ?? v1Absent(c)),
+      v1Mounts,
+    };
+  }
+  if (v2Root !== undefined) {
+    return { version: 'v2', controllers: new Set(), missing: missingFrom(new Set(), () => v2Problem ?? v2Absent()), v2Root };
+  }
+  return { version: null, controllers: new Set(), missing: missingFrom(new Set(), () => 'no cgroup filesystem is mounted; mount cgroup2 at /sys/fs/cgroup') };
+}
+
+/** Makes memory_limit_mb and cpu_shares real with cgroups (LimitsProvider for every runtime). */
+export class CgroupLimits implements LimitsProvider {
+  private readonly options: CgroupOptions;
+  private readonly pidsMax: number;
+  private host: Promise<CgroupHost> | undefined;
+
+  /** `pidsMax` (default 4096) caps the processes of a limited instance, against fork bombs. */
+  constructor(options: CgroupOptions & { pidsMax?: number } = {}) {
+    this.options = options;
+    this.pidsMax = options.pidsMax ?? 4096;
+  }
+
+  /** What this host offers; detected once. */
+  detect(): Promise<CgroupHost> {
+    this.host ??= detectCgroups(this.options);
+    return this.host;
+  }
+
+  /** Throws `isolation_unavailable` naming the first requested limit the host cannot enforce. */
+  async check(spec: Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares'>): Promise<void> {
+    const host = await this.detect();
+    if (spec.memoryLimitMb !== undefined && !host.controllers.has('memory')) {
+      throw unavailable('memory_limit_mb', 'memory', host);
+    }
+    if (spec.cpuShares !== undefined && !host.controllers.has('cpu')) {
+      throw unavailable('cpu_shares', 'cpu', host);
+    }
+  }
+
+  async apply(spec: Pick<SpawnSpec, 'instance' | 'memoryLimitMb' | 'cpuShares'>): Promise<AppliedLimits | undefined> {
+    if (spec.memoryLimitMb === undefined && spec.cpuShares === undefined) return undefined;
+    await this.check(spec);
+    const host = await this.detect();
+    const { service, id } = parseInstanceName(spec.instance);
+    // Names are DNS labels, which never contain '.', so `service.id` cannot collide.
+    const relPath = `${this.options.parent ?? 'tenement'}/${service}.${id}`;
+    const settings = {
+      memoryBytes: spec.memoryLimitMb === undefined ? undefined : Math.round(spec.memoryLimitMb * 1024 * 1024),
+      cpuShares: spec.cpuShares,
+      pidsMax: host.controllers.has('pids') ? this.pidsMax : undefined,
+    };
+    try {
+      if (host.version === 'v2' && host.v2Root !== undefined) return await CgroupV2Group.create(`${host.v2Root}/${relPath}`, settings);
+      return await CgroupV1Group.create(host.v1Mounts ?? {}, relPath, settings);
+    } catch (err) {
+      if (isPermission(err)) {
+        throw new TenementError('isolation_unavailable', 'resource limits need permission to create cgroups, which tenement lacks (run ten serve as root)', { cause: err });
+      }
+      throw new TenementError('spawn_failed', `could not set the resource limits of ${spec.instance} (${errorCode(err)})`, { cause: err });
+    }
+  }
+}
+
+function unavailable(key: string, controller: CgroupController, host: CgroupHost): TenementError {
+  const why = host.missing[controller] ?? 'unknown reason';
+  return new TenementError('isolation_unavailable', `${key} needs the cgroup ${controller} controller, which this host does not offer (${why})`);
+}
+
+function missingFrom(usable: ReadonlySet<CgroupController>, why: (c: CgroupController) => string): Partial<Record<CgroupController, string>> {
+  const missing: Partial<Record<CgroupController, string>> = {};
+  for (const controller of CONTROLLERS) if (!usable.has(controller)) missing[controller] = why(controller);
+  return missing;
+}
+
+function v2Absent(): string {
+  return 'its cgroup2 hierarchy does not list it in cgroup.controllers, so it is bound to cgroup v1 or disabled; boot with systemd.unified_cgroup_hierarchy=1 and without cgroup_disable';
+}
+
+function v1Absent(controller: CgroupController): string {
+  return `no cgroup v1 ${controller} hierarchy is mounted and no cgroup2 hierarchy offers it; mount it (mount -t cgroup -o ${controller} cgroup /sys/fs/cgroup/${controller}) or boot with cgroup v2`;
+}
+
+interface Mount {
+  readonly dir: string;
+  readonly options: readonly string[];
+}
+
+async function cgroupMounts(): Promise<{ v2: Mount[]; v1: Mount[] }> {
+  const v2: Mount[] = [];
+  const v1: Mount[] = [];
+  for (const line of (await readFile('/proc/self/mounts', 'utf8')).split('\n')) {
+    const [, dir, type, options] = line.split(' ');
+    if (dir === undefined || options === undefined) continue;
+    // /proc/self/mounts escapes space, tab, newline and backslash in octal.
+    const mount = { dir: dir.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))), options: options.split(',') };
+    if (type === 'cgroup2') v2.push(mount);
+    else if (type === 'cgroup') v1.push(mount);
+  }
+  return { v2, v1 };
+}
+
+/** The first cgroup2 mount offering a controller tenement uses, else the first at all. */
+async function pickV2(mounts: readonly Mount[]): Promise<string | undefined> {
+  for (const mount of mounts) if ((await v2Controllers(mount.dir)).size > 0) return mount.dir;
+  return mounts[0]?.dir;
+}
+
+function pickV1(mounts: readonly Mount[]): V1Mounts {
+  const picked: Partial<Record<V1Controller, string>> = {};
+  for (const mount of mounts) {
+    for (const controller of V1_CONTROLLERS) {
+      if (mount.options.includes(controller)) picked[controller] ??= mount.dir;
+    }
+  }
+  return picked;
+}
+
+async function isWritable(dir: string): Promise<boolean> {
+  try {
+    await access(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isPermission(err: unknown): boolean {
+  return isCode(err, 'EACCES') || isCode(err, 'EPERM') || isCode(err, 'EROFS');
+}
+
+function errorCode(err: unknown): string {
+  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string'
+    ? (err as { code: string }).code
+    : 'error';
+}

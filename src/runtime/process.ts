@@ -1,0 +1,291 @@
+/**
+ * The `process` isolation level: each instance runs as its own process group, and stopping it
+ * (or its leader exiting) takes the whole group down. startProcessGroup is shared with the
+ * namespace runtime, which spawns a wrapped argv the same way.
+ * @module
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { delimiter, join, resolve } from 'node:path';
+import { TenementError } from '../core/errors.js';
+import { readLines } from './line-splitter.js';
+import { isGroupAlive, isLiveMember, listLiveMembers, readStartTime } from './proc-stat.js';
+import type {
+  AppliedLimits,
+  ExitInfo,
+  LimitsProvider,
+  Orphan,
+  RunningProcess,
+  Runtime,
+  SpawnSpec,
+} from './runtime.js';
+
+/** How often a group that outlived its leader is checked for emptiness. */
+const GROUP_POLL_MS = 20;
+/** How long SIGKILLed members may take to vanish (D-state waits) before we stop waiting. */
+const KILL_WAIT_MS = 2000;
+/**
+ * How long output is drained after the group is gone. Only a process that left the group
+ * (setsid) can still hold the pipes, and it must not keep `exited` pending.
+ */
+const DRAIN_CAP_MS = 1000;
+/** Where execvp looks when the child's env has no PATH (as Node documents for spawn). */
+const DEFAULT_PATH = '/usr/bin:/bin';
+
+export interface StartProcessGroupOptions {
+  /** What to exec instead of spec.argv, e.g. `unshare ... -- argv` (limits still wrap it). */
+  readonly argv?: readonly string[];
+  /** Cgroup limits the process starts inside; ExitInfo.oomKilled is read from them. */
+  readonly limits?: AppliedLimits;
+  /**
+   * Runs once when the process is gone (after the group is emptied and output drained) or
+   * failed to start: release what the caller acquired for it. Its failure is not the caller's.
+   */
+  readonly onExit?: () => Promise<void>;
+}
+
+export class ProcessRuntime implements Runtime {
+  readonly isolation = 'process' as const;
+  readonly #limits: LimitsProvider | undefined;
+
+  constructor(options: { limits?: LimitsProvider } = {}) {
+    this.#limits = options.limits;
+  }
+
+  async check(spec: Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares'>): Promise<void> {
+    if (this.#limits === undefined && (spec.memoryLimitMb !== undefined || spec.cpuShares !== undefined)) {
+      throw new TenementError('isolation_unavailable', 'memory_limit_mb and cpu_shares need cgroups, which this server runs without', {
+        hint: 'run tenement on a Linux host with cgroup v2 (or v1) mounted and writable, or drop the limits',
+      });
+    }
+  }
+
+  async start(spec: SpawnSpec): Promise<RunningProcess> {
+    await this.check(spec);
+    const limits = await this.#limits?.apply(spec);
+    return startProcessGroup(spec, {
+      ...(limits === undefined ? {} : { limits, onExit: () => limits.release() }),
+    });
+  }
+
+  async reap(orphan: Orphan, timeoutMs: number): Promise<boolean> {
+    // kill(-0) is our own group and kill(-1) everyone: a corrupt record must never get there.
+    if (!Number.isInteger(orphan.pid) || orphan.pid <= 1) return false;
+    const startTime = readStartTime(orphan.pid);
+    // A different start time means the pid was reused by someone else: touch nothing. With the
+    // pid gone, a group still named after it is ours: Linux does not reuse a live pgid as a pid.
+    if (startTime !== undefined && startTime !== orphan.startTime) return false;
+    if (!isGroupRunning(orphan.pid)) return false;
+    signalGroup(orphan.pid, 'SIGTERM');
+    await emptyGroup(orphan.pid, Date.now() + timeoutMs);
+    return true;
+  }
+}
+
+/** Spawns `spec` as the leader of a new process group and watches it until the group is gone. */
+export async function startProcessGroup(spec: SpawnSpec, options: StartProcessGroupOptions = {}): Promise<RunningProcess> {
+  const { limits, onExit } = options;
+  const baseArgv = options.argv ?? spec.argv;
+  const argv = limits === undefined ? [...baseArgv] : limits.wrapArgv(baseArgv);
+  let child: ChildProcess;
+  try {
+    await checkCanSpawn(spec);
+    child = await spawnLeader(spec, argv);
+  } catch (err) {
+    await runQuietly(onExit);
+    throw err;
+  }
+  return watchGroup(spec, child, { limits, onExit });
+}
+
+async function spawnLeader(spec: SpawnSpec, argv: readonly string[]): Promise<ChildProcess> {
+  const [command, ...args] = argv;
+  if (command === undefined) throw new TenementError('spawn_failed', `cannot start ${spec.instance}: the command is empty`);
+  let child: ChildProcess;
+  try {
+    child = spawn(command, args, {
+      cwd: spec.cwd,
+      env: { ...spec.env },
+      // setsid(): a new session and process group whose id is the child's pid.
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (err) {
+    throw spawnError(spec, command, err);
+  }
+  if (child.pid === undefined) {
+    // Spawn failures such as ENOENT are reported on the next tick, not thrown.
+    const err = await new Promise((resolve) => child.once('error', resolve));
+    throw spawnError(spec, command, err);
+  }
+  return child;
+}
+
+function watchGroup(
+  spec: SpawnSpec,
+  child: ChildProcess,
+  { limits, onExit }: Pick<StartProcessGroupOptions, 'limits' | 'onExit'>,
+): RunningProcess {
+  const pid = child.pid!;
+  // Read now: the leader cannot be reaped before this tick ends, so /proc/PID is still there.
+  const startTime = readStartTime(pid) ?? 0;
+  // Errors after a successful spawn (a failed kill) carry nothing the exit event does not.
+  child.on('error', () => undefined);
+  const output = [
+    readLines(child.stdout!, (line) => spec.onLine('stdout', line)),
+    readLines(child.stderr!, (line) => spec.onLine('stderr', line)),
+  ];
+  let isLeaderGone = false;
+  const leaderExit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      isLeaderGone = true;
+      resolve({ code, signal });
+    });
+  });
+  /** When a stop escalates to SIGKILL; undefined while no stop was asked for. */
+  let killAt: number | undefined;
+  let stopping: Promise<ExitInfo> | undefined;
+
+  const exited = (async (): Promise<ExitInfo> => {
+    const { code, signal } = await leaderExit;
+    // Stopping: the rest of the group gets the rest of the stop timeout. Leader exited on its
+    // own: nothing coordinates its children any more, so they go at once.
+    await emptyGroup(pid, killAt ?? Date.now());
+    await drain(output, child);
+    const oomKilled = await readOomKilled(limits);
+    await runQuietly(onExit);
+    return { code, signal, oomKilled };
+  })();
+
+  const stop = (timeoutMs: number): Promise<ExitInfo> => {
+    if (stopping !== undefined) return stopping;
+    // After the leader's exit the group is already being emptied, and signalling a pgid we no
+    // longer watch could hit a reused one.
+    if (isLeaderGone) return (stopping = exited);
+    killAt = Date.now() + timeoutMs;
+    signalGroup(pid, 'SIGTERM');
+    const timer = setTimeout(() => {
+      if (!isLeaderGone) signalGroup(pid, 'SIGKILL');
+    }, timeoutMs);
+    stopping = exited.finally(() => clearTimeout(timer));
+    return stopping;
+  };
+
+  return { pid, startTime, exited, stop };
+}
+
+/**
+ * Waits for group `pgid` to have no live member; whatever is left at `killAt` is SIGKILLed.
+ * Gives up KILL_WAIT_MS after that (an unkillable process must not hang a stop).
+ */
+async function emptyGroup(pgid: number, killAt: number): Promise<void> {
+  if (await waitGroupGone(pgid, killAt)) return;
+  signalGroup(pgid, 'SIGKILL');
+  await waitGroupGone(pgid, Date.now() + KILL_WAIT_MS);
+}
+
+async function waitGroupGone(pgid: number, until: number): Promise<boolean> {
+  const members = new GroupMembers(pgid);
+  for (;;) {
+    if (!members.isRunning()) return true;
+    const left = until - Date.now();
+    if (left <= 0) return false;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(GROUP_POLL_MS, left)));
+  }
+}
+
+function isGroupRunning(pgid: number): boolean {
+  return new GroupMembers(pgid).isRunning();
+}
+
+/**
+ * Answers "does group pgid still have a live member?" while polling: kill(-pgid, 0) first (free),
+ * then the members found by one /proc scan, and a new scan only once all of those are dead.
+ */
+class GroupMembers {
+  readonly #pgid: number;
+  #known: number[] = [];
+
+  constructor(pgid: number) {
+    this.#pgid = pgid;
+  }
+
+  isRunning(): boolean {
+    if (!isGroupAlive(this.#pgid)) return false;
+    this.#known = this.#known.filter((pid) => isLiveMember(pid, this.#pgid));
+    if (this.#known.length === 0) this.#known = listLiveMembers(this.#pgid);
+    return this.#known.length > 0;
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: the group is already empty.
+  }
+}
+
+async function drain(output: Promise<void>[], child: ChildProcess): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const capped = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, DRAIN_CAP_MS);
+  });
+  await Promise.race([Promise.all(output), capped]);
+  clearTimeout(timer);
+  child.stdout?.destroy();
+  child.stderr?.destroy();
+  await Promise.all(output);
+}
+
+/** Refuses a missing workdir or command before anything runs, whatever wraps the argv. */
+async function checkCanSpawn(spec: SpawnSpec): Promise<void> {
+  const isDirectory = await stat(spec.cwd).then((s) => s.isDirectory(), () => false);
+  if (!isDirectory) throw new TenementError('spawn_failed', `cannot start ${spec.instance}: workdir does not exist`);
+  const command = spec.argv[0];
+  if (command === undefined) throw new TenementError('spawn_failed', `cannot start ${spec.instance}: the command is empty`);
+  const candidates = command.includes('/')
+    ? [resolve(spec.cwd, command)]
+    : (spec.env.PATH ?? DEFAULT_PATH).split(delimiter).map((dir) => join(resolve(spec.cwd, dir), command));
+  for (const candidate of candidates) {
+    if (await isExecutableFile(candidate)) return;
+  }
+  throw new TenementError('spawn_failed', `cannot start ${spec.instance}: command "${command}" not found`);
+}
+
+async function isExecutableFile(path: string): Promise<boolean> {
+  try {
+    if (!(await stat(path)).isFile()) return false;
+    await access(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function spawnError(spec: SpawnSpec, command: string, err: unknown): TenementError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const reason = code === 'ENOENT'
+    ? `command "${command}" not found`
+    : code === 'EACCES'
+      ? `command "${command}" is not executable`
+      : `the command "${command}" could not be run (${code ?? 'invalid arguments'})`;
+  return new TenementError('spawn_failed', `cannot start ${spec.instance}: ${reason}`, { cause: err });
+}
+
+async function readOomKilled(limits: AppliedLimits | undefined): Promise<boolean> {
+  try {
+    return (await limits?.wasOomKilled()) ?? false;
+  } catch {
+    return false;
+  }
+}
+
+async function runQuietly(task: (() => Promise<void>) | undefined): Promise<void> {
+  try {
+    await task?.();
+  } catch {
+    // Cleanup after a process is a best effort; its owner's release must cope with leftovers.
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * The `sandbox` isolation level: each instance runs under gVisor (`runsc`) from an OCI bundle
+ * written per instance: host network, the host's `/` read-only, tenement's data dir hidden except
+ * the instance's own DATA_DIR (writable), a private /tmp.
+ * @module
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { constants as osConstants, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { TenementError } from '../core/errors.js';
+import { parseInstanceName } from '../core/names.js';
+import { checkLimits, findExecutable } from './preflight.js';
+import { ProcessRuntime, startProcessGroup } from './process.js';
+import type { ExitInfo, LimitsProvider, Orphan, RunningProcess, Runtime, SpawnSpec } from './runtime.js';
+
+const run = promisify(execFile);
+
+/** How long runsc kill/delete/list may take before we stop waiting for them. */
+const RUNSC_COMMAND_TIMEOUT_MS = 10_000;
+/** After `runsc kill KILL`, how long the container gets to be gone before it is force-deleted. */
+const KILL_GRACE_MS = 2000;
+const CONTAINER_PREFIX = 'tenement.';
+
+export interface SandboxRuntimeOptions {
+  /** Holds runsc's state (`runsc/`) and the per-instance OCI bundles (`bundles/`). */
+  readonly stateDir: string;
+  /** tenement's data dir: hidden from every instance except for the instance's own DATA_DIR. */
+  readonly dataRoot: string;
+  readonly limits?: LimitsProvider;
+  /** gVisor's runsc; default `runsc` on PATH. */
+  readonly runscPath?: string;
+}
+
+/**
+ * The container of `service:id`. Names are DNS labels, which never contain '.', so the id is
+ * unique per instance and never collides with another instance's (runsc accepts [\w.+-]).
+ */
+export function containerIdOf(instance: string): string {
+  const { service, id } = parseInstanceName(instance);
+  return `${CONTAINER_PREFIX}${service}.${id}`;
+}
+
+export class SandboxRuntime implements Runtime {
+  readonly isolation = 'sandbox' as const;
+  readonly #stateDir: string;
+  readonly #dataRoot: string;
+  readonly #limits: LimitsProvider | undefined;
+  readonly #runscOption: string;
+  #probe: Promise<string> | undefined;
+  #leftoversCleaned: Promise<unknown> | undefined;
+
+  constructor(options: SandboxRuntimeOptions) {
+    this.#stateDir = resolve(options.stateDir);
+    this.#dataRoot = resolve(options.dataRoot);
+    this.#limits = options.limits;
+    this.#runscOption = options.runscPath ?? 'runsc';
+  }
+
+  async check(spec: Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares'>): Promise<void> {
+    await this.#runscPath();
+    await checkLimits(this.#limits, spec);
+  }
+
+  async start(spec: SpawnSpec): Promise<RunningProcess> {
+    const runsc = await this.#runscPath();
+    await checkLimits(this.#limits, spec);
+    // Containers in our runsc root that this runtime did not start are a crashed server's.
+    this.#leftoversCleaned ??= this.cleanLeftovers();
+    await this.#leftoversCleaned;
+    const containerId = containerIdOf(spec.instance);
+    // A container of the same name can only be a remnant of this instance's last run.
+    await this.#deleteContainer(containerId);
+    const bundle = join(this.#stateDir, 'bundles', containerId);
+    await rm(bundle, { recursive: true, force: true });
+    await mkdir(bundle, { recursive: true });
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(bundleConfig(spec, this.#dataRoot)));
+
+    const release = async (): Promise<void> => {
+      await this.#deleteContainer(containerId);
+      await rm(bundle, { recursive: true, force: true });
+    };
+    let limits;
+    try {
+      limits = await this.#limits?.apply(spec);
+    } catch (err) {
+      await release();
+      throw err;
+    }
+    // Attached (no --detach): the app's stdout/stderr are runsc's, captured like any instance.
+    // --ignore-cgroups: runsc would otherwise move the sandbox into cgroups of its own; it stays
+    // in tenement's, so one limit covers the app and gVisor's overhead and the OOM counter is
+    // still there to read when the sandbox is gone.
+    const argv = [...this.#globalFlags(runsc), 'run', '--bundle', bundle, containerId];
+    const inner = await startProcessGroup(spec, {
+      argv,
+      ...(limits === undefined ? {} : { limits }),
+      onExit: async () => {
+        await release();
+        await limits?.release();
+      },
+    });
+    return this.#wrap(inner, containerId);
+  }
+
+  async reap(orphan: Orphan, timeoutMs: number): Promise<boolean> {
+    const containerId = containerIdOf(orphan.instance);
+    const hadContainer = (await this.#listContainers()).includes(containerId);
+    if (hadContainer) await this.#deleteContainer(containerId);
+    const hadProcess = await new ProcessRuntime().reap(orphan, timeoutMs);
+    return hadContainer || hadProcess;
+  }
+
+  /** Kills and deletes every tenement container in our runsc root; returns their ids. */
+  async cleanLeftovers(): Promise<string[]> {
+    const ids = (await this.#listContainers()).filter((id) => id.startsWith(CONTAINER_PREFIX));
+    for (const id of ids) await this.#deleteContainer(id);
+    return ids;
+  }
+
+  /**
+   * Stop asks gVisor, not the host: `runsc kill` delivers SIGTERM to the app inside (a signal to
+   * `runsc run` would kill the sandbox without letting the app finish), SIGKILL to everything in
+   * the container after the timeout, then a forced delete and the host group as a last resort.
+   */
+  #wrap(inner: RunningProcess, containerId: string): RunningProcess {
+    const exited = inner.exited.then(translateExit);
+    let stopping: Promise<ExitInfo> | undefined;
+    const stop = (timeoutMs: number): Promise<ExitInfo> => {
+      stopping ??= (async () => {
+        await this.#runsc(['kill', containerId, 'TERM']).catch(() => undefined);
+        if (await settlesWithin(exited, timeoutMs)) return exited;
+        await this.#runsc(['kill', '--all', containerId, 'KILL']).catch(() => undefined);
+        if (await settlesWithin(exited, KILL_GRACE_MS)) return exited;
+        await this.#deleteContainer(containerId);
+        await inner.stop(0);
+        return exited;
+      })();
+      return stopping;
+    };
+    return { pid: inner.pid, startTime: inner.startTime, exited, stop };
+  }
+
+  #globalFlags(runsc: string): string[] {
+    return [runsc, '--root', join(this.#stateDir, 'runsc'), '--network=host', '--ignore-cgroups'];
+  }
+
+  async #runsc(args: readonly string[]): Promise<string> {
+    const [command, ...flags] = this.#globalFlags(await this.#runscPath());
+    const { stdout } = await run(command!, [...flags, ...args], { timeout: RUNSC_COMMAND_TIMEOUT_MS });
+    return stdout;
+  }
+
+  async #listContainers(): Promise<string[]> {
+    const text = await this.#runsc(['list', '--format', 'json']).catch(() => 'null');
+    const list = (JSON.parse(text.trim() || 'null') ?? []) as Array<{ id?: unknown }>;
+    return list.map((entry) => entry.id).filter((id): id is string => typeof id === 'string');
+  }
+
+  /** Kills everything in the container and removes it; a container that does not exist is fine. */
+  async #deleteContainer(containerId: string): Promise<void> {
+    await this.#runsc(['delete', '--force', containerId]).catch(() => undefined);
+  }
+
+  #runscPath(): Promise<string> {
+    this.#probe ??= probeRunsc(this.#runscOption);
+    return this.#probe;
+  }
+}
+
+/** The OCI runtime spec gVisor runs the instance from. */
+export function bundleConfig(spec: SpawnSpec, dataRoot: string): object {
+  const dataDir = resolve(spec.dataDir);
+  const hideDataRoot = dataDir !== dataRoot;
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
+      args: spec.argv,
+      env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
+      cwd: resolve(spec.cwd),
+    },
+    root: { path: '/', readonly: true },
+    hostname: `${spec.id}.${spec.service}`,
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc' },
+      { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
+      // Mounts apply in order: cover the data root with an empty read-only tmpfs, then bring the
+      // instance's own DATA_DIR back on top of it, writable.
+      ...(hideDataRoot ? [{ destination: dataRoot, type: 'tmpfs', source: 'tenement-hidden', options: ['ro', 'nosuid', 'nodev', 'mode=0755'] }] : []),
+      { destination: dataDir, type: 'bind', source: dataDir, options: ['rbind', 'rw'] },
+    ],
+    // No network namespace: the app listens on the host's 127.0.0.1:PORT (with --network=host).
+    linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }] },
+  };
+}
+
+/**
+ * `runsc run` exits with the app's code, or 128+N when a signal N ended it (a container's
+ * status, as Docker reports it); turned back into the signal so a stop reads like a stop.
+ */
+function translateExit(info: ExitInfo): ExitInfo {
+  if (info.code === null || info.code <= 128) return info;
+  const number = info.code - 128;
+  const signal = (Object.keys(osConstants.signals) as NodeJS.Signals[]).find((name) => osConstants.signals[name] === number);
+  return signal === undefined ? info : { code: null, signal, oomKilled: info.oomKilled };
+}
+
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const settled = await Promise.race([promise.then(() => true, () => true), timeout]);
+  clearTimeout(timer);
+  return settled;
+}
+
+/** Finds runsc and proves once, with a real throwaway container, that it can run on this host. */
+async function probeRunsc(runscOption: string): Promise<string> {
+  const path = await findExecutable(runscOption);
+  if (path === undefined) {
+    throw new TenementError('isolation_unavailable', `sandbox isolation needs gVisor's runsc (apt-get install runsc), not found at ${runscOption}`);
+  }
+  if (process.getuid?.() !== 0) {
+    throw new TenementError('isolation_unavailable', 'sandbox isolation needs root to start gVisor; run ten serve as root');
+  }
+  const scratch = await mkdtemp(join(tmpdir(), 'tenement-runsc-probe-'));
+  try {
+    await writeFile(join(scratch, 'config.json'), JSON.stringify({
+      ociVersion: '1.0.2',
+      process: { terminal: false, user: { uid: 0, gid: 0 }, args: ['/bin/true'], env: ['PATH=/usr/bin:/bin'], cwd: '/' },
+      root: { path: '/', readonly: true },
+      mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }],
+      linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }] },
+    }));
+    await run(path, ['--root', join(scratch, 'state'), '--network=host', '--ignore-cgroups', 'run', '--bundle', scratch, 'tenement-probe'], {
+      timeout: 30_000,
+    });
+  } catch (err) {
+    const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim().split('\n').pop() ?? '';
+    throw new TenementError('isolation_unavailable', `sandbox isolation is unavailable: runsc cannot start a sandbox on this host (${stderr || 'it failed'})`, {
+      hint: 'check that the kernel allows ptrace and that ten serve runs as root outside a restricted container',
+    });
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  return path;
+}

@@ -1,0 +1,147 @@
+/**
+ * `ten serve`: the composition root. Wires config → store → observability → runtime → supervisor →
+ * proxy + api, listens, boots the instances, and shuts down in order on SIGTERM/SIGINT
+ * (stop accepting, stop instances, flush logs, close the store).
+ * @module
+ */
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from './config/load.js';
+import type { Config, Isolation } from './config/types.js';
+import { TenementError } from './core/errors.js';
+import { createManagementHandler } from './api/server.js';
+import { ensureAdminToken, TOKEN_FILE } from './api/auth.js';
+import { logRoutes } from './api/routes/logs.js';
+import { metricsRoutes } from './api/routes/metrics.js';
+import { telemetryRoutes } from './api/routes/telemetry.js';
+import { EventBus } from './observability/events.js';
+import { createLogger } from './observability/logger.js';
+import { LogCapture } from './observability/log-capture.js';
+import { LogRetention } from './observability/log-retention.js';
+import { Metrics } from './observability/metrics.js';
+import { RequestStats } from './observability/request-stats.js';
+import { ResourceSampler } from './observability/resource-sampler.js';
+import { createFrontServer } from './proxy/server.js';
+import { CgroupLimits } from './runtime/cgroups.js';
+import { detectCapabilities, formatCapabilities } from './runtime/host-capabilities.js';
+import { NamespaceRuntime } from './runtime/namespace.js';
+import { PortAllocator } from './runtime/ports.js';
+import { ProcessRuntime } from './runtime/process.js';
+import type { Runtime } from './runtime/runtime.js';
+import { SandboxRuntime } from './runtime/sandbox.js';
+import { openDb } from './store/db.js';
+import { InstanceStore } from './store/instances.js';
+import { LogStore } from './store/logs.js';
+import { enforceStorageQuotas } from './supervisor/quota-enforcement.js';
+import { Supervisor } from './supervisor/supervisor.js';
+
+export interface ServeOptions {
+  config?: string;
+  dataDir?: string;
+  port?: number;
+  bind?: string;
+  domain?: string;
+}
+
+const DASHBOARD_DIR = join(fileURLToPath(new URL('.', import.meta.url)), 'dashboard');
+
+export async function serve(options: ServeOptions): Promise<void> {
+  const configFile = options.config ?? 'tenement.toml';
+  let config: Config;
+  try {
+    config = loadConfig(configFile, { dataDir: options.dataDir });
+  } catch (err) {
+    exitWith(err);
+  }
+  const port = options.port ?? 8080;
+  const bind = options.bind ?? '127.0.0.1';
+  const domain = (options.domain ?? 'localhost').toLowerCase();
+  const logger = createLogger();
+  const out = (line: string): void => void process.stdout.write(`${line}\n`);
+
+  const db = openDb(join(config.settings.dataDir, 'tenement.db'));
+  if (ensureAdminToken(db, config.settings.dataDir).created) {
+    out(`admin token written to ${join(config.settings.dataDir, TOKEN_FILE)} (the CLI reads it from there)`);
+  }
+
+  const events = new EventBus();
+  const stats = new RequestStats();
+  const limits = new CgroupLimits();
+  const runtimes: Record<Isolation, Runtime> = {
+    process: new ProcessRuntime({ limits }),
+    namespace: new NamespaceRuntime({ dataRoot: config.settings.dataDir, limits }),
+    sandbox: new SandboxRuntime({ stateDir: join(config.settings.dataDir, '.sandbox'), dataRoot: config.settings.dataDir, limits }),
+  };
+  out(formatCapabilities(await detectCapabilities({ runtimes, limits })));
+  const store = new InstanceStore(db);
+  const supervisor = new Supervisor({ config, events, store, ports: new PortAllocator(config.settings.portRange), runtimes, logger });
+
+  const logStore = new LogStore(db);
+  const capture = new LogCapture({ store: logStore, events });
+  const retention = new LogRetention({ store: logStore, days: config.settings.logRetentionDays, mb: config.settings.logRetentionMb });
+  const metrics = new Metrics({ supervisor, events, stats, logLines: capture });
+  const quota = enforceStorageQuotas(supervisor, events);
+  const sampler = new ResourceSampler({ supervisor, metrics });
+
+  const management = createManagementHandler({
+    supervisor, db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR,
+    extraRoutes: [...logRoutes({ store: logStore, capture }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics })],
+  });
+  const server = createFrontServer({ supervisor, domain, stats, management, logger });
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, bind, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    exitWith(new TenementError('unavailable', code === 'EADDRINUSE' ? `port ${port} on ${bind} is already in use` : `cannot listen on ${bind}:${port} (${code ?? 'error'})`, { hint: 'choose another with --port' }));
+  }
+  const { port: boundPort } = server.address() as AddressInfo;
+  const shownHost = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind;
+  out(`tenement listening on http://${shownHost}:${boundPort} (domain ${domain}; dashboard and API at http://${domain}:${boundPort}/)`);
+
+  let stopping = false;
+  const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
+    if (stopping) {
+      out(`${signal} again: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    out(`${signal}: stopping instances…`);
+    server.close();
+    server.closeIdleConnections();
+    quota.close();
+    sampler.close();
+    retention.close();
+    await supervisor.shutdown();
+    server.closeAllConnections();
+    await capture.close();
+    db.close();
+    out('tenement stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', (s) => void shutdown(s));
+  process.on('SIGINT', (s) => void shutdown(s));
+
+  capture.start();
+  metrics.start();
+  sampler.start();
+  retention.start();
+  await supervisor.boot();
+  for (const info of supervisor.list()) {
+    const url = `http://${info.id}.${info.service}.${domain}:${boundPort}/`;
+    out(`  ${info.instance.padEnd(24)} ${info.state.padEnd(9)} ${url}`);
+  }
+}
+
+function exitWith(err: unknown): never {
+  const e = err instanceof TenementError ? err : new TenementError('internal', String(err));
+  process.stderr.write(`error: ${e.message}\n${e.hint === undefined ? '' : `hint: ${e.hint}\n`}`);
+  process.exit(e.code === 'invalid_config' || e.code === 'usage' ? 2 : 1);
+}

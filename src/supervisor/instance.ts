@@ -1,0 +1,389 @@
+/**
+ * One registered instance and its lifecycle (SPEC §2): launch and readiness, health checks,
+ * crash handling with backoff restarts, stop. The fields the proxy reads on every request are
+ * plain properties; everything else happens on state changes.
+ * @module
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import type { Config, ServiceConfig } from '../config/types.js';
+import { buildInstanceEnv, instanceDataDir } from '../config/instance-env.js';
+import { TenementError } from '../core/errors.js';
+import type { EventBus, LaunchCause, LifecycleKind } from '../observability/events.js';
+import type { ExitInfo, Runtime, RunningProcess } from '../runtime/runtime.js';
+import type { PortAllocator } from '../runtime/ports.js';
+import type { InstanceStore } from '../store/instances.js';
+import { backoffDelayMs, countRecent } from './backoff.js';
+import { ReadinessWaiter, probeOnce } from './readiness.js';
+import type { InstanceState } from './state.js';
+import type { InstanceHandle } from './types.js';
+
+/** What an instance needs from the rest of the server. */
+export interface InstanceContext {
+  readonly config: Config;
+  readonly events: EventBus;
+  readonly store: InstanceStore;
+  readonly ports: PortAllocator;
+  readonly runtimes: Readonly<Record<ServiceConfig['isolation'], Runtime>>;
+}
+
+/** Health failures in a row that make a running instance unhealthy (1–2 = degraded). */
+const UNHEALTHY_AFTER = 3;
+
+type StopTarget = 'stopped' | 'idle' | 'held';
+
+interface StateWaiter {
+  resolve(): void;
+  reject(err: TenementError): void;
+}
+
+export class Instance implements InstanceHandle {
+  readonly name: string;
+  readonly service: string;
+  readonly id: string;
+  readonly serviceConfig: ServiceConfig;
+  state: InstanceState = 'stopped';
+  port: number | null = null;
+  weight: number;
+  openConnections = 0;
+  /** ms timestamp of the end of the last request (or of readiness). */
+  lastActivityAt = 0;
+  /** Automatic restarts over the instance's registered life. */
+  restarts: number;
+
+  private readonly ctx: InstanceContext;
+  private proc: RunningProcess | null = null;
+  private startedAt: number | null = null;
+  /** Bumped whenever the current process attempt is abandoned; stale callbacks compare it. */
+  private generation = 0;
+  private launching: Promise<void> | null = null;
+  private recentRestarts: number[] = [];
+  /** Restarts before this time don't count towards max_restarts (`ten restart` clears it). */
+  private restartWindowSince = 0;
+  private healthFailures = 0;
+  private healthTimer: NodeJS.Timeout | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private waiter: ReadinessWaiter | null = null;
+  private stateWaiters: StateWaiter[] = [];
+  /** The generation whose process crashed (as opposed to being stopped on purpose). */
+  private crashedGeneration = -1;
+
+  constructor(ctx: InstanceContext, serviceConfig: ServiceConfig, id: string, weight: number, restarts: number) {
+    this.ctx = ctx;
+    this.serviceConfig = serviceConfig;
+    this.service = serviceConfig.name;
+    this.id = id;
+    this.name = `${this.service}:${id}`;
+    this.weight = weight;
+    this.restarts = restarts;
+  }
+
+  connectionOpened(): void {
+    this.openConnections++;
+  }
+
+  connectionClosed(): void {
+    this.openConnections--;
+    this.lastActivityAt = Date.now();
+  }
+
+  get pid(): number | null {
+    return this.proc?.pid ?? null;
+  }
+
+  uptimeMs(now: number): number | null {
+    return this.startedAt === null ? null : now - this.startedAt;
+  }
+
+  /** Restore the state a previous server left without starting anything (boot). */
+  restoreState(state: 'stopped' | 'idle' | 'held' | 'failed'): void {
+    this.setState(state);
+  }
+
+  /**
+   * Starts a process unless one is running or already starting (concurrent callers share the
+   * launch). Resolves once it answers; rejects with why it did not.
+   */
+  start(cause: LaunchCause): Promise<void> {
+    if (this.state === 'running' || this.state === 'degraded') return Promise.resolve();
+    if (this.launching !== null) return this.launching;
+    if (cause !== 'restart') clearTimeout(this.restartTimer);
+    const launch = this.launch(cause).finally(() => {
+      if (this.launching === launch) this.launching = null;
+    });
+    this.launching = launch;
+    return launch;
+  }
+
+  /** Forget earlier restarts: `ten start` / `ten restart` give a failed instance a fresh budget. */
+  resetRestartWindow(): void {
+    this.restartWindowSince = Date.now();
+  }
+
+  /** Resolves when the instance is next running; rejects if it fails, stops or takes too long. */
+  waitUntilRunning(timeoutMs: number): Promise<void> {
+    if (this.state === 'running' || this.state === 'degraded') return Promise.resolve();
+    if (this.launching !== null) return this.launching;
+    return new Promise<void>((resolve, reject) => {
+      const entry: StateWaiter = {
+        resolve: () => { clearTimeout(timer); resolve(); },
+        reject: (err) => { clearTimeout(timer); reject(err); },
+      };
+      const timer = setTimeout(() => {
+        this.stateWaiters = this.stateWaiters.filter((w) => w !== entry);
+        reject(new TenementError('unavailable', `${this.name} did not come back within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      this.stateWaiters.push(entry);
+    });
+  }
+
+  /** Stops the process (SIGTERM to the group, SIGKILL after stop_timeout) and settles in `target`. */
+  async stop(target: StopTarget): Promise<void> {
+    this.generation++;
+    clearTimeout(this.restartTimer);
+    this.disarmHealth();
+    this.waiter?.cancel();
+    const proc = this.proc;
+    if (proc !== null) await proc.stop(this.serviceConfig.stopTimeoutMs);
+    await this.releaseProcess();
+    if (this.state !== target) {
+      this.setState(target);
+      this.lifecycle(target === 'idle' ? 'idle' : 'stop', target === 'idle' ? 'stopped after being idle' : target === 'held' ? 'stopped and held' : 'stopped');
+    }
+  }
+
+  /** Called by the idle sweep. */
+  isIdleDue(now: number): boolean {
+    const timeout = this.serviceConfig.idleTimeoutMs;
+    return timeout > 0
+      && (this.state === 'running' || this.state === 'degraded')
+      && this.openConnections === 0
+      && now - this.lastActivityAt >= timeout;
+  }
+
+  private async launch(cause: LaunchCause): Promise<void> {
+    const gen = ++this.generation;
+    const svc = this.serviceConfig;
+    const began = performance.now();
+    this.setState('starting');
+    if (cause === 'wake') this.lifecycle('wake', 'woken by a request');
+
+    let port: number;
+    let proc: RunningProcess;
+    try {
+      port = await this.ctx.ports.allocate();
+    } catch (err) {
+      this.fail('no free port');
+      throw err;
+    }
+    try {
+      const dataDir = instanceDataDir(this.ctx.config.settings, this.service, this.id);
+      await mkdir(dataDir, { recursive: true });
+      proc = await this.runtime.start({
+        instance: this.name,
+        service: this.service,
+        id: this.id,
+        argv: svc.argv,
+        cwd: svc.workdir,
+        env: buildInstanceEnv(this.ctx.config, svc, this.id, port),
+        port,
+        dataDir,
+        memoryLimitMb: svc.memoryLimitMb,
+        cpuShares: svc.cpuShares,
+        onLine: (stream, line) => this.onLine(stream, line),
+      });
+    } catch (err) {
+      this.ctx.ports.release(port);
+      this.fail(err instanceof TenementError ? err.message : 'could not start');
+      throw err instanceof TenementError ? err : new TenementError('spawn_failed', `cannot start ${this.name}`, { cause: err });
+    }
+    if (gen !== this.generation) {
+      await proc.stop(svc.stopTimeoutMs);
+      this.ctx.ports.release(port);
+      throw stoppedWhileStarting(this.name);
+    }
+
+    this.proc = proc;
+    this.port = port;
+    this.startedAt = Date.now();
+    this.ctx.store.recordProcess(this.service, this.id, port, proc.pid, proc.startTime);
+    this.lifecycle('spawn', `started (${cause})`);
+    void proc.exited.then((info) => this.onExit(gen, info));
+
+    const waiter = new ReadinessWaiter(port, svc.health);
+    this.waiter = waiter;
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      waiter.ready.then(() => 'ready' as const),
+      proc.exited.then(() => 'exited' as const),
+      new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), svc.startupTimeoutMs); }),
+    ]);
+    clearTimeout(timer);
+    waiter.cancel();
+    this.waiter = null;
+
+    if (outcome === 'exited' && this.crashedGeneration === gen) {
+      const info = await proc.exited;
+      throw new TenementError('spawn_failed', `${this.name} ${describeExit(info)} before it was ready`, { hint: `see its output: ten logs ${this.name}` });
+    }
+    if (gen !== this.generation || outcome === 'exited') throw stoppedWhileStarting(this.name);
+    if (outcome === 'timeout') {
+      const seconds = svc.startupTimeoutMs / 1000;
+      this.lifecycle('unhealthy', `not ready within startup_timeout (${seconds} s)`);
+      void this.handleFailure(gen, `not ready within ${seconds} s`, false);
+      throw new TenementError('startup_timeout', `${this.name} did not answer${svc.health === undefined ? '' : ` on ${svc.health}`} within ${seconds} s (startup_timeout)`, { hint: `see its output: ten logs ${this.name}` });
+    }
+
+    this.healthFailures = 0;
+    this.lastActivityAt = Date.now();
+    this.setState('running');
+    const durationMs = Math.round((performance.now() - began) * 10) / 10;
+    this.ctx.events.emit('lifecycle', { ...this.ids(), kind: 'ready', message: `ready in ${durationMs} ms`, at: Date.now(), durationMs, cause });
+    this.armHealth(gen);
+  }
+
+  private get runtime(): Runtime {
+    return this.ctx.runtimes[this.serviceConfig.isolation];
+  }
+
+  private onLine(stream: 'stdout' | 'stderr', line: string): void {
+    this.waiter?.poke();
+    this.ctx.events.emit('output', { ...this.ids(), stream, line, at: Date.now() });
+  }
+
+  private onExit(gen: number, info: ExitInfo): void {
+    if (gen !== this.generation) return;
+    this.crashedGeneration = gen;
+    const kind: LifecycleKind = info.oomKilled ? 'oom' : 'crash';
+    this.ctx.events.emit('lifecycle', { ...this.ids(), kind, message: describeExit(info), at: Date.now(), exitCode: info.code, signal: info.signal });
+    const clean = info.code === 0 && info.signal === null && !info.oomKilled;
+    void this.handleFailure(gen, describeExit(info), clean);
+  }
+
+  /** The process died or stopped answering: stop what is left, then apply the restart policy. */
+  private async handleFailure(gen: number, reason: string, cleanExit: boolean): Promise<void> {
+    if (gen !== this.generation) return;
+    const failedGen = ++this.generation;
+    this.disarmHealth();
+    this.setState('unhealthy');
+    const proc = this.proc;
+    if (proc !== null) await proc.stop(this.serviceConfig.stopTimeoutMs);
+    await this.releaseProcess();
+    if (failedGen !== this.generation) return;
+
+    const policy = this.serviceConfig.restart;
+    if (policy === 'never' || (policy === 'on-failure' && cleanExit)) {
+      if (cleanExit) {
+        this.ctx.store.setDesired(this.service, this.id, 'stopped');
+        this.setState('stopped');
+        this.lifecycle('stop', `${reason}; not restarted (restart = "${policy}")`);
+      } else {
+        this.fail(`${reason}; not restarted (restart = "never")`);
+      }
+      return;
+    }
+    const settings = this.ctx.config.settings;
+    const now = Date.now();
+    const recent = countRecent(this.recentRestarts, now, settings.restartWindowMs, this.restartWindowSince);
+    if (recent >= settings.maxRestarts) {
+      this.fail(`${reason}; gave up after ${recent} restarts within ${settings.restartWindowMs / 1000} s`);
+      return;
+    }
+    const delay = backoffDelayMs(recent, settings.backoffBaseMs, settings.backoffMaxMs);
+    this.recentRestarts = this.recentRestarts.filter((t) => t > now - settings.restartWindowMs);
+    this.recentRestarts.push(now);
+    this.restarts++;
+    this.ctx.store.addRestart(this.service, this.id, now, reason);
+    this.lifecycle('restart', `${reason}; restarting in ${delay} ms`);
+    this.restartTimer = setTimeout(() => {
+      if (failedGen === this.generation) this.start('restart').catch(() => { /* handled as a state change */ });
+    }, delay);
+  }
+
+  private fail(reason: string): void {
+    this.ctx.store.setFailed(this.service, this.id, true);
+    this.setState('failed');
+    this.lifecycle('failed', reason);
+  }
+
+  private armHealth(gen: number): void {
+    this.disarmHealth();
+    const interval = this.ctx.config.settings.healthCheckIntervalMs;
+    this.healthTimer = setInterval(() => void this.checkHealth(gen), interval);
+    this.healthTimer.unref();
+  }
+
+  private disarmHealth(): void {
+    clearInterval(this.healthTimer);
+    this.healthTimer = undefined;
+  }
+
+  private async checkHealth(gen: number): Promise<void> {
+    if (gen !== this.generation || this.port === null) return;
+    const timeoutMs = Math.min(5000, this.ctx.config.settings.healthCheckIntervalMs);
+    const ok = await probeOnce(this.port, this.serviceConfig.health, timeoutMs);
+    if (gen !== this.generation) return;
+    if (ok) {
+      if (this.healthFailures > 0) {
+        this.healthFailures = 0;
+        this.setState('running');
+        this.lifecycle('recovered', 'health check passed again');
+      }
+      return;
+    }
+    this.healthFailures++;
+    if (this.healthFailures >= UNHEALTHY_AFTER) {
+      this.lifecycle('unhealthy', `failed ${this.healthFailures} health checks in a row`);
+      await this.handleFailure(gen, `failed ${this.healthFailures} health checks`, false);
+    } else {
+      this.setState('degraded');
+      this.lifecycle('degraded', `failed health check ${this.healthFailures} of ${UNHEALTHY_AFTER}`);
+    }
+  }
+
+  private async releaseProcess(): Promise<void> {
+    if (this.port !== null) this.ctx.ports.release(this.port);
+    const hadProcess = this.proc !== null;
+    this.proc = null;
+    this.port = null;
+    this.startedAt = null;
+    this.openConnections = 0;
+    if (!hadProcess) return;
+    this.ctx.store.clearProcess(this.service, this.id);
+    if (!this.serviceConfig.storagePersist) await this.deleteData();
+  }
+
+  async deleteData(): Promise<void> {
+    await rm(instanceDataDir(this.ctx.config.settings, this.service, this.id), { recursive: true, force: true });
+  }
+
+  private setState(to: InstanceState): void {
+    const from = this.state;
+    if (from === to) return;
+    this.state = to;
+    this.ctx.events.emit('state', { ...this.ids(), from, to, at: Date.now() });
+    if (to === 'running') {
+      for (const w of this.stateWaiters.splice(0)) w.resolve();
+    } else if (to === 'failed' || to === 'stopped' || to === 'held' || to === 'idle') {
+      const err = new TenementError(to === 'failed' || to === 'held' ? 'invalid_state' : 'unavailable', `${this.name} is ${to}`);
+      for (const w of this.stateWaiters.splice(0)) w.reject(err);
+    }
+  }
+
+  private lifecycle(kind: LifecycleKind, message: string): void {
+    this.ctx.events.emit('lifecycle', { ...this.ids(), kind, message, at: Date.now() });
+  }
+
+  private ids(): { instance: string; service: string; id: string } {
+    return { instance: this.name, service: this.service, id: this.id };
+  }
+}
+
+function describeExit(info: ExitInfo): string {
+  if (info.oomKilled) return 'was killed for exceeding its memory limit (OOM)';
+  if (info.signal !== null) return `was killed by ${info.signal}`;
+  return `exited with code ${info.code}`;
+}
+
+function stoppedWhileStarting(name: string): TenementError {
+  return new TenementError('unavailable', `${name} was stopped while starting`);
+}

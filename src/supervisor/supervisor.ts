@@ -1,0 +1,315 @@
+/**
+ * All registered instances: registration (spawn, rm), the operations the API drives, boot-time
+ * recovery of a previous server's processes, the idle sweep and wake-on-request.
+ * @module
+ */
+import type { Config, Isolation, ServiceConfig } from '../config/types.js';
+import { TenementError } from '../core/errors.js';
+import { assertName } from '../core/names.js';
+import type { EventBus } from '../observability/events.js';
+import type { PortAllocator } from '../runtime/ports.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { InstanceStore, InstanceRow } from '../store/instances.js';
+import { Instance, type InstanceContext } from './instance.js';
+import { healthOf } from './state.js';
+import type { InstanceHandle, InstanceInfo, SpawnOptions, SupervisorApi } from './types.js';
+
+export interface SupervisorDeps {
+  readonly config: Config;
+  readonly events: EventBus;
+  readonly store: InstanceStore;
+  readonly ports: PortAllocator;
+  readonly runtimes: Readonly<Record<Isolation, Runtime>>;
+  readonly logger: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+}
+
+const NO_INSTANCES: readonly Instance[] = Object.freeze([]);
+const DEFAULT_WEIGHT = 100;
+
+export class Supervisor implements SupervisorApi {
+  readonly config: Config;
+  readonly events: EventBus;
+  private readonly deps: SupervisorDeps;
+  private readonly ctx: InstanceContext;
+  /** service → id → instance: two lookups, no string building on the proxy's hot path. */
+  private readonly byService = new Map<string, Map<string, Instance>>();
+  /** service → instances array, replaced (never mutated) when registrations change. */
+  private readonly arrays = new Map<string, readonly Instance[]>();
+  private idleSweep: NodeJS.Timeout | undefined;
+
+  constructor(deps: SupervisorDeps) {
+    this.deps = deps;
+    this.config = deps.config;
+    this.events = deps.events;
+    this.ctx = { config: deps.config, events: deps.events, store: deps.store, ports: deps.ports, runtimes: deps.runtimes };
+  }
+
+  /**
+   * Stops what a crashed predecessor left running, registers `[instances]`, then brings every
+   * registration back to its desired state. Resolves when the desired-running ones are started
+   * (healthy or not).
+   */
+  async boot(): Promise<void> {
+    const { store } = this.deps;
+    const rows = store.all();
+    await Promise.all(rows.map((row) => this.reapOrphan(row)));
+
+    for (const [service, ids] of Object.entries(this.config.instances)) {
+      for (const id of ids) store.insert(service, id, DEFAULT_WEIGHT, 'running');
+    }
+
+    const starts: Promise<unknown>[] = [];
+    for (const row of store.all()) {
+      const svc = this.config.services[row.service];
+      if (svc === undefined) {
+        this.deps.logger.warn({ instance: `${row.service}:${row.id}` }, 'registered instance of a service that is no longer in the config: left alone');
+        continue;
+      }
+      const instance = this.add(svc, row.id, row.weight, row.restarts);
+      if (row.failed) instance.restoreState('failed');
+      else if (row.desiredState === 'running') starts.push(instance.start('boot').catch(() => undefined));
+      else instance.restoreState(row.desiredState);
+    }
+    this.armIdleSweep();
+    await Promise.all(starts);
+  }
+
+  /** Stops every process (in parallel, each within its stop_timeout); registrations stay. */
+  async shutdown(): Promise<void> {
+    clearInterval(this.idleSweep);
+    const all = this.all();
+    await Promise.all(all.map((i) => (i.pid !== null || i.state === 'starting' ? i.stop('stopped') : undefined)));
+  }
+
+  get(service: string, id: string): InstanceHandle | undefined {
+    return this.byService.get(service)?.get(id);
+  }
+
+  instancesOf(service: string): readonly InstanceHandle[] {
+    return this.arrays.get(service) ?? NO_INSTANCES;
+  }
+
+  ensureReady(handle: InstanceHandle): Promise<void> {
+    const instance = handle as Instance;
+    switch (instance.state) {
+      case 'running':
+      case 'degraded':
+        return Promise.resolve();
+      case 'held':
+      case 'failed':
+        return Promise.reject(new TenementError('invalid_state', `${instance.name} is ${instance.state}`));
+      case 'unhealthy':
+        return instance.waitUntilRunning(instance.serviceConfig.startupTimeoutMs);
+      case 'idle':
+      case 'stopped':
+        this.deps.store.setDesired(instance.service, instance.id, 'running');
+        return instance.start('wake');
+      case 'starting':
+        return instance.waitUntilRunning(instance.serviceConfig.startupTimeoutMs);
+    }
+  }
+
+  async autoSpawn(service: string, id: string): Promise<InstanceHandle> {
+    const existing = this.get(service, id);
+    if (existing !== undefined) return existing;
+    const svc = this.service(service);
+    if (!svc.autoSpawn) throw new TenementError('instance_not_found', `no instance ${service}:${id}`);
+    const instance = this.register(svc, id, DEFAULT_WEIGHT);
+    return instance;
+  }
+
+  list(): InstanceInfo[] {
+    const now = Date.now();
+    return this.all().map((i) => this.toInfo(i, now));
+  }
+
+  info(service: string, id: string): InstanceInfo {
+    return this.toInfo(this.require(service, id), Date.now());
+  }
+
+  async spawn(service: string, id: string, options: SpawnOptions = {}): Promise<InstanceInfo> {
+    assertName('service', service);
+    assertName('id', id);
+    const svc = this.service(service);
+    if (options.weight !== undefined) assertWeight(options.weight);
+    let instance = this.byService.get(service)?.get(id);
+    if (instance !== undefined) {
+      if (instance.state === 'running' || instance.state === 'degraded' || instance.state === 'starting') {
+        throw new TenementError('already_exists', `${instance.name} is already ${instance.state}`, { hint: `use ten restart ${instance.name} to restart it` });
+      }
+      if (options.weight !== undefined) this.applyWeight(instance, options.weight);
+    } else {
+      instance = this.register(svc, id, options.weight ?? DEFAULT_WEIGHT);
+    }
+    await this.launch(instance, 'spawn', options.wait === true);
+    return this.toInfo(instance, Date.now());
+  }
+
+  async start(service: string, id: string, options: { wait?: boolean } = {}): Promise<InstanceInfo> {
+    const instance = this.require(service, id);
+    await this.launch(instance, 'start', options.wait === true);
+    return this.toInfo(instance, Date.now());
+  }
+
+  async stop(service: string, id: string, options: { hold?: boolean } = {}): Promise<InstanceInfo> {
+    const instance = this.require(service, id);
+    const target = options.hold === true ? 'held' : 'stopped';
+    this.deps.store.setDesired(service, id, target);
+    await instance.stop(target);
+    return this.toInfo(instance, Date.now());
+  }
+
+  async restart(service: string, id: string, options: { wait?: boolean } = {}): Promise<InstanceInfo> {
+    const instance = this.require(service, id);
+    await instance.stop('stopped');
+    await this.launch(instance, 'start', options.wait === true);
+    return this.toInfo(instance, Date.now());
+  }
+
+  async remove(service: string, id: string, options: { purge?: boolean } = {}): Promise<void> {
+    const instance = this.require(service, id);
+    await instance.stop('stopped');
+    const ids = this.byService.get(service);
+    ids?.delete(id);
+    this.arrays.set(service, [...(ids?.values() ?? [])]);
+    this.deps.store.remove(service, id);
+    if (options.purge === true || !instance.serviceConfig.storagePersist) await instance.deleteData();
+    this.events.emit('state', { instance: instance.name, service, id, from: instance.state, to: 'gone', at: Date.now() });
+    this.events.emit('lifecycle', { instance: instance.name, service, id, kind: 'remove', message: options.purge === true ? 'removed, data deleted' : 'removed', at: Date.now() });
+  }
+
+  setWeight(service: string, id: string, weight: number): InstanceInfo {
+    assertWeight(weight);
+    const instance = this.require(service, id);
+    this.deps.store.setWeight(service, id, weight);
+    this.applyWeight(instance, weight);
+    return this.toInfo(instance, Date.now());
+  }
+
+  setWeights(changes: ReadonlyArray<{ service: string; id: string; weight: number }>): void {
+    const resolved = changes.map((c) => {
+      assertWeight(c.weight);
+      return { instance: this.require(c.service, c.id), weight: c.weight };
+    });
+    this.deps.store.setWeights(changes);
+    for (const r of resolved) this.applyWeight(r.instance, r.weight);
+  }
+
+  /** Registered instances, in name order. */
+  private all(): Instance[] {
+    const out: Instance[] = [];
+    for (const ids of this.byService.values()) out.push(...ids.values());
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  private async launch(instance: Instance, cause: 'spawn' | 'start', wait: boolean): Promise<void> {
+    this.deps.store.setDesired(instance.service, instance.id, 'running');
+    instance.resetRestartWindow();
+    const started = instance.start(cause);
+    if (wait) await started;
+    else started.catch(() => undefined);
+  }
+
+  private register(svc: ServiceConfig, id: string, weight: number): Instance {
+    assertName('id', id);
+    const count = this.byService.get(svc.name)?.size ?? 0;
+    if (count >= svc.maxInstances) {
+      throw new TenementError('max_instances', `service ${svc.name} already has ${count} instances (max_instances = ${svc.maxInstances})`);
+    }
+    this.deps.store.insert(svc.name, id, weight, 'running');
+    return this.add(svc, id, weight, 0);
+  }
+
+  private add(svc: ServiceConfig, id: string, weight: number, restarts: number): Instance {
+    const instance = new Instance(this.ctx, svc, id, weight, restarts);
+    let ids = this.byService.get(svc.name);
+    if (ids === undefined) {
+      ids = new Map();
+      this.byService.set(svc.name, ids);
+    }
+    ids.set(id, instance);
+    this.arrays.set(svc.name, [...ids.values()]);
+    this.events.emit('weight', { instance: instance.name, service: svc.name, id, weight });
+    return instance;
+  }
+
+  private applyWeight(instance: Instance, weight: number): void {
+    if (instance.weight === weight) return;
+    instance.weight = weight;
+    this.events.emit('weight', { instance: instance.name, service: instance.service, id: instance.id, weight });
+  }
+
+  private async reapOrphan(row: InstanceRow): Promise<void> {
+    if (row.pid === null || row.startTime === null) return;
+    const svc = this.config.services[row.service];
+    const runtime = this.deps.runtimes[svc?.isolation ?? 'process'];
+    const instance = `${row.service}:${row.id}`;
+    const stopped = await runtime.reap({ instance, pid: row.pid, startTime: row.startTime }, svc?.stopTimeoutMs ?? 10_000);
+    if (stopped) this.deps.logger.info({ instance }, 'stopped a process left by a previous server');
+    this.deps.store.clearProcess(row.service, row.id);
+  }
+
+  private armIdleSweep(): void {
+    const timeouts = Object.values(this.config.services).map((s) => s.idleTimeoutMs).filter((t) => t > 0);
+    if (timeouts.length === 0) return;
+    // A sweep a few times per shortest timeout keeps idling within ~25 % of the configured time.
+    const everyMs = Math.max(100, Math.min(1000, Math.floor(Math.min(...timeouts) / 4)));
+    this.idleSweep = setInterval(() => this.sweepIdle(), everyMs);
+    this.idleSweep.unref();
+  }
+
+  private sweepIdle(): void {
+    const now = Date.now();
+    for (const ids of this.byService.values()) {
+      for (const instance of ids.values()) {
+        if (!instance.isIdleDue(now)) continue;
+        this.deps.store.setDesired(instance.service, instance.id, 'idle');
+        void instance.stop('idle');
+      }
+    }
+  }
+
+  private service(name: string): ServiceConfig {
+    const svc = this.config.services[name];
+    if (svc === undefined) {
+      const known = Object.keys(this.config.services).join(', ') || 'none';
+      throw new TenementError('service_not_found', `no service "${name}" in the config (services: ${known})`);
+    }
+    return svc;
+  }
+
+  private require(service: string, id: string): Instance {
+    assertName('service', service);
+    assertName('id', id);
+    const instance = this.byService.get(service)?.get(id);
+    if (instance === undefined) {
+      throw new TenementError('instance_not_found', `no instance ${service}:${id}`, { hint: `spawn it first: ten spawn ${service}:${id}` });
+    }
+    return instance;
+  }
+
+  private toInfo(i: Instance, now: number): InstanceInfo {
+    const uptime = i.uptimeMs(now);
+    const live = i.state === 'running' || i.state === 'degraded';
+    return {
+      instance: i.name,
+      service: i.service,
+      id: i.id,
+      state: i.state,
+      health: healthOf(i.state),
+      port: i.port,
+      pid: i.pid,
+      uptime_s: uptime === null ? null : Math.floor(uptime / 1000),
+      idle_s: live ? (i.openConnections > 0 ? 0 : Math.floor((now - i.lastActivityAt) / 1000)) : null,
+      weight: i.weight,
+      restarts: i.restarts,
+      isolation: i.serviceConfig.isolation,
+    };
+  }
+}
+
+function assertWeight(weight: number): void {
+  if (!Number.isInteger(weight) || weight < 0 || weight > 100) {
+    throw new TenementError('invalid_weight', `invalid weight ${JSON.stringify(weight)}: use a whole number from 0 to 100`);
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * End-to-end helpers: a real `ten serve` on 127.0.0.1 (port 0) with a temp data dir, the real
+ * `bin/ten` CLI, bounded waits, and the leak check for error bodies.
+ * @module
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request as httpRequest } from 'node:http';
+import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const TEN = join(ROOT, 'bin/ten');
+export const APPS = join(ROOT, 'test/fixtures/apps');
+
+export function tempDir(t?: TestContext, prefix = 'tenement-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t?.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface Daemon {
+  readonly url: string;
+  readonly port: number;
+  readonly dir: string;
+  readonly dataDir: string;
+  readonly configFile: string;
+  readonly token: string;
+  readonly proc: ChildProcess;
+  /** Everything the server printed so far (stdout + stderr). */
+  output(): string;
+  /** SIGTERM, wait for exit (bounded), SIGKILL if needed; resolves to the exit code. */
+  stop(): Promise<number | null>;
+  /** Simulates a crash: SIGKILL to the server alone. */
+  crash(): Promise<void>;
+  /** Runs the real CLI against this server. */
+  ten(args: readonly string[], env?: Record<string, string>): Promise<CliResult>;
+  /** GET/POST through the server with a Host header. */
+  http(path: string, options?: HttpOptions): Promise<HttpResult>;
+}
+
+export interface DaemonOptions {
+  /** tenement.toml text; `{apps}` is replaced by the fixture apps folder. */
+  config: string;
+  /** Reuse a folder (to restart a server on the same data). */
+  dir?: string;
+  domain?: string;
+  extraArgs?: readonly string[];
+  env?: Record<string, string>;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface HttpOptions {
+  host?: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  timeoutMs?: number;
+}
+
+export interface HttpResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+export async function startDaemon(t: TestContext | undefined, options: DaemonOptions): Promise<Daemon> {
+  const dir = options.dir ?? tempDir(t);
+  const configFile = join(dir, 'tenement.toml');
+  const dataDir = join(dir, 'data');
+  writeFileSync(configFile, options.config.replaceAll('{apps}', APPS));
+  const args = [TEN, 'serve', '--config', configFile, '--data-dir', dataDir, '--port', '0', '--bind', '127.0.0.1',
+    '--domain', options.domain ?? 'localhost', ...(options.extraArgs ?? [])];
+  const proc = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+  proc.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
+  const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
+
+  const stop = async (): Promise<number | null> => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+    proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  };
+  t?.after(stop);
+
+  const port = await waitFor(() => {
+    const m = /tenement listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+    if (m) return Number(m[1]);
+    if (proc.exitCode !== null) throw new Error(`ten serve exited with ${proc.exitCode}:\n${out}`);
+    return undefined;
+  }, 20_000, () => `ten serve did not start:\n${out}`);
+  const tokenFile = join(dataDir, 'api_token');
+  const token = existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : '';
+  const url = `http://127.0.0.1:${port}`;
+
+  return {
+    url, port, dir, dataDir, configFile, token, proc,
+    output: () => out,
+    stop,
+    crash: async () => {
+      proc.kill('SIGKILL');
+      await exited;
+    },
+    ten: (cliArgs, env) => runTen(cliArgs, { TENEMENT_SERVER: url, TENEMENT_TOKEN: token, ...env }, dir),
+    http: (path, o) => httpGet(port, path, o),
+  };
+}
+
+export function runTen(args: readonly string[], env: Record<string, string> = {}, cwd = ROOT): Promise<CliResult> {
+  return new Promise((res) => {
+    execFile(process.execPath, [TEN, ...args], { cwd, env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? (err as unknown as { code: number }).code : null;
+      res({ code, stdout, stderr });
+    });
+  });
+}
+
+export function httpGet(port: number, path: string, options: HttpOptions = {}): Promise<HttpResult> {
+  return new Promise((res, rej) => {
+    const req = httpRequest({
+      host: '127.0.0.1', port, path, method: options.method ?? 'GET', agent: false,
+      headers: { host: options.host ?? 'localhost', ...options.headers },
+      timeout: options.timeoutMs ?? 30_000,
+    }, (r) => {
+      const chunks: Buffer[] = [];
+      r.on('data', (c: Buffer) => chunks.push(c));
+      r.on('end', () => res({ status: r.statusCode ?? 0, headers: r.headers, body: Buffer.concat(chunks).toString() }));
+      r.on('error', rej);
+    });
+    req.on('timeout', () => req.destroy(new Error(`request to ${path} timed out`)));
+    req.on('error', rej);
+    req.end(options.body);
+  });
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, describe: string | (() => string) = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof describe === 'function' ? describe() : describe}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Error bodies must not reveal internal paths, pids or ports. */
+export function assertNoLeak(body: string, extra: { ports?: number[]; pids?: number[] } = {}): void {
+  assert.doesNotMatch(body, /\/(tmp|root|home|usr|var|work)\//, `body leaks a path: ${body}`);
+  assert.doesNotMatch(body, /\bat .+:\d+:\d+\)?/, `body leaks a stack trace: ${body}`);
+  for (const p of extra.ports ?? []) assert.ok(!body.includes(String(p)), `body leaks port ${p}: ${body}`);
+  for (const p of extra.pids ?? []) assert.ok(!body.includes(String(p)), `body leaks pid ${p}: ${body}`);
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie still answers kill(0); it is dead for our purposes.
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
