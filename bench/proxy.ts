@@ -2,12 +2,16 @@
  * Proxy benchmark (issue 3): wrk on loopback against the same minimal Node app directly, through
  * tenement's front server, through nginx (and optionally a node:http + http.Agent proxy), runs
  * interleaved, median of N rounds, with req/s, p50/p99, CPU µs per request and ratios.
- * wrk is pinned to CPU 0, app and proxies to CPU 1. Run alone: node --import tsx bench/proxy.ts
+ * wrk is pinned to CPU 0, app and proxies to CPU 1. Also wake latency through the real `ten serve`
+ * against the app's own spawn-to-listening time. Run alone: node --import tsx bench/proxy.ts
+ * [--variants] [--quick] [--wake-only]
  * @module
  */
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -192,7 +196,91 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
   }
 }
 
+export interface WakeBenchOptions {
+  samples?: number;
+  log?: (line: string) => void;
+}
+
+export interface WakeBenchResult {
+  /** Median ms from spawning the app to its own "listening" line. */
+  appStartMs: number;
+  /** Median ms from a request to a stopped instance to its full response, through `ten serve`. */
+  wakeMs: number;
+  meetsGoal: boolean;
+}
+
+function httpCall(port: number, path: string, host: string, method = 'GET', token?: string): Promise<{ status: number; body: string }> {
+  return new Promise((res, rej) => {
+    const req = request({ host: '127.0.0.1', port, path, method, agent: false, headers: { host, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) } }, (r) => {
+      let body = '';
+      r.on('data', (c: Buffer) => { body += c.toString(); });
+      r.on('end', () => res({ status: r.statusCode ?? 0, body }));
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error(`${path} timed out`)));
+    req.on('error', rej);
+    req.end();
+  });
+}
+
+async function timeAppStart(port: number): Promise<number> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [join(SHARED_BENCH, 'upstream-app.mjs')], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise<void>((res, rej) => {
+    child.stdout!.on('data', (c: Buffer) => { if (c.toString().includes('listening')) res(); });
+    child.once('exit', (code) => rej(new Error(`app exited with ${code}`)));
+  });
+  const ms = performance.now() - started;
+  child.kill('SIGKILL');
+  await new Promise((res) => child.once('exit', res));
+  return ms;
+}
+
+/** Wake latency through the real server (needs `npm run build`): stop the instance, then time one request. */
+export async function benchWake(options: WakeBenchOptions = {}): Promise<WakeBenchResult> {
+  const samples = options.samples ?? 10;
+  const log = options.log ?? ((line: string) => console.log(line));
+  const dir = mkdtempSync(join(tmpdir(), 'tenement-bench-wake-'));
+  writeFileSync(join(dir, 'tenement.toml'), `[service.app]\ncommand = "${process.execPath} ${join(SHARED_BENCH, 'upstream-app.mjs')}"\nhealth = "/health"\nidle_timeout = 0\n\n[instances]\napp = ["prod"]\n`);
+  const port = await freePort();
+  const server = spawn(process.execPath, [join(ROOT, 'bin/ten'), '--config', join(dir, 'tenement.toml'), '--data-dir', join(dir, 'data'), 'serve', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let out = '';
+    server.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+    server.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
+    const deadline = Date.now() + 20_000;
+    while (!out.includes('tenement listening')) {
+      if (Date.now() > deadline || server.exitCode !== null) throw new Error(`ten serve did not start:\n${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const token = readFileSync(join(dir, 'data', 'api_token'), 'utf8').trim();
+    const host = 'prod.app.localhost';
+    while ((await httpCall(port, '/', host).catch(() => ({ status: 0 }))).status !== 200) await new Promise((r) => setTimeout(r, 50));
+
+    const own: number[] = [];
+    const wakes: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      own.push(await timeAppStart(await freePort()));
+      const stopped = await httpCall(port, '/api/instances/app:prod/stop', 'localhost', 'POST', token);
+      if (stopped.status !== 200) throw new Error(`stop failed: ${stopped.status} ${stopped.body}`);
+      const started = performance.now();
+      const r = await httpCall(port, '/', host);
+      wakes.push(performance.now() - started);
+      if (r.status !== 200) throw new Error(`wake request got ${r.status}`);
+    }
+    const appStartMs = median(own);
+    const wakeMs = median(wakes);
+    const meetsGoal = wakeMs <= appStartMs + 15;
+    log(`\nwake: median of ${samples}: app's own spawn-to-listening ${appStartMs.toFixed(1)} ms; request to a stopped instance answered in ${wakeMs.toFixed(1)} ms (+${(wakeMs - appStartMs).toFixed(1)} ms; goal ≤ +15 ms): ${meetsGoal ? 'goal met' : 'goal NOT met'}`);
+    return { appStartMs, wakeMs, meetsGoal };
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((res) => { if (server.exitCode !== null) res(undefined); else server.once('exit', res); });
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const quick = process.argv.includes('--quick');
-  await benchProxy({ withVariants: process.argv.includes('--variants'), ...(quick ? { durationS: 4, warmupS: 1 } : {}) });
+  if (!process.argv.includes('--wake-only')) await benchProxy({ withVariants: process.argv.includes('--variants'), ...(quick ? { durationS: 4, warmupS: 1 } : {}) });
+  await benchWake({ samples: quick ? 5 : 10 });
 }

@@ -24,7 +24,7 @@ export interface InstanceUsage {
 
 export interface ResourceSamplerOptions {
   /** Instances to sample (`list()`), and the data dir whose `{service}/{id}` folders are measured. */
-  readonly supervisor: Pick<SupervisorApi, 'list' | 'config'>;
+  readonly supervisor: Pick<SupervisorApi, 'list' | 'config' | 'events'>;
   /** If given, the sampler registers itself as the source of the per-instance memory/CPU metrics. */
   readonly metrics?: Pick<Metrics, 'useResources'>;
   /** /proc sampling period (default 5 s). */
@@ -56,6 +56,10 @@ export class ResourceSampler {
     this.list = () => supervisor.list();
     this.dataDir = supervisor.config.settings.dataDir;
     options.metrics?.useResources(this);
+    // A removed instance's samples go at once, not at the next pass, so its series disappear.
+    supervisor.events.on('state', (e) => {
+      if (e.to === 'gone') this.usageByInstance.delete(e.instance);
+    });
     this.intervalMs = options.intervalMs ?? 5_000;
     this.storageIntervalMs = options.storageIntervalMs ?? 60_000;
   }

@@ -79,6 +79,12 @@ export function hasNoBody(status: number): boolean {
 }
 
 function applyConnection(out: ResponseHead, connection: string): void {
+  // The usual single value: no split.
+  const lower = connection.length <= 10 ? connection.toLowerCase() : '';
+  if (lower === 'keep-alive' || lower === 'close') {
+    out.isKeepAlive = lower === 'keep-alive';
+    return;
+  }
   let sawClose = false;
   let sawKeepAlive = false;
   for (const token of connection.split(',')) {

@@ -20,7 +20,9 @@ export class PortAllocator {
     }
     this.#low = low;
     this.#high = high;
-    this.#cursor = low;
+    // A random starting point: two servers sharing a range (or one restarted while the kernel still
+    // holds the old ports in TIME_WAIT) rarely race for the same port.
+    this.#cursor = low + Math.floor(Math.random() * (high - low + 1));
   }
 
   /** A port free on 127.0.0.1 and handed to no one else until release(). */

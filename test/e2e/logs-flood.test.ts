@@ -46,6 +46,6 @@ test('a flooding app does not grow the server past a bound, and its drop marker 
   }, 10_000, 'a drop marker');
   assert.match(markers[0]!.line, /^\[tenement\] \d+ lines dropped: over the log limit of \d+ lines\/s$/);
 
-  const quiet = await d.http('/api/logs?id=quiet&search=quiet-neighbour-alive', { headers: auth });
+  const quiet = await d.http('/api/logs?id=quiet&stream=stdout&search=quiet-neighbour-alive', { headers: auth });
   assert.equal((JSON.parse(quiet.body) as unknown[]).length, 1);
 });

@@ -11,8 +11,8 @@ command = "node {apps}/ok.mjs"
 health = "/health"
 `;
 
-async function scrape(d: Daemon, token: string | undefined = d.token): Promise<HttpResult> {
-  return d.http('/metrics', { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+async function scrape(d: Daemon, token: string | null = d.token): Promise<HttpResult> {
+  return d.http('/metrics', { headers: token === null ? {} : { authorization: `Bearer ${token}` } });
 }
 
 function value(text: string, series: string): number | undefined {
@@ -25,7 +25,7 @@ test('/metrics is Prometheus text that follows traffic and forgets removed insta
   for (const id of ['alice', 'bob']) assert.equal((await d.ten(['spawn', `notes:${id}`])).code, 0);
 
   await t.test('needs the admin token', async () => {
-    assert.equal((await scrape(d, undefined)).status, 401);
+    assert.equal((await scrape(d, null)).status, 401);
     const tenant = (await d.ten(['--data-dir', d.dataDir, 'token-gen', '--tenant', 'alice'])).stdout.trim();
     assert.equal((await scrape(d, tenant)).status, 403);
   });
@@ -79,7 +79,7 @@ test('/metrics is Prometheus text that follows traffic and forgets removed insta
 
 test('public_metrics = true opens /metrics to scrapers without a token', async (t) => {
   const d = await startDaemon(t, { config: `[settings]\npublic_metrics = true\n${CONFIG}` });
-  const r = await scrape(d, undefined);
+  const r = await scrape(d, null);
   assert.equal(r.status, 200);
   assert.match(r.body, /^# HELP tenement_instances /m);
 });

@@ -1,0 +1,139 @@
+// The dashboard in a real Chromium against a real `ten serve`: token form, live instance table,
+// actions, weight editor (and the API's refusal), log panel, and the wrong-token message.
+// Needs `npm run build` first (the server serves dist/dashboard).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium, type Locator, type Page } from 'playwright-core';
+import { startDaemon, tempDir, type Daemon } from '../helpers/daemon.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOT = '/tmp/tenement-dashboard.png';
+/** Upper bound for anything the page should show; generous for a busy 2-core machine. */
+const UI_TIMEOUT_MS = 15_000;
+
+// A stderr line with markup in it: the page must show it as text, never as HTML.
+const STDERR_LINE = 'dashboard-marker <b>not bold</b>';
+
+const CONFIG = `
+[service.notes]
+command = "node {apps}/ok.mjs"
+health = "/health"
+startup_timeout = 10
+stop_timeout = 5
+
+[service.notes.env]
+STDERR_LINE = "${STDERR_LINE}"
+
+[instances]
+notes = ["alice", "bob"]
+`;
+
+function row(page: Page, instance: string): Locator {
+  return page.locator(`tr[data-instance="${instance}"]`);
+}
+
+function badge(page: Page, instance: string): Locator {
+  return row(page, instance).locator('.badge');
+}
+
+async function waitForText(locator: Locator, expected: string | RegExp): Promise<void> {
+  await locator.filter({ hasText: expected }).first().waitFor({ state: 'visible' });
+}
+
+async function api(d: Daemon, method: string, path: string): Promise<void> {
+  const r = await d.http(path, { method, headers: { authorization: `Bearer ${d.token}` } });
+  assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${r.body}`);
+}
+
+test('the dashboard shows, drives and follows the instances', async (t) => {
+  const d = await startDaemon(t, { config: CONFIG });
+  const context = await chromium.launchPersistentContext(tempDir(t, 'tenement-chromium-'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1360, height: 900 },
+  });
+  t.after(() => context.close());
+  const page = context.pages()[0] ?? await context.newPage();
+  page.setDefaultTimeout(UI_TIMEOUT_MS);
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+
+  await page.goto(`${d.url}/`);
+
+  await t.test('a wrong token is refused with a clear message', async () => {
+    await page.getByLabel('API token').fill('tnm_not-a-real-token');
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
+    await waitForText(page.locator('#token-error'), 'Token rejected');
+    assert.match(await page.locator('#token-error').innerText(), /invalid API token/);
+    assert.equal(await page.locator('#app').isVisible(), false);
+  });
+
+  await t.test('the right token shows the instances, and says where it is kept', async () => {
+    assert.match(await page.locator('#token-note').innerText(), /session storage/);
+    await page.getByLabel('API token').fill(d.token);
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
+    await waitForText(badge(page, 'notes:alice'), 'running');
+    await waitForText(badge(page, 'notes:bob'), 'running');
+    await waitForText(page.locator('#connection'), 'Live');
+    assert.equal(await page.locator('#login').isVisible(), false);
+    const cells = await row(page, 'notes:alice').locator('td').allInnerTexts();
+    assert.equal(cells[1], 'healthy');
+    assert.match(cells[2] ?? '', /^\d+$/, 'port');
+    assert.equal(await row(page, 'notes:alice').locator('.weight-value').innerText(), '100');
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('tenement.apiToken')), d.token);
+  });
+
+  await t.test('a change made elsewhere reaches the table through the event stream', async () => {
+    // The page's fallback poll is 30 s; seeing this sooner means the live events delivered it.
+    await api(d, 'POST', '/api/instances/notes:bob/stop');
+    await badge(page, 'notes:bob').filter({ hasText: 'stopped' }).waitFor({ timeout: 10_000 });
+    await api(d, 'POST', '/api/instances/notes:bob/start');
+    await badge(page, 'notes:bob').filter({ hasText: 'running' }).waitFor({ timeout: 10_000 });
+  });
+
+  await t.test('stop and start buttons act on the instance', async () => {
+    await page.getByRole('button', { name: 'Stop notes:alice', exact: true }).click();
+    await waitForText(badge(page, 'notes:alice'), 'stopped');
+    assert.equal(await row(page, 'notes:alice').locator('td').nth(2).innerText(), '–', 'no port once stopped');
+    await page.getByRole('button', { name: 'Start notes:alice', exact: true }).click();
+    await waitForText(badge(page, 'notes:alice'), 'running');
+  });
+
+  await t.test('the weight editor sets a weight and shows the API refusing a bad one', async () => {
+    const weightInput = page.getByLabel('New weight for notes:alice (0 to 100)');
+    await weightInput.fill('40');
+    await weightInput.press('Enter');
+    await waitForText(row(page, 'notes:alice').locator('.weight-value'), /^40$/);
+    await waitForText(page.locator('#message'), 'Weight of notes:alice set to 40');
+
+    await weightInput.fill('150');
+    await page.getByRole('button', { name: 'Set weight of notes:alice', exact: true }).click();
+    await waitForText(page.locator('#message.error'), 'weight must be a whole number from 0 to 100');
+    assert.equal(await weightInput.getAttribute('aria-invalid'), 'true');
+    assert.equal(await row(page, 'notes:alice').locator('.weight-value').innerText(), '40');
+
+    await weightInput.fill('abc');
+    await weightInput.press('Enter');
+    await waitForText(page.locator('#message.error'), 'weight must be a whole number');
+  });
+
+  await t.test('the log panel shows what the instance printed, stderr marked, as text', async () => {
+    await page.getByRole('button', { name: 'Show logs of notes:alice', exact: true }).click();
+    await waitForText(page.locator('#logs-title'), 'Logs of notes:alice');
+    const lines = page.locator('#log-lines li');
+    await waitForText(lines, /listening on \d+/);
+    const stderrLine = lines.filter({ hasText: 'dashboard-marker' }).first();
+    await stderrLine.waitFor();
+    assert.match(await stderrLine.getAttribute('class') ?? '', /\bstderr\b/);
+    assert.equal(await stderrLine.locator('.tag').innerText(), 'stderr');
+    assert.equal(await stderrLine.locator('.log-text').innerText(), STDERR_LINE);
+    assert.equal(await page.locator('#log-lines b').count(), 0, 'a log line must not become markup');
+  });
+
+  await t.test('the page looks right', async () => {
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    assert.deepEqual(pageErrors, []);
+  });
+});
