@@ -108,8 +108,12 @@ class Row {
     this.restart = button('Restart', `Restart ${name}`, () => handlers.onAction(name, 'restart'));
     this.logs = button('Logs', `Show logs of ${name}`, () => handlers.onSelect(name));
     this.logs.classList.add('secondary');
-    const actions = el('td', 'actions');
-    actions.append(this.start, this.stop, this.restart, this.logs);
+    const actionGroup = el('div', 'actions');
+    actionGroup.setAttribute('role', 'group');
+    actionGroup.setAttribute('aria-label', `Actions for ${name}`);
+    actionGroup.append(this.start, this.stop, this.restart, this.logs);
+    const actions = el('td');
+    actions.append(actionGroup);
 
     this.tr.append(nameCell, stateCell, this.health, this.port, this.uptime, this.idle,
       weightCell, this.restarts, this.isolation, actions);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../config/load.js';
-import { TenementError } from '../core/errors.js';
+import type { TenementError } from '../core/errors.js';
 import { EventBus, type LifecycleEvent, type StateChangeEvent } from '../observability/events.js';
 import { PortAllocator } from '../runtime/ports.js';
 import { ProcessRuntime } from '../runtime/process.js';
