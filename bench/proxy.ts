@@ -8,8 +8,9 @@
  * @module
  */
 import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
@@ -138,11 +139,25 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
 
   const children: ChildProcess[] = [];
   let nginxPid: number | null = null;
+  let dir: string | null = null;
   try {
-    const [appPort, tenPort, nginxPort, undiciPort, agentPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-    children.push(await startPinned([process.execPath, join(SHARED_BENCH, 'upstream-app.mjs')], { PORT: String(appPort) }));
-    const front = await startPinned([process.execPath, '--import', 'tsx', join(ROOT, 'bench/proxy-front.ts'), String(tenPort), String(appPort)]);
-    children.push(front);
+    const [appPortFree, tenPort, nginxPort, undiciPort, agentPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    let appPort = appPortFree;
+    let front: ChildProcess;
+    if (existsSync(join(ROOT, 'dist/serve.js'))) {
+      // The real server, pinned; the instance it spawns inherits CPU 1 and is the app everyone targets.
+      dir = mkdtempSync(join(tmpdir(), 'tenement-bench-proxy-'));
+      writeFileSync(join(dir, 'tenement.toml'), appConfig());
+      front = await startPinned([process.execPath, join(ROOT, 'bin/ten'), '--config', join(dir, 'tenement.toml'), '--data-dir', join(dir, 'data'), 'serve', '--port', String(tenPort)]);
+      children.push(front);
+      appPort = await instancePort(tenPort, readFileSync(join(dir, 'data', 'api_token'), 'utf8').trim());
+      log(`tenement: ten serve (pid ${front.pid}) → instance app:prod on its own port`);
+    } else {
+      children.push(await startPinned([process.execPath, join(SHARED_BENCH, 'upstream-app.mjs')], { PORT: String(appPort) }));
+      front = await startPinned([process.execPath, '--import', 'tsx', join(ROOT, 'bench/proxy-front.ts'), String(tenPort), String(appPort)]);
+      children.push(front);
+      log('tenement: not built (npm run build); measuring the front server alone (bench/proxy-front.ts)');
+    }
     nginxPid = Number((await run('taskset', ['-c', '1', join(SHARED_BENCH, 'nginx-peer.sh'), 'start', String(nginxPort), String(appPort)])).trim());
     const targets: Target[] = [
       { name: 'direct', port: appPort, cpuPid: () => null },
@@ -192,7 +207,27 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
     return { paths, ratios, meetsGoal };
   } finally {
     for (const child of children) if (child.pid !== undefined && child.exitCode === null) child.kill('SIGTERM');
+    await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? once(c, 'exit') : undefined)));
     if (nginxPid !== null) await run(join(SHARED_BENCH, 'nginx-peer.sh'), ['stop', String(nginxPid)]).catch(() => undefined);
+    if (dir !== null) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function appConfig(): string {
+  return `[service.app]\ncommand = "${process.execPath} ${join(SHARED_BENCH, 'upstream-app.mjs')}"\nhealth = "/health"\nidle_timeout = 0\n\n[instances]\napp = ["prod"]\n`;
+}
+
+/** Waits for app:prod to run under `ten serve` and returns its port. */
+async function instancePort(serverPort: number, token: string): Promise<number> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const r = await httpCall(serverPort, '/api/instances', 'localhost', 'GET', token).catch(() => ({ status: 0, body: '' }));
+    if (r.status === 200) {
+      const row = (JSON.parse(r.body) as Array<{ instance: string; state: string; port: number | null }>).find((i) => i.instance === 'app:prod');
+      if (row?.state === 'running' && row.port !== null) return row.port;
+    }
+    if (Date.now() > deadline) throw new Error('app:prod did not start under ten serve');
+    await new Promise((res) => setTimeout(res, 50));
   }
 }
 
@@ -240,7 +275,7 @@ export async function benchWake(options: WakeBenchOptions = {}): Promise<WakeBen
   const samples = options.samples ?? 10;
   const log = options.log ?? ((line: string) => console.log(line));
   const dir = mkdtempSync(join(tmpdir(), 'tenement-bench-wake-'));
-  writeFileSync(join(dir, 'tenement.toml'), `[service.app]\ncommand = "${process.execPath} ${join(SHARED_BENCH, 'upstream-app.mjs')}"\nhealth = "/health"\nidle_timeout = 0\n\n[instances]\napp = ["prod"]\n`);
+  writeFileSync(join(dir, 'tenement.toml'), appConfig());
   const port = await freePort();
   const server = spawn(process.execPath, [join(ROOT, 'bin/ten'), '--config', join(dir, 'tenement.toml'), '--data-dir', join(dir, 'data'), 'serve', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {

@@ -29,6 +29,7 @@ const ui = {
   app: $('app'),
   serverInfo: $('server-info'),
   connection: $('connection'),
+  staleNote: $('stale-note'),
   forget: $('forget-token'),
   message: $('message'),
   messageText: $('message-text'),
@@ -106,8 +107,9 @@ async function connect(token) {
     logsSoon: 0,
     pollTimer: setInterval(() => { if (document.visibilityState === 'visible') scheduleRefresh(0); }, POLL_MS),
     logsTimer: setInterval(() => { if (ui.logsAuto.checked && document.visibilityState === 'visible') void loadLogs(); }, LOGS_POLL_MS),
-    tickTimer: setInterval(() => table.tick(), 1000),
+    tickTimer: setInterval(() => { if (!ui.app.classList.contains('stale')) table.tick(); }, 1000),
   };
+  setConnection('connecting', 'Connecting…');
   scheduleRefresh(0);
   void followEvents(session);
 }
@@ -124,6 +126,7 @@ function signOut(reason) {
     session = null;
   }
   sessionStorage.removeItem(TOKEN_KEY);
+  table.clear();
   logPanel.close();
   hideMessage();
   showLogin(reason);
@@ -173,13 +176,16 @@ function showError(context, e) {
 }
 
 /**
- * @param {'live' | 'waiting' | 'down'} kind
+ * @param {'connecting' | 'live' | 'waiting' | 'down'} kind
  * @param {string} text
  */
 function setConnection(kind, text) {
   ui.connection.hidden = false;
   ui.connection.className = `connection ${kind}`;
   ui.connection.textContent = text;
+  const stale = kind === 'waiting' || kind === 'down';
+  ui.app.classList.toggle('stale', stale);
+  ui.staleNote.hidden = !stale;
 }
 
 // ---- data ----------------------------------------------------------------------------------
@@ -206,6 +212,7 @@ async function refresh() {
   if (instances.status === 'fulfilled') {
     s.instances = instances.value;
     if (telemetry.status === 'fulfilled') s.stats = new Map(telemetry.value.map((t) => [t.instance, t]));
+    else if (telemetry.reason.status !== 0) showError('Could not read telemetry', telemetry.reason);
     if (s.selected !== null && !s.instances.some((i) => i.instance === s.selected)) closeLogs();
     table.update(s.instances, s.selected);
     renderTelemetry(s);
@@ -266,8 +273,13 @@ async function followEvents(s) {
     const wait = Math.round(delayMs * (0.8 + Math.random() * 0.4));
     setConnection('waiting', `Reconnecting in ${Math.ceil(wait / 1000)} s…`);
     await new Promise((resolve) => {
-      const timer = setTimeout(resolve, wait);
-      signal.addEventListener('abort', () => { clearTimeout(timer); resolve(undefined); }, { once: true });
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve(undefined);
+      };
+      const timer = setTimeout(done, wait);
+      signal.addEventListener('abort', done);
     });
     delayMs = Math.min(delayMs * 2, MAX_BACKOFF_MS);
   }

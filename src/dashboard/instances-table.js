@@ -72,7 +72,7 @@ class Row {
     this.tr.dataset.instance = name;
 
     const nameCell = el('th', 'instance-name', name);
-    nameCell.scope = 'row';
+    nameCell.setAttribute('scope', 'row');
     this.badge = el('span', 'badge');
     const stateCell = el('td');
     stateCell.append(this.badge);
@@ -213,6 +213,13 @@ export class InstancesTable {
       previous = row.tr;
     }
     this.emptyNote.hidden = sorted.length > 0;
+  }
+
+  /** Forgets every row (sign-out), so another token never sees the previous one's instances. */
+  clear() {
+    this.tbody.replaceChildren();
+    this.rows.clear();
+    this.emptyNote.hidden = true;
   }
 
   tick() {

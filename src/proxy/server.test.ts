@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { request } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,7 +15,7 @@ import { APPS, assertNoLeak, waitFor } from '../../test/helpers/daemon.js';
 import { serviceConfig, TestSupervisor } from '../../test/helpers/proxy-supervisor.js';
 import type { TestInstance } from '../../test/helpers/proxy-supervisor.js';
 import { createFrontServer } from './server.js';
-import type { FrontServer } from './server.js';
+import type { FrontServer, ServerLimits } from './server.js';
 
 const APP = join(APPS, 'proxy-app.mjs');
 const silent = { warn: () => undefined, error: () => undefined };
@@ -29,8 +30,8 @@ async function startApp(t: TestContext, name: string): Promise<{ port: number; p
   return { port, pid: child.pid! };
 }
 
-async function startProxy(t: TestContext, supervisor: TestSupervisor): Promise<{ server: FrontServer; port: number }> {
-  const server = createFrontServer({ supervisor, domain: 'localhost', stats: new RequestStats(), logger: silent,
+async function startProxy(t: TestContext, supervisor: TestSupervisor, limits?: Partial<ServerLimits>): Promise<{ server: FrontServer; port: number }> {
+  const server = createFrontServer({ supervisor, domain: 'localhost', stats: new RequestStats(), logger: silent, limits,
     management: (_req, res) => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end('management\n'); } });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -215,4 +216,24 @@ test('an idle instance is woken through ensureReady and every waiting request an
 
   sup.add('api', 'held', { state: 'held', port: null });
   assert.equal((await call(port, 'held.api.localhost', '/')).status, 503);
+});
+
+test('a slow-loris client is cut off after the head timeout while others are served; oversized heads are refused', async (t) => {
+  const app = await startApp(t, 'api:prod');
+  const sup = new TestSupervisor([serviceConfig('api')]);
+  sup.add('api', 'prod', { port: app.port });
+  const { port } = await startProxy(t, sup, { headersTimeout: 300 });
+  const loris = connect(port, '127.0.0.1');
+  t.after(() => loris.destroy());
+  let answer = '';
+  loris.on('data', (c: Buffer) => { answer += c.toString(); });
+  loris.write('GET / HTTP/1.1\r\nHost: prod.api.localhost\r\nX-Slow: ');
+  const drip = setInterval(() => loris.write('a'), 50);
+  t.after(() => clearInterval(drip));
+  assert.equal((await call(port, 'prod.api.localhost', '/')).status, 200);
+  await once(loris, 'close');
+  clearInterval(drip);
+  assert.match(answer, /^HTTP\/1\.1 408 /);
+  const huge = await call(port, 'prod.api.localhost', '/', { headers: { 'x-big': 'a'.repeat(32 * 1024) } });
+  assert.equal(huge.status, 431);
 });

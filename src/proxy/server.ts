@@ -29,20 +29,30 @@ export interface FrontServerOptions {
   /** Dashboard, /api/*, /health, /metrics on the bare domain. */
   readonly management: (req: IncomingMessage, res: ServerResponse) => void;
   readonly logger: ProxyLogger;
+  /** Overrides of the server limits (tests use short ones). */
+  readonly limits?: Partial<ServerLimits>;
+}
+
+export interface ServerLimits {
+  /** ms a client may take to send the request head. */
+  readonly headersTimeout: number;
+  /** ms a client may take to send the whole request (head and body). */
+  readonly requestTimeout: number;
+  /** ms an idle keep-alive client connection stays open. */
+  readonly keepAliveTimeout: number;
+  readonly maxHeaderSize: number;
 }
 
 /** The node:http server, plus the live route table (open connections per instance). */
 export type FrontServer = Server & { readonly routes: RouteTable };
 
 /** Server limits: a slow-loris client is dropped, never holds the server. */
-const SERVER_LIMITS = {
+export const SERVER_LIMITS: ServerLimits = {
   headersTimeout: 10_000,
   requestTimeout: 300_000,
   keepAliveTimeout: 5_000,
   maxHeaderSize: 16 * 1024,
-  connectionsCheckingInterval: 1_000,
-  noDelay: true,
-} as const;
+};
 
 function isManagementPath(url: string): boolean {
   return matchesPrefix(url, '/api') || matchesPrefix(url, '/health') || matchesPrefix(url, '/metrics');
@@ -176,7 +186,13 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     } else tunnel(resolution);
   }
 
-  const server = createServer(SERVER_LIMITS, onRequest) as FrontServer;
+  const limits = { ...SERVER_LIMITS, ...options.limits };
+  const server = createServer({
+    ...limits,
+    // How often expired head/request timers are checked: bounds how long a slow client lingers.
+    connectionsCheckingInterval: Math.min(1000, limits.headersTimeout),
+    noDelay: true,
+  }, onRequest) as FrontServer;
   server.on('upgrade', onUpgrade);
   server.on('close', () => table.close());
   Object.defineProperty(server, 'routes', { value: table, enumerable: false });

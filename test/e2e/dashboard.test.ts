@@ -3,8 +3,11 @@
 // Needs `npm run build` first (the server serves dist/dashboard).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Locator, type Page } from 'playwright-core';
-import { startDaemon, tempDir, type Daemon } from '../helpers/daemon.js';
+import { ROOT, startDaemon, type Daemon } from '../helpers/daemon.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = '/tmp/tenement-dashboard.png';
@@ -46,15 +49,25 @@ async function api(d: Daemon, method: string, path: string): Promise<void> {
 }
 
 test('the dashboard shows, drives and follows the instances', async (t) => {
+  assert.ok(existsSync(join(ROOT, 'dist/dashboard/index.html')), 'dist/dashboard is missing: run `npm run build` first');
   const d = await startDaemon(t, { config: CONFIG });
-  const context = await chromium.launchPersistentContext(tempDir(t, 'tenement-chromium-'), {
+  // A fresh profile, removed only after the browser has closed (it writes there until then).
+  const userDataDir = mkdtempSync(join(tmpdir(), 'tenement-chromium-'));
+  const removeProfile = (): void => rmSync(userDataDir, { recursive: true, force: true });
+  const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport: { width: 1360, height: 900 },
+  }).catch((err: unknown) => {
+    removeProfile();
+    throw err;
   });
-  t.after(() => context.close());
+  t.after(async () => {
+    await context.close();
+    removeProfile();
+  });
   const page = context.pages()[0] ?? await context.newPage();
   page.setDefaultTimeout(UI_TIMEOUT_MS);
   const pageErrors: string[] = [];
@@ -83,6 +96,9 @@ test('the dashboard shows, drives and follows the instances', async (t) => {
     assert.match(cells[2] ?? '', /^\d+$/, 'port');
     assert.equal(await row(page, 'notes:alice').locator('.weight-value').innerText(), '100');
     assert.equal(await page.evaluate(() => sessionStorage.getItem('tenement.apiToken')), d.token);
+    await page.reload();
+    await waitForText(badge(page, 'notes:alice'), 'running');
+    assert.equal(await page.locator('#login').isVisible(), false, 'a reload keeps the session');
   });
 
   await t.test('a change made elsewhere reaches the table through the event stream', async () => {
@@ -135,5 +151,12 @@ test('the dashboard shows, drives and follows the instances', async (t) => {
   await t.test('the page looks right', async () => {
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     assert.deepEqual(pageErrors, []);
+  });
+
+  await t.test('forgetting the token returns to the form and clears the session', async () => {
+    await page.getByRole('button', { name: 'Forget token', exact: true }).click();
+    await page.getByLabel('API token').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#app').isVisible(), false);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('tenement.apiToken')), null);
   });
 });
