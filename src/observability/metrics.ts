@@ -46,10 +46,12 @@ export class Metrics {
   private readonly wakes: Counter<'service' | 'instance'>;
   private readonly wakeDuration: Histogram<'service'>;
   private readonly restarts: Counter<'service' | 'instance'>;
+  private readonly oomKills: Counter<'service' | 'instance'>;
   private resources: Pick<ResourceSampler, 'all'> | undefined;
 
   private readonly onLifecycle = (e: LifecycleEvent): void => {
     if (e.kind === 'restart') this.restarts.inc({ service: e.service, instance: e.id });
+    else if (e.kind === 'oom') this.oomKills.inc({ service: e.service, instance: e.id });
     else if (e.kind === 'ready' && e.cause === 'wake' && e.durationMs !== undefined) this.observeWake(e.service, e.id, e.durationMs / 1_000);
   };
   private readonly onState = (e: StateChangeEvent): void => {
@@ -57,6 +59,7 @@ export class Metrics {
     // Removed instances take their series with them, so label cardinality stays bounded.
     this.wakes.remove({ service: e.service, instance: e.id });
     this.restarts.remove({ service: e.service, instance: e.id });
+    this.oomKills.remove({ service: e.service, instance: e.id });
     this.sources.stats.delete(e.service, e.id);
   };
 
@@ -87,6 +90,8 @@ export class Metrics {
       name: 'tenement_wake_duration_seconds', help: 'Time from a wake to the instance being ready.', labelNames: ['service'], buckets: WAKE_BUCKETS_S, registers,
     });
     this.restarts = new Counter({ name: 'tenement_restarts_total', help: 'Restarts after a crash or failed health checks.', labelNames: ['service', 'instance'], registers });
+
+    this.oomKills = new Counter({ name: 'tenement_oom_kills_total', help: 'Instance processes the kernel killed for exceeding memory_limit_mb.', labelNames: ['service', 'instance'], registers });
 
     this.registerResourceMetrics();
 
