@@ -107,13 +107,13 @@ export async function serve(options: ServeOptions): Promise<void> {
   out(`tenement listening on http://${shownHost}:${boundPort} (domain ${domain}; dashboard and API at http://${domain}:${boundPort}/)`);
 
   let stopping = false;
-  const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
+  const shutdown = async (reason: string, exitCode = 0): Promise<void> => {
     if (stopping) {
-      out(`${signal} again: exiting now`);
+      out(`${reason} again: exiting now`);
       process.exit(1);
     }
     stopping = true;
-    out(`${signal}: stopping instances…`);
+    out(`${reason}: stopping instances…`);
     server.close();
     server.closeIdleConnections();
     quota.close();
@@ -124,10 +124,17 @@ export async function serve(options: ServeOptions): Promise<void> {
     await capture.close();
     db.close();
     out('tenement stopped');
-    process.exit(0);
+    process.exit(exitCode);
   };
   process.on('SIGTERM', (s) => void shutdown(s));
   process.on('SIGINT', (s) => void shutdown(s));
+  // A bug in tenement itself: stop the instances in order rather than die and leave them behind.
+  const crash = (err: unknown): void => {
+    logger.fatal({ err }, 'internal error: shutting down');
+    void shutdown('internal error', 1);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
 
   capture.start();
   metrics.start();

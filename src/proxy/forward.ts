@@ -141,6 +141,9 @@ export class ForwardJob implements UpstreamSink {
     if (failure === 'timeout') {
       this.ctx.logger.warn({ instance: this.route.handle.name }, 'request timed out');
       sendProxyError(this.res, 504);
+    } else if (failure === 'stale' && !this.hasBody) {
+      // The instance closed an idle keep-alive connection as we reused it: resend on another.
+      this.send();
     } else if (failure === 'unreached' && !this.hasBody) {
       this.retry();
     } else {

@@ -111,3 +111,17 @@ test('malformed answers, answers cut short and silence become failures', async (
   await nobody.done;
   assert.equal(nobody.failure, 'unreached');
 });
+
+test('a keep-alive connection the instance closed while idle is reported stale, so the request can be resent', async (t) => {
+  const inst = await scriptedInstance(t, ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok']);
+  const pool = new UpstreamPool(inst.port, 5000);
+  t.after(() => pool.close());
+  const first = new Collector();
+  pool.request('GET', '/', [], null, 0, first);
+  await first.done;
+  assert.equal(first.body, 'ok');
+  const second = new Collector();
+  pool.request('GET', '/', [], null, 0, second);
+  await second.done;
+  assert.equal(second.failure, 'stale');
+});

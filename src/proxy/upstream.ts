@@ -13,11 +13,12 @@ import { hasNoBody, parseResponseHead } from './response-head.js';
 import type { ResponseHead } from './response-head.js';
 
 /**
- * unreached: no byte of an answer came back (connect refused, connection dropped): retryable when
- * the request had no body. timeout: no head within the timeout. broken: the answer stopped
- * midway or was malformed.
+ * unreached: a new connection got no answer (refused, dropped): the process is down or dying.
+ * stale: a reused keep-alive connection closed before answering (the instance timed it out):
+ * resend at once on a fresh one. Both are safe to retry only when the request had no body.
+ * timeout: no head within the timeout. broken: the answer stopped midway or was malformed.
  */
-export type UpstreamFailure = 'unreached' | 'timeout' | 'broken';
+export type UpstreamFailure = 'unreached' | 'stale' | 'timeout' | 'broken';
 
 export interface UpstreamSink {
   onUpstreamHead(head: ResponseHead): void;
@@ -31,6 +32,11 @@ const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_LINE_BYTES = 4 * 1024;
 /** Idle connections are retired before Node's default 5 s server keep-alive closes them. */
 const IDLE_TTL_MS = 4000;
+/**
+ * A request with a body cannot be resent once streamed, so it only takes a connection that was
+ * busy very recently (servers with short keep-alive, e.g. gunicorn's 2 s, may have closed older ones).
+ */
+const BODY_IDLE_MAX_MS = 1000;
 const SWEEP_MS = 250;
 const CRLF2 = Buffer.from('\r\n\r\n');
 
@@ -45,6 +51,7 @@ export class UpstreamConnection {
   private isHeadRequest = false;
   private isKeepAlive = true;
   private hasAnswer = false;
+  private requestsSent = 0;
   sentAt = 0;
   idleSince = 0;
   private body: IncomingMessage | null = null;
@@ -75,6 +82,7 @@ export class UpstreamConnection {
     this.hasAnswer = false;
     this.isHeadRequest = method === 'HEAD';
     this.sentAt = Date.now();
+    this.requestsSent++;
     let head = `${method} ${path} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
     this.isBodyChunked = body !== null && bodyLength < 0;
@@ -142,7 +150,7 @@ export class UpstreamConnection {
     if (!this.socket.destroyed) this.socket.destroy();
     if (sink === null) return;
     if (phase === Phase.UntilClose) sink.onUpstreamEnd();
-    else sink.onUpstreamFailure(this.hasAnswer ? 'broken' : 'unreached');
+    else sink.onUpstreamFailure(this.hasAnswer ? 'broken' : this.requestsSent > 1 ? 'stale' : 'unreached');
   }
 
   /** Called by the pool's sweep. */
@@ -310,7 +318,12 @@ export class UpstreamPool {
 
   /** Sends a request on an idle connection, or a new one. */
   request(method: string, path: string, headers: readonly string[], body: IncomingMessage | null, bodyLength: number, sink: UpstreamSink): UpstreamConnection {
+    // Most recently released first: the warmest connection, the least likely to be timed out.
     let conn = this.idle.pop();
+    if (conn !== undefined && body !== null && Date.now() - conn.idleSince > BODY_IDLE_MAX_MS) {
+      this.idle.push(conn);
+      conn = undefined;
+    }
     if (conn === undefined) conn = new UpstreamConnection(this, this.port);
     this.busy.add(conn);
     if (this.sweeper === null && !this.isClosed) {

@@ -1,6 +1,7 @@
 /**
  * Enforces storage_quota_mb: watches the data dir of every instance with a quota while it has a
- * process, announces 80 % as an event, and stops the instance at 100 %.
+ * process, announces 80 % as an event, and at 100 % stops the instance and holds it (traffic does not
+ * wake it again until the operator runs `ten start`).
  * @module
  */
 import { instanceDataDir } from '../config/instance-env.js';
@@ -11,7 +12,7 @@ import type { SupervisorApi } from './types.js';
 
 const MB = 1024 * 1024;
 
-export function enforceStorageQuotas(supervisor: SupervisorApi, events: EventBus, intervalMs = 10_000): StorageQuotaWatcher {
+export function enforceStorageQuotas(supervisor: SupervisorApi, events: EventBus, intervalMs = 5_000): StorageQuotaWatcher {
   const emit = (name: string, kind: 'storage_warning' | 'storage_exceeded', message: string): void => {
     const [service = '', id = ''] = name.split(':');
     events.emit('lifecycle', { instance: name, service, id, kind, message, at: Date.now() });
@@ -20,9 +21,9 @@ export function enforceStorageQuotas(supervisor: SupervisorApi, events: EventBus
     intervalMs,
     onWarn: (name, used, quota) => emit(name, 'storage_warning', `data dir uses ${(used / MB).toFixed(1)} MB, over 80 % of storage_quota_mb (${quota / MB} MB)`),
     onExceeded: (name, used, quota) => {
-      emit(name, 'storage_exceeded', `data dir uses ${(used / MB).toFixed(1)} MB, storage_quota_mb is ${quota / MB} MB: stopping it`);
+      emit(name, 'storage_exceeded', `data dir uses ${(used / MB).toFixed(1)} MB, storage_quota_mb is ${quota / MB} MB: stopped and held until \`ten start\``);
       const [service = '', id = ''] = name.split(':');
-      supervisor.stop(service, id).catch(() => undefined);
+      supervisor.stop(service, id, { hold: true }).catch(() => undefined);
     },
   });
   events.on('state', (e) => {
