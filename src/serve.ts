@@ -18,7 +18,6 @@ import { telemetryRoutes } from './api/routes/telemetry.js';
 import { EventBus } from './observability/events.js';
 import { createLogger } from './observability/logger.js';
 import { LogCapture } from './observability/log-capture.js';
-import { LogRetention } from './observability/log-retention.js';
 import { Metrics } from './observability/metrics.js';
 import { RequestStats } from './observability/request-stats.js';
 import { ResourceSampler } from './observability/resource-sampler.js';
@@ -77,9 +76,15 @@ export async function serve(options: ServeOptions): Promise<void> {
   const store = new InstanceStore(db);
   const supervisor = new Supervisor({ config, events, store, ports: new PortAllocator(config.settings.portRange), runtimes, logger });
 
+  // Log writes (inserts, retention, FTS merges, checkpoints) run in LogCapture's writer thread on
+  // its own connection; this one only reads logs, and leaves WAL checkpoints (fsyncs) to that thread.
+  db.pragma('wal_autocheckpoint = 0');
   const logStore = new LogStore(db);
-  const capture = new LogCapture({ store: logStore, events });
-  const retention = new LogRetention({ store: logStore, days: config.settings.logRetentionDays, mb: config.settings.logRetentionMb });
+  const capture = new LogCapture({
+    store: logStore, file: join(config.settings.dataDir, 'tenement.db'), events,
+    retention: { days: config.settings.logRetentionDays, mb: config.settings.logRetentionMb },
+    onError: (err) => logger.warn({ err }, 'log writer'),
+  });
   const metrics = new Metrics({ supervisor, events, stats, logLines: capture });
   const quota = enforceStorageQuotas(supervisor, events);
   const sampler = new ResourceSampler({ supervisor, metrics });
@@ -118,7 +123,6 @@ export async function serve(options: ServeOptions): Promise<void> {
     server.closeIdleConnections();
     quota.close();
     sampler.close();
-    retention.close();
     await supervisor.shutdown();
     server.closeAllConnections();
     await capture.close();
@@ -139,7 +143,6 @@ export async function serve(options: ServeOptions): Promise<void> {
   capture.start();
   metrics.start();
   sampler.start();
-  retention.start();
   await supervisor.boot();
   for (const info of supervisor.list()) {
     const url = `http://${info.id}.${info.service}.${domain}:${boundPort}/`;

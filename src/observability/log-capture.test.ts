@@ -1,28 +1,34 @@
-// Log capture with a real EventBus and a real SQLite file: batching, events, flood limits, live feed.
+// Log capture with a real EventBus, a real writer thread and a real SQLite file: batching, events,
+// flood limits, live feed, numbering across restarts, retention, and an event loop left free.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDb } from '../store/db.js';
+import { openDb, type Db } from '../store/db.js';
+import { InstanceStore } from '../store/instances.js';
 import { LogStore, type LogRecord } from '../store/logs.js';
 import { EventBus } from './events.js';
 import { LogCapture, type LogCaptureOptions } from './log-capture.js';
 
-function setup(t: TestContext, options: Partial<LogCaptureOptions> = {}): { bus: EventBus; store: LogStore; capture: LogCapture; file: string } {
+interface Setup { bus: EventBus; db: Db; store: LogStore; capture: LogCapture; file: string }
+
+function setup(t: TestContext, options: Partial<LogCaptureOptions> = {}, prepare?: (store: LogStore) => void): Setup {
   const dir = mkdtempSync(join(tmpdir(), 'tenement-capture-'));
   const file = join(dir, 'tenement.db');
   const db = openDb(file);
   const store = new LogStore(db);
+  prepare?.(store);
   const bus = new EventBus();
-  const capture = new LogCapture({ store, events: bus, ...options });
+  const capture = new LogCapture({ store, file, events: bus, ...options });
   capture.start();
-  t.after(() => {
-    void capture.close();
+  t.after(async () => {
+    await capture.close();
     db.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  return { bus, store, capture, file };
+  return { bus, db, store, capture, file };
 }
 
 function output(bus: EventBus, id: string, stream: 'stdout' | 'stderr', line: string): void {
@@ -50,11 +56,11 @@ test('output lines and lifecycle events are stored in order, events on their own
   assert.deepEqual(store.query({ stream: 'stderr' }).map((r) => r.line), ['warning: low disk']);
 });
 
-test('a flooding instance is cut to its budget with a visible drop marker; others are unaffected', (t) => {
+test('a flooding instance is cut to its budget with a visible drop marker; others are unaffected', async (t) => {
   const { bus, store, capture } = setup(t, { linesPerSecond: 100, burstLines: 500, maxQueuedPerInstance: 400, batchLines: 100 });
   for (let i = 0; i < 50_000; i++) output(bus, 'flood', 'stdout', `spam ${i}`);
   output(bus, 'quiet', 'stdout', 'still here');
-  capture.flush();
+  await capture.flush();
   const flooded = store.query({ id: 'flood', limit: 10_000 });
   assert.ok(flooded.length <= 500 + 1, `stored ${flooded.length} lines`);
   const marker = flooded.at(-1)?.line ?? '';
@@ -64,10 +70,10 @@ test('a flooding instance is cut to its budget with a visible drop marker; other
   assert.equal(capture.dropped + capture.stored, 50_001 + 1);
 });
 
-test('a very long line is cut with a note saying how much', (t) => {
+test('a very long line is cut with a note saying how much', async (t) => {
   const { bus, store, capture } = setup(t, { maxLineChars: 100 });
   output(bus, 'alice', 'stdout', 'x'.repeat(250));
-  capture.flush();
+  await capture.flush();
   const [row] = store.query({});
   assert.equal(row?.line, `${'x'.repeat(100)} [tenement] line cut: 150 more characters`);
 });
@@ -83,15 +89,52 @@ test('followers see each line live, before it is stored', (t) => {
 });
 
 test('a new capture on the same store continues the numbering after a restart', async (t) => {
-  const { bus, store, capture } = setup(t);
+  const { bus, store, capture, file } = setup(t);
   output(bus, 'alice', 'stdout', 'before restart');
   await capture.close();
-  const again = new LogCapture({ store, events: bus });
+  const again = new LogCapture({ store, file, events: bus });
   again.start();
-  t.after(() => void again.close());
+  t.after(() => again.close());
   output(bus, 'alice', 'stdout', 'after restart');
-  again.flush();
+  await again.flush();
   const rows = store.query({});
   assert.deepEqual(rows.map((r) => r.line), ['before restart', 'after restart']);
   assert.ok(rows[1]!.seq > rows[0]!.seq);
+});
+
+test('a flood being written leaves the event loop free, and the server\'s own writes still succeed', async (t) => {
+  const { bus, db, store, capture } = setup(t, { linesPerSecond: 1e9, burstLines: 1e9, maxQueuedPerInstance: 1e9 });
+  const instances = new InstanceStore(db);
+  const lines = 200_000;
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  // Chunks of 250 lines per turn of the loop, the way a child's pipe delivers them; between chunks
+  // the main connection writes, as the supervisor does on state changes.
+  for (let sent = 0; sent < lines; sent += 250) {
+    for (let i = sent; i < sent + 250; i++) output(bus, `t${i % 10}`, 'stdout', `GET /items/${i} 200 ${'x'.repeat(60)}`);
+    if (sent % 10_000 === 0) instances.insert('notes', `n${sent}`, 100, 'running');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await capture.flush();
+  delay.disable();
+  assert.equal(store.count(), lines);
+  assert.equal(capture.stored, lines);
+  assert.equal(instances.all().length, lines / 10_000);
+  // The loop only posts batches; a write or checkpoint (tens to hundreds of ms) would show here.
+  const maxMs = delay.max / 1e6;
+  assert.ok(maxMs < 100, `the event loop was held for ${maxMs.toFixed(1)} ms`);
+});
+
+test('retention runs in the writer thread: lines past the age limit are deleted soon after start', async (t) => {
+  const day = 86_400_000;
+  const old: LogRecord[] = Array.from({ length: 2_000 }, (_, i) => ({
+    seq: i + 1, at: Date.now() - 8 * day, service: 'notes', id: 'alice', stream: 'stdout', line: `old ${i}`,
+  }));
+  const { bus, store, capture } = setup(t, { retention: { days: 7, mb: 1_000 } }, (s) => s.insert(old));
+  output(bus, 'alice', 'stdout', 'fresh');
+  await capture.flush();
+  await until(() => store.count() === 1, 'retention to prune the old lines');
+  const [kept] = store.query({});
+  assert.equal(kept?.line, 'fresh');
+  assert.equal(kept?.seq, 2_001, 'numbering continues after the pruned lines');
 });

@@ -1,22 +1,29 @@
 /**
  * Log capture: instance output lines and lifecycle events from the EventBus become numbered log
- * records, written to the store in batches (one transaction per batch) and fed live to followers.
- * Each instance has a rate limit and a bounded queue; what is over them is dropped and counted,
- * and a "N lines dropped" line takes its place.
+ * records, fed live to followers and posted in batches to the log writer thread, which stores each
+ * batch in one transaction. Each instance has a rate limit and a bounded queue (lines accepted but
+ * not yet committed); what is over them is dropped and counted, and a "N lines dropped" line takes
+ * its place. Only this bounded accounting runs on the main thread; SQLite writes never do.
  * @module
  */
 import type { EventBus, LifecycleEvent, OutputLineEvent } from './events.js';
 import type { LogRecord, LogStore, LogStream } from '../store/logs.js';
+import type { RetentionSettings } from './log-batch.js';
+import { LogWriter } from './log-writer.js';
 
 export interface LogCaptureOptions {
+  /** The main thread's (read) view of the logs: numbering continues after its last line. */
   readonly store: LogStore;
+  /** The same database's file: the writer thread opens its own connection to it. */
+  readonly file: string;
   readonly events: EventBus;
-  /** Flush at least this often (default 100 ms)... */
+  /** Retention by age and size, run by the writer thread on a timer (none if absent). */
+  readonly retention?: RetentionSettings;
+  /** Post waiting lines to the writer at least this often (default 100 ms)... */
   readonly flushIntervalMs?: number;
   /**
-   * ...or as soon as this many lines wait (default 250); also the most lines per transaction.
-   * Writes run on the event loop (~25 µs a line with FTS), so batches stay small and the loop
-   * is yielded between them: a flush holds the proxy up for a few ms, not tens.
+   * ...or as soon as this many wait (default 1,000); also the most lines per transaction, which
+   * keeps the writer's hold on the write lock short for the main connection's own writes.
    */
   readonly batchLines?: number;
   /** Sustained lines per second one instance may log (default 2,000). */
@@ -27,7 +34,7 @@ export interface LogCaptureOptions {
   readonly maxQueuedPerInstance?: number;
   /** Longer lines are cut, with a note saying how much (default 8,192 characters). */
   readonly maxLineChars?: number;
-  /** Called when a batch could not be written (its lines count as dropped). */
+  /** Called when a batch could not be written (its lines count as dropped) or the writer failed. */
   readonly onError?: (err: unknown) => void;
 }
 
@@ -49,7 +56,8 @@ export class LogCapture {
   /** Lines dropped (rate limit, full queue, failed write) since start. */
   dropped = 0;
 
-  private readonly store: LogStore;
+  private readonly file: string;
+  private readonly retention: RetentionSettings | undefined;
   private readonly events: EventBus;
   private readonly flushIntervalMs: number;
   private readonly batchLines: number;
@@ -62,11 +70,11 @@ export class LogCapture {
   private readonly withDrops = new Set<InstanceBudget>();
   private readonly listeners = new Set<LogListener>();
   private pending: LogRecord[] = [];
-  /** The budget of each pending record, to give its queue slot back once written. */
+  /** The budget of each pending record, to give its queue slot back once committed. */
   private pendingBudgets: InstanceBudget[] = [];
   private nextSeq: number;
   private timer: NodeJS.Timeout | undefined;
-  private draining = false;
+  private writer: LogWriter | undefined;
 
   private readonly onOutput = (e: OutputLineEvent): void => {
     this.acceptLine(e.service, e.id, e.stream, e.line, e.at);
@@ -78,10 +86,11 @@ export class LogCapture {
   };
 
   constructor(options: LogCaptureOptions) {
-    this.store = options.store;
+    this.file = options.file;
+    this.retention = options.retention;
     this.events = options.events;
     this.flushIntervalMs = options.flushIntervalMs ?? 100;
-    this.batchLines = options.batchLines ?? 250;
+    this.batchLines = options.batchLines ?? 1_000;
     this.linesPerMs = (options.linesPerSecond ?? 2_000) / 1_000;
     this.burstLines = options.burstLines ?? 10_000;
     this.maxQueuedPerInstance = options.maxQueuedPerInstance ?? 5_000;
@@ -90,22 +99,25 @@ export class LogCapture {
     this.nextSeq = options.store.lastSeq() + 1;
   }
 
-  /** Subscribes to the bus and starts the flush timer. */
+  /** Starts the writer thread, subscribes to the bus and starts the post timer. */
   start(): void {
     if (this.timer !== undefined) return;
+    this.writer = new LogWriter({ file: this.file, retention: this.retention, onError: this.onError });
     this.events.on('output', this.onOutput);
     this.events.on('lifecycle', this.onLifecycle);
-    this.timer = setInterval(() => this.scheduleDrain(), this.flushIntervalMs);
+    this.timer = setInterval(() => this.post(), this.flushIntervalMs);
     this.timer.unref();
   }
 
-  /** Unsubscribes and writes whatever is still waiting (async for the shutdown sequence; the write is synchronous). */
+  /** Unsubscribes, lets the writer commit whatever is still waiting, and stops it. */
   async close(): Promise<void> {
     this.events.off('output', this.onOutput);
     this.events.off('lifecycle', this.onLifecycle);
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
-    this.flush();
+    await this.flush();
+    await this.writer?.close();
+    this.writer = undefined;
   }
 
   /** Live feed of every record as it is accepted (before it is stored). Returns the unsubscribe. */
@@ -138,10 +150,13 @@ export class LogCapture {
     this.push(this.budgetOf(service, id, at), 'event', line, at);
   }
 
-  /** Writes everything waiting now, one transaction per batch (for readers that must see it all). */
-  flush(): void {
-    this.markDrops();
-    while (this.pending.length > 0) this.writeBatch();
+  /**
+   * Resolves once every line accepted before the call is committed (or counted as dropped), so a
+   * reader's next query sees it all. Never rejects.
+   */
+  flush(): Promise<void> {
+    this.post();
+    return this.writer?.sync() ?? Promise.resolve();
   }
 
   private markDrops(): void {
@@ -151,30 +166,24 @@ export class LogCapture {
     this.withDrops.clear();
   }
 
-  /** Background writing: one batch per turn of the event loop until nothing waits. */
-  private scheduleDrain(): void {
-    if (this.draining) return;
-    this.draining = true;
-    setImmediate(() => this.drainStep());
-  }
-
-  private drainStep(): void {
+  /** Hands everything waiting (and the drop markers due) to the writer, in batches. */
+  private post(): void {
     this.markDrops();
-    if (this.pending.length > 0) this.writeBatch();
-    if (this.pending.length > 0) setImmediate(() => this.drainStep());
-    else this.draining = false;
+    if (this.writer === undefined) return;
+    while (this.pending.length > 0) this.postBatch(this.writer);
   }
 
-  private writeBatch(): void {
+  private postBatch(writer: LogWriter): void {
     const batch = this.pending.splice(0, this.batchLines);
-    for (const budget of this.pendingBudgets.splice(0, batch.length)) budget.queued -= 1;
-    try {
-      this.store.insert(batch);
-      this.stored += batch.length;
-    } catch (err) {
-      this.dropped += batch.length;
-      this.onError(err);
-    }
+    // Queue slots are given back only once the writer is done with the lines: what it has not
+    // committed yet still counts against each instance, so a slow disk cannot grow memory.
+    const budgets = this.pendingBudgets.splice(0, batch.length);
+    writer.write(batch, (stored, error) => {
+      for (const budget of budgets) budget.queued -= 1;
+      this.stored += stored;
+      this.dropped += batch.length - stored;
+      if (error !== undefined) this.onError(error);
+    });
   }
 
   private forget(instance: string, at: number): void {
@@ -201,7 +210,7 @@ export class LogCapture {
     this.pendingBudgets.push(budget);
     budget.queued += 1;
     for (const listener of this.listeners) listener(record);
-    if (this.pending.length >= this.batchLines) this.scheduleDrain();
+    if (this.pending.length >= this.batchLines && this.writer !== undefined) this.postBatch(this.writer);
   }
 
   private emitDropMarkers(budget: InstanceBudget, at: number): void {

@@ -1,7 +1,8 @@
 /**
  * Log retention in the background: lines older than `log_retention_days` are deleted, then the
- * oldest lines while the store is over `log_retention_mb`. Deletes go in small transactions with a
- * yield between them, so the proxy and supervisor keep running while a big backlog is pruned.
+ * oldest lines while the store is over `log_retention_mb`. It runs in the log writer thread; deletes
+ * go in small transactions with a yield between them, so batches of new lines (and the main
+ * connection's writes) get the write lock in between while a big backlog is pruned.
  * @module
  */
 import type { LogStore } from '../store/logs.js';
@@ -16,6 +17,8 @@ export interface LogRetentionOptions {
   readonly intervalMs?: number;
   /** Rows deleted per transaction (default 250: each costs about as much as an insert). */
   readonly chunkRows?: number;
+  /** Called before each write transaction (the writer thread stands aside for the main thread there). */
+  readonly beforeWrite?: () => void;
   readonly onError?: (err: unknown) => void;
 }
 
@@ -36,9 +39,11 @@ export class LogRetention {
   private readonly maxBytes: number;
   private readonly intervalMs: number;
   private readonly chunkRows: number;
+  private readonly beforeWrite: () => void;
   private readonly onError: (err: unknown) => void;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<RetentionResult> | undefined;
+  private stopped = false;
 
   constructor(options: LogRetentionOptions) {
     this.store = options.store;
@@ -46,6 +51,7 @@ export class LogRetention {
     this.maxBytes = options.mb * 1_048_576;
     this.intervalMs = options.intervalMs ?? 60_000;
     this.chunkRows = options.chunkRows ?? 250;
+    this.beforeWrite = options.beforeWrite ?? (() => {});
     this.onError = options.onError ?? (() => {});
   }
 
@@ -57,9 +63,12 @@ export class LogRetention {
     this.timer.unref();
   }
 
-  close(): void {
+  /** Stops the timer; a pass under way stops after its current chunk. Resolves once it has. */
+  async close(): Promise<void> {
+    this.stopped = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    await this.running?.catch(() => {});
   }
 
   /** One pass (a pass already under way is awaited instead of doubled). */
@@ -71,19 +80,21 @@ export class LogRetention {
   private async prune(now: number): Promise<RetentionResult> {
     let deletedByAge = 0;
     for (;;) {
+      this.beforeWrite();
       const n = this.store.deleteOlderThan(now - this.maxAgeMs, this.chunkRows);
       deletedByAge += n;
-      if (n < this.chunkRows) break;
+      if (n < this.chunkRows || this.stopped) break;
       await yieldToEventLoop();
     }
     let deletedBySize = 0;
     const used = this.store.usedBytes();
-    if (used > this.maxBytes) {
+    if (used > this.maxBytes && !this.stopped) {
       // Page counts only fall once FTS folds its delete markers in, so re-measuring after each
       // chunk would over-delete: work out the share of rows to drop once, from this measure.
       const rows = this.store.count();
       let toDelete = Math.ceil(rows * (1 - (this.maxBytes * SIZE_TARGET) / used));
-      while (toDelete > 0) {
+      while (toDelete > 0 && !this.stopped) {
+        this.beforeWrite();
         const n = this.store.deleteOldest(Math.min(this.chunkRows, toDelete));
         if (n === 0) break;
         deletedBySize += n;
@@ -92,7 +103,11 @@ export class LogRetention {
       }
     }
     if (deletedByAge + deletedBySize > 0) {
-      for (let i = 0; i < MAX_MERGE_STEPS && this.store.compactIndex(MERGE_STEP_PAGES); i++) await yieldToEventLoop();
+      for (let i = 0; i < MAX_MERGE_STEPS && !this.stopped; i++) {
+        this.beforeWrite();
+        if (!this.store.compactIndex(MERGE_STEP_PAGES)) break;
+        await yieldToEventLoop();
+      }
     }
     return { deletedByAge, deletedBySize };
   }

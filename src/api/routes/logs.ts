@@ -13,6 +13,7 @@ import type { ApiRoute, RequestContext } from '../router.js';
 
 export interface LogRouteDeps {
   readonly store: LogStore;
+  /** `flush` resolves once every line accepted before it is committed (queries then see them). */
   readonly capture: Pick<LogCapture, 'follow' | 'flush'>;
   /** SSE keep-alive comment period (default 15 s), so proxies don't close a quiet stream. */
   readonly heartbeatMs?: number;
@@ -96,7 +97,7 @@ export function logRoutes(deps: LogRouteDeps): ApiRoute[] {
         const filter = readFilter(ctx);
         const limit = parseCount(ctx.query.get('limit'), 'limit', DEFAULT_LOG_LIMIT);
         // Lines accepted but not yet written are included: what was printed is what is found.
-        deps.capture.flush();
+        await deps.capture.flush();
         return { body: deps.store.query({ ...filter, limit }).map(toLogLine) };
       },
     },
@@ -129,21 +130,31 @@ export function logRoutes(deps: LogRouteDeps): ApiRoute[] {
           res.write(`id: ${r.seq}\nevent: log\ndata: ${JSON.stringify(toLogLine(r))}\n\n`);
         };
 
-        // History, then live: flush + query + follow run without yielding, so no line falls
-        // between them and none is sent twice.
-        deps.capture.flush();
-        const history = afterSeq !== undefined
-          ? deps.store.query({ ...filter, sinceMs: undefined, afterSeq, limit: MAX_LOG_LIMIT })
-          : tail > 0 ? deps.store.query({ ...filter, limit: tail }) : [];
-        for (const r of history) send(r);
+        // History, then live. Following starts first and holds live lines back while the flush
+        // and the query run; those the history already holds (seq up to its last) are not sent
+        // again, so no line falls between the two and none is sent twice.
         const matches = liveMatcher(filter);
-        const unfollow = deps.capture.follow((r) => { if (matches(r)) send(r); });
+        let held: LogRecord[] | undefined = [];
+        const unfollow = deps.capture.follow((r) => {
+          if (!matches(r)) return;
+          if (held === undefined) send(r);
+          else held.push(r);
+        });
         const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), heartbeatMs);
         heartbeat.unref();
         res.once('close', () => {
           clearInterval(heartbeat);
           unfollow();
         });
+        await deps.capture.flush();
+        if (res.destroyed) return;
+        const history = afterSeq !== undefined
+          ? deps.store.query({ ...filter, sinceMs: undefined, afterSeq, limit: MAX_LOG_LIMIT })
+          : tail > 0 ? deps.store.query({ ...filter, limit: tail }) : [];
+        for (const r of history) send(r);
+        const sentUpTo = history.at(-1)?.seq ?? 0;
+        for (const r of held) if (r.seq > sentUpTo) send(r);
+        held = undefined;
       },
     },
   ];
