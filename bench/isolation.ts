@@ -6,7 +6,6 @@
  * @module
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -16,6 +15,7 @@ import { NamespaceRuntime } from '../src/runtime/namespace.js';
 import { ProcessRuntime } from '../src/runtime/process.js';
 import type { RunningProcess, Runtime, SpawnSpec } from '../src/runtime/runtime.js';
 import { SandboxRuntime } from '../src/runtime/sandbox.js';
+import { freePort } from '../test/helpers/net.js';
 
 const OK_APP = fileURLToPath(new URL('../test/fixtures/apps/ok.mjs', import.meta.url));
 const LEVELS: readonly Isolation[] = ['process', 'namespace', 'sandbox'];
@@ -141,14 +141,6 @@ function pssKb(pid: number): number {
   } catch {
     return 0;
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function median(values: readonly number[]): number {

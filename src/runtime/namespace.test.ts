@@ -2,45 +2,25 @@
 // processes in /proc, a sibling's DATA_DIR, or the rest of tenement's data dir.
 import { after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TenementError } from '../core/errors.js';
-import { CgroupLimits } from './cgroups.js';
 import { NamespaceRuntime } from './namespace.js';
 import { runRuntimeContract } from './runtime.contract.js';
 import type { RunningProcess, SpawnSpec } from './runtime.js';
+import { freePort } from '../../test/helpers/net.js';
+import { testCgroupLimits } from '../../test/helpers/cgroups.js';
 
 const PROBE_APP = fileURLToPath(new URL('../../test/fixtures/apps/iso-probe.mjs', import.meta.url));
 
-const cgroupParent = `tenement-test-${process.pid}-ns`;
-const limits = new CgroupLimits({ parent: cgroupParent });
+const limits = testCgroupLimits('ns');
 const contractRoot = mkdtempSync(join(tmpdir(), 'tenement-ns-contract-'));
-after(async () => {
-  rmSync(contractRoot, { recursive: true, force: true });
-  const host = await limits.detect();
-  const roots = host.version === 'v2' ? [host.v2Root] : Object.values(host.v1Mounts ?? {});
-  for (const root of roots) {
-    try {
-      rmdirSync(`${root}/${cgroupParent}`);
-    } catch {
-      // never created
-    }
-  }
-});
+after(() => rmSync(contractRoot, { recursive: true, force: true }));
 
 runRuntimeContract('namespace', () => new NamespaceRuntime({ dataRoot: contractRoot, limits }), { childPidsVisible: false });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A tenement-like data dir: tenement.db and api_token at the top, `{service}/{id}` below. */
 async function makeDataRoot(t: TestContext): Promise<string> {

@@ -6,13 +6,13 @@
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TenementError } from '../core/errors.js';
 import { isGroupAlive, isProcessRunning, listLiveMembers, readStartTime } from './proc-stat.js';
 import type { OutputStream, RunningProcess, Runtime, SpawnSpec } from './runtime.js';
+import { freePort } from '../../test/helpers/net.js';
 
 export interface RuntimeContractOptions {
   /** How long a fixture app may take to print "listening on PORT" (default 10 s). */
@@ -61,14 +61,6 @@ class Output {
       this.#waiters.add(waiter);
     });
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 async function makeSpec(

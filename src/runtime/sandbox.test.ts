@@ -3,49 +3,29 @@
 // limit, and that a crashed server's containers are cleaned up.
 import { after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TenementError } from '../core/errors.js';
-import { CgroupLimits } from './cgroups.js';
 import { runRuntimeContract } from './runtime.contract.js';
 import type { RunningProcess, SpawnSpec } from './runtime.js';
 import { SandboxRuntime } from './sandbox.js';
+import { freePort } from '../../test/helpers/net.js';
+import { testCgroupLimits } from '../../test/helpers/cgroups.js';
 
 const APPS = fileURLToPath(new URL('../../test/fixtures/apps/', import.meta.url));
 
-const cgroupParent = `tenement-test-${process.pid}-sandbox`;
-const limits = new CgroupLimits({ parent: cgroupParent });
+const limits = testCgroupLimits('sandbox');
 const contractRoot = mkdtempSync(join(tmpdir(), 'tenement-sandbox-contract-'));
-after(async () => {
-  rmSync(contractRoot, { recursive: true, force: true });
-  const host = await limits.detect();
-  const roots = host.version === 'v2' ? [host.v2Root] : Object.values(host.v1Mounts ?? {});
-  for (const root of roots) {
-    try {
-      rmdirSync(`${root}/${cgroupParent}`);
-    } catch {
-      // never created
-    }
-  }
-});
+after(() => rmSync(contractRoot, { recursive: true, force: true }));
 
 runRuntimeContract(
   'sandbox',
   () => new SandboxRuntime({ stateDir: join(contractRoot, '.sandbox'), dataRoot: contractRoot, limits }),
   { childPidsVisible: false, readyTimeoutMs: 20_000 },
 );
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A tenement-like data dir (api_token at the top, `{service}/{id}` below) and a runtime on it. */
 async function makeRuntime(t: TestContext): Promise<{ root: string; runtime: SandboxRuntime }> {

@@ -1,0 +1,52 @@
+// `npm run bench`: every benchmark of the project in one run, each measured side by side with its
+// peer (direct to the app, nginx, the app's own start). Needs wrk, nginx-light and runsc
+// (apt-get install -y wrk nginx-light runsc) and a built tree (npm run bench builds first).
+//   npm run bench                 everything (about 8 minutes on 2 cores)
+//   npm run bench -- --quick      shorter runs, for a smoke check
+//   npm run bench -- proxy logs   only the named parts: supervisor proxy wake api logs isolation
+import { benchApi } from './api.js';
+import { benchIsolation } from './isolation.js';
+import { benchLogs } from './logs.js';
+import { benchProxy, benchWake } from './proxy.js';
+import { benchSupervisor, formatSupervisor } from './supervisor.js';
+
+const PARTS = ['supervisor', 'proxy', 'wake', 'api', 'logs', 'isolation'] as const;
+type Part = (typeof PARTS)[number];
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const named = args.filter((a): a is Part => (PARTS as readonly string[]).includes(a));
+const unknown = args.filter((a) => a !== '--quick' && !(PARTS as readonly string[]).includes(a));
+if (unknown.length > 0) {
+  console.error(`error: unknown bench part ${unknown.join(', ')} (parts: ${PARTS.join(', ')}; option: --quick)`);
+  process.exit(2);
+}
+const selected = named.length > 0 ? named : PARTS;
+const log = (line: string): void => console.log(line);
+
+for (const part of selected) {
+  console.log(`\n== ${part} ==`);
+  switch (part) {
+    case 'supervisor':
+      console.log(formatSupervisor(await benchSupervisor({ rounds: quick ? 5 : 15 })));
+      break;
+    case 'proxy':
+      await benchProxy({ withVariants: !quick, log, ...(quick ? { durationS: 4, warmupS: 1, rounds: 1 } : {}) });
+      break;
+    case 'wake':
+      await benchWake({ samples: quick ? 5 : 15, log });
+      break;
+    case 'api': {
+      const r = await benchApi(quick ? { requests: 100, psRuns: 3 } : {});
+      console.log(`GET /api/instances with ${r.instances} instances: p50 ${r.listP50Ms} ms, p99 ${r.listP99Ms} ms (${r.requests} requests)`);
+      console.log(`ten ps -a with ${r.instances} instances: ${r.psWallMs} ms wall (median of ${r.psRuns})`);
+      break;
+    }
+    case 'logs':
+      await benchLogs({ log, ...(quick ? { lines: 100_000, durationS: 4, warmupS: 1, rounds: 1 } : {}) });
+      break;
+    case 'isolation':
+      await benchIsolation(quick ? { rounds: 3 } : {});
+      break;
+  }
+}
