@@ -4,7 +4,8 @@
  * interleaved, median of N rounds, with req/s, p50/p99, CPU µs per request and ratios.
  * wrk is pinned to CPU 0, app and proxies to CPU 1. Also wake latency through the real `ten serve`
  * against the app's own spawn-to-listening time. Run alone: node --import tsx bench/proxy.ts
- * [--variants] [--quick] [--wake-only]
+ * [--variants] [--quick] [--wake-only] [--no-wake]. TENEMENT_BENCH_BASELINE=<dir with an older
+ * build's bin/ and dist/> adds that build as the path "tenement (base)", measured interleaved.
  * @module
  */
 import { execFile, spawn } from 'node:child_process';
@@ -30,6 +31,8 @@ export interface ProxyBenchOptions {
   connections?: number;
   /** Also measure the alternatives: node:http + undici Pool.dispatch, node:http + http.Agent. */
   withVariants?: boolean;
+  /** Root of another build (bin/ten, dist/) to measure side by side as "tenement (base)". */
+  baselineRoot?: string;
   log?: (line: string) => void;
 }
 
@@ -139,18 +142,23 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
 
   const children: ChildProcess[] = [];
   let nginxPid: number | null = null;
-  let dir: string | null = null;
+  const dirs: string[] = [];
+  /** `ten serve` from `root`, pinned; resolves to the server and its app:prod instance's port. */
+  const startServe = async (root: string, port: number): Promise<{ front: ChildProcess; appPort: number }> => {
+    const dir = mkdtempSync(join(tmpdir(), 'tenement-bench-proxy-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'tenement.toml'), appConfig());
+    const front = await startPinned([process.execPath, join(root, 'bin/ten'), '--config', join(dir, 'tenement.toml'), '--data-dir', join(dir, 'data'), 'serve', '--port', String(port)]);
+    children.push(front);
+    return { front, appPort: await instancePort(port, readFileSync(join(dir, 'data', 'api_token'), 'utf8').trim()) };
+  };
   try {
     const [appPortFree, tenPort, nginxPort, undiciPort, agentPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
     let appPort = appPortFree;
     let front: ChildProcess;
     if (existsSync(join(ROOT, 'dist/serve.js'))) {
       // The real server, pinned; the instance it spawns inherits CPU 1 and is the app everyone targets.
-      dir = mkdtempSync(join(tmpdir(), 'tenement-bench-proxy-'));
-      writeFileSync(join(dir, 'tenement.toml'), appConfig());
-      front = await startPinned([process.execPath, join(ROOT, 'bin/ten'), '--config', join(dir, 'tenement.toml'), '--data-dir', join(dir, 'data'), 'serve', '--port', String(tenPort)]);
-      children.push(front);
-      appPort = await instancePort(tenPort, readFileSync(join(dir, 'data', 'api_token'), 'utf8').trim());
+      ({ front, appPort } = await startServe(ROOT, tenPort));
       log(`tenement: ten serve (pid ${front.pid}) → instance app:prod on its own port`);
     } else {
       children.push(await startPinned([process.execPath, join(SHARED_BENCH, 'upstream-app.mjs')], { PORT: String(appPort) }));
@@ -164,6 +172,12 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
       { name: 'tenement', port: tenPort, cpuPid: () => front.pid ?? null },
       { name: 'nginx', port: nginxPort, cpuPid: () => nginxWorker(nginxPid!) },
     ];
+    if (options.baselineRoot !== undefined) {
+      const basePort = await freePort();
+      const base = await startServe(options.baselineRoot, basePort);
+      targets.splice(2, 0, { name: 'tenement (base)', port: basePort, cpuPid: () => base.front.pid ?? null });
+      log(`tenement (base): ${options.baselineRoot} (pid ${base.front.pid}), with its own app:prod`);
+    }
     if (options.withVariants === true) {
       const undici = await startPinned([process.execPath, join(ROOT, 'bench/proxy-undici-variant.mjs'), String(undiciPort), String(appPort)]);
       const agent = await startPinned([process.execPath, join(ROOT, 'bench/proxy-agent-variant.mjs'), String(agentPort), String(appPort)]);
@@ -209,7 +223,7 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
     for (const child of children) if (child.pid !== undefined && child.exitCode === null) child.kill('SIGTERM');
     await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? once(c, 'exit') : undefined)));
     if (nginxPid !== null) await run(join(SHARED_BENCH, 'nginx-peer.sh'), ['stop', String(nginxPid)]).catch(() => undefined);
-    if (dir !== null) rmSync(dir, { recursive: true, force: true });
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -316,6 +330,9 @@ export async function benchWake(options: WakeBenchOptions = {}): Promise<WakeBen
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const quick = process.argv.includes('--quick');
-  if (!process.argv.includes('--wake-only')) await benchProxy({ withVariants: process.argv.includes('--variants'), ...(quick ? { durationS: 4, warmupS: 1 } : {}) });
-  await benchWake({ samples: quick ? 5 : 10 });
+  const baselineRoot = process.env.TENEMENT_BENCH_BASELINE;
+  if (!process.argv.includes('--wake-only')) {
+    await benchProxy({ withVariants: process.argv.includes('--variants'), ...(baselineRoot === undefined ? {} : { baselineRoot }), ...(quick ? { durationS: 4, warmupS: 1 } : {}) });
+  }
+  if (!process.argv.includes('--no-wake')) await benchWake({ samples: quick ? 5 : 10 });
 }

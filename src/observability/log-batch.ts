@@ -39,7 +39,7 @@ export interface WriterSettings {
 }
 
 /** How often the main thread ticks the heartbeat. */
-export const HEARTBEAT_MS = 20;
+export const HEARTBEAT_MS = 10;
 
 /** Main thread → worker. Each request gets exactly one `done` reply, in the order sent. */
 export type WriterRequest =

@@ -22,8 +22,8 @@ export interface LogCaptureOptions {
   /** Post waiting lines to the writer at least this often (default 100 ms)... */
   readonly flushIntervalMs?: number;
   /**
-   * ...or as soon as this many wait (default 1,000); also the most lines per transaction, which
-   * keeps the writer's hold on the write lock short for the main connection's own writes.
+   * ...or as soon as this many wait (default 1,000): the most lines per message. The writer
+   * commits them 250 to a transaction, so it holds the write lock a few ms at a time.
    */
   readonly batchLines?: number;
   /** Sustained lines per second one instance may log (default 2,000). */
@@ -181,7 +181,7 @@ export class LogCapture {
     writer.write(batch, (stored, error) => {
       for (const budget of budgets) budget.queued -= 1;
       this.stored += stored;
-      this.dropped += batch.length - stored;
+      this.dropped += budgets.length - stored;
       if (error !== undefined) this.onError(error);
     });
   }

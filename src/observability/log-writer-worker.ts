@@ -61,7 +61,6 @@ const checkpoints = setInterval(() => {
   if (!writtenSinceCheckpoint) return;
   writtenSinceCheckpoint = false;
   try {
-    standAsideIfMainThreadStalled();
     db.pragma('wal_checkpoint(PASSIVE)');
   } catch (err) {
     reportError(err);

@@ -13,9 +13,11 @@ export type BatchDone = (stored: number, error?: Error) => void;
 export interface LogWriterOptions extends Omit<WriterSettings, 'heartbeat'> {
   /** Errors of the worker's background work (retention, checkpoints) and of the worker itself. */
   readonly onError?: (err: unknown) => void;
-  /** Wait before starting a new worker after one died (default 1 s). */
+  /** Wait before starting a new worker after one died (default 1 s, doubling while it keeps dying). */
   readonly restartDelayMs?: number;
 }
+
+const MAX_RESTART_DELAY_MS = 30_000;
 
 type Pending = (reply: { stored: number; error?: string }) => void;
 
@@ -27,6 +29,7 @@ export class LogWriter {
   /** Callbacks of the requests sent to the current worker, oldest first (it replies in order). */
   private inFlight: Pending[] = [];
   private restartTimer: NodeJS.Timeout | undefined;
+  private nextRestartDelayMs: number;
   private readonly heartbeatTimer: NodeJS.Timeout;
   private closing: Promise<void> | undefined;
 
@@ -35,6 +38,7 @@ export class LogWriter {
     this.settings = { file: options.file, heartbeat, retention: options.retention, checkpointIntervalMs: options.checkpointIntervalMs };
     this.onError = options.onError ?? (() => {});
     this.restartDelayMs = options.restartDelayMs ?? 1_000;
+    this.nextRestartDelayMs = this.restartDelayMs;
     const beat = new Int32Array(heartbeat);
     this.heartbeatTimer = setInterval(() => {
       Atomics.add(beat, 0, 1);
@@ -90,8 +94,12 @@ export class LogWriter {
     const worker = spawnWorker(this.settings);
     this.worker = worker;
     worker.on('message', (reply: WriterReply) => {
-      if (reply.type === 'error') this.onError(new Error(`log writer: ${reply.error}`));
-      else this.inFlight.shift()?.(reply);
+      if (reply.type === 'error') {
+        this.onError(new Error(`log writer: ${reply.error}`));
+        return;
+      }
+      this.nextRestartDelayMs = this.restartDelayMs;
+      this.inFlight.shift()?.(reply);
     });
     worker.on('error', (err) => this.onError(err));
     worker.once('exit', (code) => {
@@ -101,8 +109,9 @@ export class LogWriter {
       for (const pending of lost) pending({ stored: 0, error: `the log writer stopped (exit code ${code})` });
       if (this.closing !== undefined) return;
       this.onError(new Error(`the log writer stopped unexpectedly (exit code ${code}); restarting it`));
-      this.restartTimer = setTimeout(() => this.start(), this.restartDelayMs);
+      this.restartTimer = setTimeout(() => this.start(), this.nextRestartDelayMs);
       this.restartTimer.unref();
+      this.nextRestartDelayMs = Math.min(this.nextRestartDelayMs * 2, MAX_RESTART_DELAY_MS);
     });
   }
 }

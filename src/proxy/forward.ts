@@ -1,8 +1,9 @@
 /**
- * Forwarding one HTTP request to an instance over its keep-alive upstream pool. Bodies stream
- * both ways with back-pressure; a client that leaves cancels the upstream request; an upstream
- * that breaks mid-answer cuts the client response; connection failures retry another pick or
- * wait for the supervisor's restart; no response head within request_timeout → 504.
+ * Forwarding one HTTP request to an instance over its keep-alive upstream pool, shared by both
+ * front ends (node:http and the raw-socket path). Bodies stream both ways with back-pressure; a
+ * client that leaves cancels the upstream request; an upstream that breaks mid-answer cuts the
+ * client response; connection failures retry another pick or wait for the supervisor's restart;
+ * no response head within request_timeout → 504.
  * @module
  */
 import { STATUS_CODES } from 'node:http';
@@ -12,7 +13,7 @@ import type { SupervisorApi } from '../supervisor/types.js';
 import { sendProxyError } from './responses.js';
 import type { ResponseHead } from './response-head.js';
 import type { InstanceRoute, ServiceRoutes } from './route-table.js';
-import type { UpstreamConnection, UpstreamFailure, UpstreamSink } from './upstream.js';
+import type { RequestBodySource, UpstreamConnection, UpstreamFailure, UpstreamSink } from './upstream.js';
 import { waitUntilReachable } from './wait-ready.js';
 
 export interface ProxyLogger {
@@ -26,7 +27,7 @@ export interface ForwardContext {
 }
 
 const kJob = Symbol('forwardJob');
-type JobResponse = ServerResponse & { [kJob]?: ForwardJob };
+type JobResponse = ServerResponse & { [kJob]?: NodeForwardJob };
 
 /** Pause between retries while a crashed instance is noticed and restarted. */
 const RETRY_STEP_MS = 100;
@@ -39,42 +40,55 @@ function onResponseDrain(this: JobResponse): void {
   this[kJob]?.resumeUpstream();
 }
 
+/** What a proxied request sends upstream. */
+export interface ForwardRequest {
+  readonly method: string;
+  readonly url: string;
+  /** Rewritten upstream headers (upstreamRequestHeaders). */
+  readonly headers: string[];
+  /** The body to stream, or null for none. */
+  readonly body: RequestBodySource | null;
+  /** Content-Length, or -1 for a body of unknown length (sent chunked). */
+  readonly bodyLength: number;
+}
+
 /**
  * One proxied request. Holds the instance's open-connection count from start until the client
- * response closes, and records the request's status and duration in the instance's stats.
+ * response closes (the front end calls finish()), and records the request's status and duration
+ * in the instance's stats. A front end supplies how the answer reaches its client.
  */
-export class ForwardJob implements UpstreamSink {
+export abstract class ForwardJob implements UpstreamSink {
   private route: InstanceRoute;
   private readonly service: ServiceRoutes | null;
-  private readonly req: IncomingMessage;
-  private readonly res: JobResponse;
-  private readonly headers: string[];
-  private readonly bodyLength: number;
-  private readonly hasBody: boolean;
+  private readonly request: ForwardRequest;
   private readonly ctx: ForwardContext;
   private readonly startedAt = performance.now();
   private conn: UpstreamConnection | null = null;
   private attempt = 0;
   private retryDeadline = 0;
-  private isFinished = false;
+  protected isFinished = false;
   /** The head went to the client: failures can no longer become an error response. */
   private isAnswered = false;
 
-  constructor(ctx: ForwardContext, route: InstanceRoute, service: ServiceRoutes | null, req: IncomingMessage, res: ServerResponse, headers: string[], hasBody: boolean, bodyLength: number) {
+  constructor(ctx: ForwardContext, route: InstanceRoute, service: ServiceRoutes | null, request: ForwardRequest) {
     this.ctx = ctx;
     this.route = route;
     this.service = service;
-    this.req = req;
-    this.res = res;
-    this.headers = headers;
-    this.hasBody = hasBody;
-    this.bodyLength = bodyLength;
+    this.request = request;
   }
+
+  /** The status the client got (for stats). */
+  protected abstract get statusCode(): number;
+  protected abstract sendHead(head: ResponseHead): void;
+  /** Returns false when the client is full: call resumeUpstream() once it drains. */
+  protected abstract sendData(chunk: Buffer): boolean;
+  protected abstract sendEnd(): void;
+  /** Cut the client response short (the instance broke off mid-answer). */
+  protected abstract sendCut(): void;
+  protected abstract sendError(status: 502 | 503 | 504): void;
 
   start(): void {
     this.route.handle.connectionOpened();
-    this.res[kJob] = this;
-    this.res.on('close', onResponseClose);
     this.send();
   }
 
@@ -82,7 +96,8 @@ export class ForwardJob implements UpstreamSink {
     const route = this.route;
     const port = route.handle.port;
     if (port !== null && route.isReachable) {
-      this.conn = route.upstream(port).request(this.req.method!, this.req.url!, this.headers, this.hasBody ? this.req : null, this.bodyLength, this);
+      const r = this.request;
+      this.conn = route.upstream(port).request(r.method, r.url, r.headers, r.body, r.bodyLength, this);
       return;
     }
     void this.waitThenSend(Date.now() + route.handle.serviceConfig.startupTimeoutMs);
@@ -92,20 +107,19 @@ export class ForwardJob implements UpstreamSink {
     const outcome = await waitUntilReachable(this.route, this.ctx.supervisor, deadline, () => this.isFinished);
     if (outcome === 'cancelled') return;
     if (outcome === 'ready') this.send();
-    else sendProxyError(this.res, 503);
+    else this.sendError(503);
   }
 
   /** The client response closed (finished or aborted): release the instance, record stats. */
   finish(): void {
     if (this.isFinished) return;
     this.isFinished = true;
-    this.res[kJob] = undefined;
     if (this.conn !== null) {
       this.conn.abort();
       this.conn = null;
     }
     this.route.handle.connectionClosed();
-    this.route.stats.record(this.res.statusCode, (performance.now() - this.startedAt) / 1000);
+    this.route.stats.record(this.statusCode, (performance.now() - this.startedAt) / 1000);
   }
 
   resumeUpstream(): void {
@@ -114,20 +128,16 @@ export class ForwardJob implements UpstreamSink {
 
   onUpstreamHead(head: ResponseHead): void {
     this.isAnswered = true;
-    this.res.writeHead(head.status, head.statusText === '' ? STATUS_CODES[head.status] : head.statusText, head.headers);
-    // A streamed answer (SSE, long poll) gets its head now; a sized one sends head and body in one write.
-    if (head.contentLength < 0) this.res.flushHeaders();
+    this.sendHead(head);
   }
 
   onUpstreamData(chunk: Buffer): boolean {
-    const ok = this.res.write(chunk);
-    if (!ok) this.res.once('drain', onResponseDrain);
-    return ok;
+    return this.sendData(chunk);
   }
 
   onUpstreamEnd(): void {
     this.conn = null;
-    this.res.end();
+    this.sendEnd();
   }
 
   onUpstreamFailure(failure: UpstreamFailure): void {
@@ -135,20 +145,20 @@ export class ForwardJob implements UpstreamSink {
     if (this.isFinished) return;
     if (this.isAnswered) {
       // The instance broke off mid-answer: end the client response the same way.
-      this.res.destroy();
+      this.sendCut();
       return;
     }
     if (failure === 'timeout') {
       this.ctx.logger.warn({ instance: this.route.handle.name }, 'request timed out');
-      sendProxyError(this.res, 504);
-    } else if (failure === 'stale' && !this.hasBody) {
+      this.sendError(504);
+    } else if (failure === 'stale' && this.request.body === null) {
       // The instance closed an idle keep-alive connection as we reused it: resend on another.
       this.send();
-    } else if (failure === 'unreached' && !this.hasBody) {
+    } else if (failure === 'unreached' && this.request.body === null) {
       this.retry();
     } else {
       this.ctx.logger.warn({ instance: this.route.handle.name, failure }, 'upstream request failed');
-      sendProxyError(this.res, 502);
+      this.sendError(502);
     }
   }
 
@@ -169,7 +179,7 @@ export class ForwardJob implements UpstreamSink {
     const remaining = this.retryDeadline - Date.now();
     if (remaining <= 0) {
       this.ctx.logger.warn({ instance: route.handle.name }, 'instance unreachable');
-      sendProxyError(this.res, 502);
+      this.sendError(502);
       return;
     }
     // Wait for the supervisor to notice the crash (a state change) or a short step, then retry.
@@ -178,5 +188,54 @@ export class ForwardJob implements UpstreamSink {
       if (route.isReachable) this.send();
       else void this.waitThenSend(this.retryDeadline);
     });
+  }
+}
+
+/** The node:http front end's job: answers through a ServerResponse. */
+export class NodeForwardJob extends ForwardJob {
+  private readonly res: JobResponse;
+
+  constructor(ctx: ForwardContext, route: InstanceRoute, service: ServiceRoutes | null, req: IncomingMessage, res: ServerResponse, headers: string[], hasBody: boolean, bodyLength: number) {
+    super(ctx, route, service, { method: req.method!, url: req.url!, headers, body: hasBody ? req : null, bodyLength });
+    this.res = res;
+  }
+
+  override start(): void {
+    this.res[kJob] = this;
+    this.res.on('close', onResponseClose);
+    super.start();
+  }
+
+  override finish(): void {
+    this.res[kJob] = undefined;
+    super.finish();
+  }
+
+  protected get statusCode(): number {
+    return this.res.statusCode;
+  }
+
+  protected sendHead(head: ResponseHead): void {
+    this.res.writeHead(head.status, head.statusText === '' ? STATUS_CODES[head.status] : head.statusText, head.headers);
+    // A streamed answer (SSE, long poll) gets its head now; a sized one sends head and body in one write.
+    if (head.contentLength < 0) this.res.flushHeaders();
+  }
+
+  protected sendData(chunk: Buffer): boolean {
+    const ok = this.res.write(chunk);
+    if (!ok) this.res.once('drain', onResponseDrain);
+    return ok;
+  }
+
+  protected sendEnd(): void {
+    this.res.end();
+  }
+
+  protected sendCut(): void {
+    this.res.destroy();
+  }
+
+  protected sendError(status: 502 | 503 | 504): void {
+    sendProxyError(this.res, status);
   }
 }

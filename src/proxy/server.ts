@@ -1,18 +1,25 @@
 /**
  * The front listener: every request on the one port is routed by Host (SPEC §3) to an instance
  * (forwarded), to tenement's own management handler (bare domain), or answered 404/503 here.
- * Node's server limits bound slow clients (headers timeout, header size, keep-alive timeout).
+ * Connections start on the raw fast path (raw-front.ts: strict parser, answers written straight
+ * to the socket); anything else (management, upgrades, Expect, HTTP/1.0) is handed on a request
+ * boundary to the node:http server, whose limits bound slow clients there.
  * @module
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TenementError } from '../core/errors.js';
 import type { RequestStats } from '../observability/request-stats.js';
 import type { SupervisorApi } from '../supervisor/types.js';
-import { ForwardJob } from './forward.js';
+import { NodeForwardJob } from './forward.js';
 import type { ForwardContext, ProxyLogger } from './forward.js';
 import { findHost, upstreamRequestHeaders } from './headers.js';
+import type { RawConnection } from './raw-connection.js';
+import { RawForwardJob } from './raw-forward.js';
+import { RawFront } from './raw-front.js';
+import type { RequestHead } from './request-head.js';
 import type { ForwardedFor, RequestFacts } from './headers.js';
 import { HostResolver } from './host.js';
 import type { RouteTarget } from './host.js';
@@ -68,6 +75,13 @@ function matchesPrefix(url: string, prefix: string): boolean {
 
 const MANAGEMENT = Symbol('management');
 type Resolution = InstanceRoute | 404 | 503 | typeof MANAGEMENT | Promise<InstanceRoute | 404 | 503>;
+
+/** Reused by the synchronous header rewrite of each raw-path request. */
+const rawFacts: RequestFacts = { hasBody: false, bodyLength: 0 };
+
+function isLoopback(address: string): boolean {
+  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
+}
 
 export function createFrontServer(options: FrontServerOptions): FrontServer {
   const { supervisor, stats, management, logger } = options;
@@ -129,7 +143,7 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
       clientAddress: address,
       host,
       proto: 'encrypted' in req.socket && req.socket.encrypted === true ? 'https' : 'http',
-      trustForwardedProto: address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1',
+      trustForwardedProto: isLoopback(address),
       isUpgrade,
     };
   }
@@ -138,7 +152,7 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     const facts: RequestFacts = { hasBody: false, bodyLength: 0 };
     const headers = upstreamRequestHeaders(req.rawHeaders, forwardedFor(req, host, false), facts);
     const service = isPicked ? table.service(route.handle.service) ?? null : null;
-    new ForwardJob(ctx, route, service, req, res, headers, facts.hasBody, facts.bodyLength).start();
+    new NodeForwardJob(ctx, route, service, req, res, headers, facts.hasBody, facts.bodyLength).start();
   }
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -186,6 +200,38 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     } else tunnel(resolution);
   }
 
+  function forwardRaw(conn: RawConnection, route: InstanceRoute, isPicked: boolean, head: RequestHead, body: RawConnection['requestBody']): void {
+    const address = conn.socket.remoteAddress ?? '';
+    const fwd: ForwardedFor = { clientAddress: address, host: head.host, proto: 'http', trustForwardedProto: isLoopback(address), isUpgrade: false };
+    const headers = upstreamRequestHeaders(head.rawHeaders, fwd, rawFacts);
+    const service = isPicked ? table.service(route.handle.service) ?? null : null;
+    const job = new RawForwardJob(ctx, route, service, { method: head.method, url: head.target, headers, body, bodyLength: rawFacts.bodyLength }, conn);
+    if (conn.attach(job)) job.start();
+  }
+
+  /** The raw path's router: false leaves the request to the node:http server. */
+  function dispatchRaw(conn: RawConnection, head: RequestHead): boolean {
+    const url = head.target;
+    if (url.charCodeAt(0) !== 47 /* '/' */) return false;
+    const target = hosts.resolve(head.host);
+    const resolution = resolve(target, url);
+    if (resolution === MANAGEMENT) return false;
+    if (typeof resolution === 'number') {
+      conn.respondError(resolution);
+      return true;
+    }
+    const isPicked = target.kind !== 'instance';
+    // Taken now: a short body may be fully read before an auto-spawn resolves.
+    const body = conn.requestBody;
+    if (resolution instanceof Promise) {
+      void resolution.then((r) => {
+        if (typeof r === 'number') conn.respondError(r);
+        else forwardRaw(conn, r, isPicked, head, body);
+      });
+    } else forwardRaw(conn, resolution, isPicked, head, body);
+    return true;
+  }
+
   const limits = { ...SERVER_LIMITS, ...options.limits };
   const server = createServer({
     ...limits,
@@ -194,7 +240,36 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     noDelay: true,
   }, onRequest) as FrontServer;
   server.on('upgrade', onUpgrade);
+  attachRawFront(server, new RawFront(limits, dispatchRaw, takeConnectionListener(server)));
   server.on('close', () => table.close());
   Object.defineProperty(server, 'routes', { value: table, enumerable: false });
   return server;
+}
+
+/** Node's own connection listener, removed from the server so the raw path sees sockets first. */
+function takeConnectionListener(server: Server): (socket: Socket) => void {
+  const listener = server.listeners('connection')[0] as (this: Server, socket: Socket) => void;
+  server.removeListener('connection', listener);
+  return (socket) => listener.call(server, socket);
+}
+
+/** New sockets go to the raw path; closing the server reaches its connections too. */
+function attachRawFront(server: Server, raw: RawFront): void {
+  server.on('connection', (socket: Socket) => raw.accept(socket));
+  const close = server.close;
+  const closeIdle = server.closeIdleConnections;
+  const closeAll = server.closeAllConnections;
+  server.close = function (this: Server, callback?: (err?: Error) => void): Server {
+    raw.stop();
+    return close.call(this, callback);
+  };
+  server.closeIdleConnections = function (this: Server): void {
+    raw.closeIdle();
+    closeIdle.call(this);
+  };
+  server.closeAllConnections = function (this: Server): void {
+    raw.closeAll();
+    closeAll.call(this);
+  };
+  server.on('close', () => raw.dispose());
 }

@@ -3,10 +3,9 @@
  * the request head in one write, streams a request body (chunked when it has no length), and
  * parses the response incrementally, handing the head and body slices to a sink. No per-request
  * timers: one sweep per pool enforces the response-head timeout and retires idle connections.
- * Clients' requests were already parsed by Node's server; this side only talks to the instance.
+ * Clients' requests were already parsed by a front end; this side only talks to the instance.
  * @module
  */
-import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { hasNoBody, parseResponseHead } from './response-head.js';
@@ -19,6 +18,16 @@ import type { ResponseHead } from './response-head.js';
  * timeout: no head within the timeout. broken: the answer stopped midway or was malformed.
  */
 export type UpstreamFailure = 'unreached' | 'stale' | 'timeout' | 'broken';
+
+/** A request body to stream upstream: an IncomingMessage, or the raw front path's body stream. */
+export interface RequestBodySource {
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'end', listener: () => void): unknown;
+  off(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  off(event: 'end', listener: () => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+}
 
 export interface UpstreamSink {
   onUpstreamHead(head: ResponseHead): void;
@@ -54,7 +63,7 @@ export class UpstreamConnection {
   private requestsSent = 0;
   sentAt = 0;
   idleSince = 0;
-  private body: IncomingMessage | null = null;
+  private body: RequestBodySource | null = null;
   private isBodyChunked = false;
 
   constructor(private readonly pool: UpstreamPool, port: number) {
@@ -74,7 +83,7 @@ export class UpstreamConnection {
     return this.phase === Phase.Head;
   }
 
-  send(method: string, path: string, headers: readonly string[], body: IncomingMessage | null, bodyLength: number, sink: UpstreamSink): void {
+  send(method: string, path: string, headers: readonly string[], body: RequestBodySource | null, bodyLength: number, sink: UpstreamSink): void {
     this.sink = sink;
     this.phase = Phase.Head;
     // The previous answer may have left the socket paused by back-pressure on its last chunk.
@@ -107,7 +116,7 @@ export class UpstreamConnection {
     this.abort();
   }
 
-  private streamBody(body: IncomingMessage): void {
+  private streamBody(body: RequestBodySource): void {
     this.body = body;
     body.on('data', this.onBodyData);
     body.on('end', this.onBodyEnd);
@@ -317,7 +326,7 @@ export class UpstreamPool {
   ) {}
 
   /** Sends a request on an idle connection, or a new one. */
-  request(method: string, path: string, headers: readonly string[], body: IncomingMessage | null, bodyLength: number, sink: UpstreamSink): UpstreamConnection {
+  request(method: string, path: string, headers: readonly string[], body: RequestBodySource | null, bodyLength: number, sink: UpstreamSink): UpstreamConnection {
     // Most recently released first: the warmest connection, the least likely to be timed out.
     let conn = this.idle.pop();
     if (conn !== undefined && body !== null && Date.now() - conn.idleSince > BODY_IDLE_MAX_MS) {

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { LineSplitter, MAX_LINE_BYTES, TRUNCATION_MARKER, readLines } from './line-splitter.js';
+import { LineSplitter, MAX_LINE_BYTES, MAX_LINES_PER_SECOND, TRUNCATION_MARKER, readLines } from './line-splitter.js';
 
 const euro = Buffer.from('€', 'utf8'); // e2 82 ac
 const long = 'a'.repeat(MAX_LINE_BYTES + 5000);
@@ -76,4 +76,20 @@ test('readLines flushes the partial line of a destroyed stream', async () => {
   stream.destroy();
   await done;
   assert.deepEqual(seen, ['partial']);
+});
+
+test('a flooding stream is read at most MAX_LINES_PER_SECOND: the writer is held back, nothing is lost', async () => {
+  const stream = new PassThrough();
+  const seen: number[] = [];
+  const done = readLines(stream, () => seen.push(Date.now()));
+  const total = MAX_LINES_PER_SECOND / 2;
+  const started = Date.now();
+  const chunk = Buffer.from('x\n'.repeat(1000));
+  for (let i = 0; i < total / 1000; i++) stream.write(chunk);
+  stream.end();
+  await done;
+  assert.equal(seen.length, total, 'every line is delivered, just not all at once');
+  // Half a second's budget cannot all be read within the first 100 ms window.
+  const firstWindow = seen.filter((t) => t - started < 100).length;
+  assert.ok(firstWindow < total, `${firstWindow} of ${total} lines were read in the first window`);
 });

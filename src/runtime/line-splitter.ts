@@ -77,16 +77,46 @@ export class LineSplitter {
 }
 
 /**
- * Feeds every line of `stream` to `onLine`; resolves once the stream has closed (ended, failed
- * or been destroyed) and its last partial line was flushed.
+ * Most lines per second read from one output stream. Past it the pipe is left unread until the
+ * next 100 ms window, so a flooding instance blocks in its own write() instead of costing the
+ * server CPU (the log capture still samples what is read, with a drop marker).
+ */
+export const MAX_LINES_PER_SECOND = 20_000;
+const WINDOW_MS = 100;
+const MAX_LINES_PER_WINDOW = (MAX_LINES_PER_SECOND * WINDOW_MS) / 1000;
+
+/**
+ * Feeds every line of `stream` to `onLine`, at most MAX_LINES_PER_SECOND; resolves once the stream
+ * has closed (ended, failed or been destroyed) and its last partial line was flushed.
  */
 export function readLines(stream: Readable, onLine: (line: string) => void): Promise<void> {
-  const splitter = new LineSplitter(onLine);
+  let windowStart = 0;
+  let linesInWindow = 0;
+  let resumeTimer: NodeJS.Timeout | undefined;
+  const splitter = new LineSplitter((line) => {
+    linesInWindow++;
+    onLine(line);
+  });
   return new Promise((resolve) => {
-    stream.on('data', (chunk: Buffer) => splitter.push(chunk));
+    stream.on('data', (chunk: Buffer) => {
+      const now = Date.now();
+      if (now - windowStart >= WINDOW_MS) {
+        windowStart = now;
+        linesInWindow = 0;
+      }
+      splitter.push(chunk);
+      if (linesInWindow >= MAX_LINES_PER_WINDOW && resumeTimer === undefined) {
+        stream.pause();
+        resumeTimer = setTimeout(() => {
+          resumeTimer = undefined;
+          stream.resume();
+        }, WINDOW_MS - (now - windowStart));
+      }
+    });
     // A read error (EIO, a destroyed pipe) only ends the output; 'close' follows it.
     stream.on('error', () => undefined);
     stream.once('close', () => {
+      clearTimeout(resumeTimer);
       splitter.end();
       resolve();
     });

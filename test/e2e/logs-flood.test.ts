@@ -34,9 +34,9 @@ test('a flooding app does not grow the server past a bound, and its drop marker 
     peak = Math.max(peak, rssBytes(d.proc.pid!));
     const metrics = (await d.http('/metrics', { headers: auth })).body;
     const n = Number(/^tenement_log_lines_total\{result="dropped"\} (\d+)/m.exec(metrics)?.[1] ?? 0);
-    // Enough lines to have exhausted memory if they had been kept.
-    return n >= 500_000 ? n : undefined;
-  }, 60_000, 'half a million dropped lines');
+    // Far more than the capture's queue holds: had they been kept, memory would have grown with them.
+    return n >= 200_000 ? n : undefined;
+  }, 60_000, '200,000 dropped lines');
   assert.ok(peak < RSS_BOUND_BYTES, `server RSS peaked at ${Math.round(peak / 1_048_576)} MB after ${dropped} dropped lines`);
 
   const markers = await waitFor(async () => {

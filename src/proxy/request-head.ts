@@ -1,0 +1,263 @@
+/**
+ * A strict HTTP/1.x request-head parser for the raw front path: request line, header fields and
+ * the body framing of RFC 9112 §6, with every ambiguity a smuggler could use refused (→ 400).
+ * Pure; works on the bytes as received, so what it accepts is exactly what is forwarded.
+ * @module
+ */
+
+export const MAX_REQUEST_HEAD_BYTES = 16 * 1024;
+
+export interface RequestHead {
+  method: string;
+  target: string;
+  /** HTTP/1.1 (true) or HTTP/1.0 (false). */
+  isHttp11: boolean;
+  /** Flat [name, value, ...] as sent (values without surrounding whitespace). */
+  rawHeaders: string[];
+  host: string | undefined;
+  /** Content-Length, or -1 when absent. */
+  contentLength: number;
+  isChunked: boolean;
+  /** An Upgrade or Expect header: left to the node:http server. */
+  needsNodeServer: boolean;
+  /** The client asked to close after this exchange. */
+  wantsClose: boolean;
+}
+
+/** Why a head was refused: 400 (malformed or ambiguous) or 431 (too large). */
+export type HeadError = 400 | 431;
+
+/** tchar of RFC 9110 §5.6.2, by byte. */
+const TCHAR = new Uint8Array(256);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  if (/[A-Za-z0-9!#$%&'*+\-.^_`|~]/.test(ch)) TCHAR[c] = 1;
+}
+
+const CR = 13;
+const LF = 10;
+const SP = 32;
+const HTAB = 9;
+const DIGITS = /^[0-9]{1,15}$/;
+
+/**
+ * Where the head starting at `start` ends (the index just past its blank line), -1 if more bytes
+ * are needed, or an error. Leading empty lines (RFC 9112 §2.2) are skipped by the caller first.
+ */
+export function findHeadEnd(buf: Buffer, start: number): number | HeadError {
+  const end = buf.indexOf('\r\n\r\n', start, 'latin1');
+  if (end >= 0) return end - start + 4 > MAX_REQUEST_HEAD_BYTES ? 431 : end + 4;
+  // A head using bare LF line ends would never show a CRLF blank line: refuse it now.
+  if (buf.indexOf('\n\n', start, 'latin1') >= 0 || buf.indexOf('\n\r\n', start, 'latin1') >= 0) return 400;
+  return buf.length - start > MAX_REQUEST_HEAD_BYTES ? 431 : -1;
+}
+
+/** Index past any CRLF pairs at `start` (empty lines before a request line). */
+export function skipEmptyLines(buf: Buffer, start: number): number {
+  let i = start;
+  while (i + 1 < buf.length && buf[i] === CR && buf[i + 1] === LF) i += 2;
+  return i;
+}
+
+function isOws(c: number): boolean {
+  return c === SP || c === HTAB;
+}
+
+/** Parses buf[start, end) where `end` is just past the blank line. */
+export function parseRequestHead(buf: Buffer, start: number, end: number): RequestHead | HeadError {
+  // Request line: method SP request-target SP HTTP-version CRLF, single spaces only.
+  let i = start;
+  while (i < end && TCHAR[buf[i]!] === 1) i++;
+  if (i === start || buf[i] !== SP) return 400;
+  const method = buf.toString('latin1', start, i);
+  const targetStart = ++i;
+  while (i < end && buf[i]! > SP && buf[i]! < 127) i++;
+  if (i === targetStart || buf[i] !== SP) return 400;
+  const target = buf.toString('latin1', targetStart, i);
+  i++;
+  if (i + 10 > end || buf.toString('latin1', i, i + 7) !== 'HTTP/1.' || buf[i + 8] !== CR || buf[i + 9] !== LF) return 400;
+  const minor = buf[i + 7];
+  if (minor !== 48 && minor !== 49) return 400;
+  const isHttp11 = minor === 49;
+  i += 10;
+
+  const head: RequestHead = {
+    method, target, isHttp11, rawHeaders: [], host: undefined, contentLength: -1, isChunked: false,
+    needsNodeServer: false, wantsClose: !isHttp11,
+  };
+  let hostCount = 0;
+  let lengthCount = 0;
+  let encodingCount = 0;
+  const fieldsEnd = end - 2;
+  while (i < fieldsEnd) {
+    // field-name: a token right up to the colon (no whitespace before it, no obs-fold line).
+    const nameStart = i;
+    while (TCHAR[buf[i]!] === 1) i++;
+    if (i === nameStart || buf[i] !== 58 /* : */) return 400;
+    const nameEnd = i++;
+    while (isOws(buf[i]!)) i++;
+    const valueStart = i;
+    let valueEnd = i;
+    for (;;) {
+      const c = buf[i]!;
+      if (c === CR) {
+        if (buf[i + 1] !== LF) return 400;
+        break;
+      }
+      // No NUL, bare LF or other control characters in a value; HTAB and obs-text are allowed.
+      if ((c < SP && c !== HTAB) || c === 127) return 400;
+      i++;
+      if (!isOws(c)) valueEnd = i;
+    }
+    i += 2;
+    const name = buf.toString('latin1', nameStart, nameEnd);
+    const value = buf.toString('latin1', valueStart, valueEnd);
+    head.rawHeaders.push(name, value);
+    switch (nameEnd - nameStart) {
+      case 4:
+        if (name.toLowerCase() === 'host') {
+          hostCount++;
+          head.host = value;
+        }
+        break;
+      case 6:
+        if (name.toLowerCase() === 'expect') head.needsNodeServer = true;
+        break;
+      case 7:
+        if (name.toLowerCase() === 'upgrade') head.needsNodeServer = true;
+        break;
+      case 10:
+        if (name.toLowerCase() === 'connection') applyConnection(head, value);
+        break;
+      case 14:
+        if (name.toLowerCase() === 'content-length') {
+          lengthCount++;
+          if (!DIGITS.test(value)) return 400;
+          head.contentLength = Number(value);
+        }
+        break;
+      case 17:
+        if (name.toLowerCase() === 'transfer-encoding') {
+          encodingCount++;
+          if (value.toLowerCase() !== 'chunked') return 400;
+          head.isChunked = true;
+        }
+        break;
+    }
+  }
+  if (i !== fieldsEnd) return 400;
+  // Framing (RFC 9112 §6.1-6.3): exactly one way to find the body's end, or none.
+  if (lengthCount > 1 || encodingCount > 1 || (lengthCount === 1 && encodingCount === 1)) return 400;
+  if (head.isChunked && !isHttp11) return 400;
+  // Host (RFC 9112 §3.2): exactly one in HTTP/1.1, at most one in HTTP/1.0.
+  if (hostCount > 1 || (isHttp11 && hostCount === 0)) return 400;
+  return head;
+}
+
+function applyConnection(head: RequestHead, value: string): void {
+  const lower = value.toLowerCase();
+  if (lower === 'keep-alive') head.wantsClose = false;
+  else if (lower === 'close') head.wantsClose = true;
+  else {
+    for (const token of lower.split(',')) {
+      const t = token.trim();
+      if (t === 'close') head.wantsClose = true;
+      else if (t === 'keep-alive' && !head.isHttp11) head.wantsClose = false;
+      else if (t === 'upgrade') head.needsNodeServer = true;
+    }
+  }
+}
+
+/**
+ * Incremental decoder of a chunked request body (RFC 9112 §7.1), strict: CRLF line ends only,
+ * hex sizes without sign or whitespace, extensions skipped, trailers read and dropped.
+ */
+export class ChunkedBodyDecoder {
+  private phase = ChunkPhase.Size;
+  private remaining = 0;
+  private lineBytes = 0;
+  /** Partial size line carried between calls. */
+  private size = 0;
+  private digits = 0;
+  private inExtension = false;
+  private sawCr = false;
+  private trailerLineEmpty = true;
+  isDone = false;
+
+  /**
+   * Consumes buf[start, end): data slices go to `onData`. Returns the index where consumption
+   * stopped (the end of the body when isDone, else `end`), or -1 on malformed framing.
+   */
+  feed(buf: Buffer, start: number, end: number, onData: (chunk: Buffer) => void): number {
+    let i = start;
+    while (i < end && !this.isDone) {
+      if (this.phase === ChunkPhase.Data) {
+        const n = Math.min(this.remaining, end - i);
+        onData(buf.subarray(i, i + n));
+        i += n;
+        this.remaining -= n;
+        if (this.remaining === 0) this.phase = ChunkPhase.DataCr;
+        continue;
+      }
+      const c = buf[i++]!;
+      if (++this.lineBytes > 4096) return -1;
+      switch (this.phase) {
+        case ChunkPhase.DataCr:
+          if (c !== CR) return -1;
+          this.phase = ChunkPhase.DataLf;
+          break;
+        case ChunkPhase.DataLf:
+          if (c !== LF) return -1;
+          this.startLine(ChunkPhase.Size);
+          break;
+        case ChunkPhase.Size:
+          if (this.sawCr) {
+            if (c !== LF || this.digits === 0) return -1;
+            if (this.size === 0) this.startLine(ChunkPhase.Trailer);
+            else {
+              this.remaining = this.size;
+              this.phase = ChunkPhase.Data;
+            }
+          } else if (c === CR) this.sawCr = true;
+          else if (this.inExtension) {
+            if ((c < SP && c !== HTAB) || c === 127) return -1;
+          } else if (c === 59 /* ; */ && this.digits > 0) this.inExtension = true;
+          else {
+            const v = hexValue(c);
+            if (v < 0 || ++this.digits > 12) return -1;
+            this.size = this.size * 16 + v;
+          }
+          break;
+        case ChunkPhase.Trailer:
+          if (this.sawCr) {
+            if (c !== LF) return -1;
+            if (this.trailerLineEmpty) this.isDone = true;
+            else this.startLine(ChunkPhase.Trailer);
+          } else if (c === CR) this.sawCr = true;
+          else if ((c < SP && c !== HTAB) || c === 127) return -1;
+          else this.trailerLineEmpty = false;
+          break;
+      }
+    }
+    return i;
+  }
+
+  private startLine(phase: ChunkPhase): void {
+    this.phase = phase;
+    this.lineBytes = 0;
+    this.size = 0;
+    this.digits = 0;
+    this.inExtension = false;
+    this.sawCr = false;
+    this.trailerLineEmpty = true;
+  }
+}
+
+const enum ChunkPhase { Size, Data, DataCr, DataLf, Trailer }
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
