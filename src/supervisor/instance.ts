@@ -66,6 +66,8 @@ export class Instance implements InstanceHandle {
   private stateWaiters: StateWaiter[] = [];
   /** The generation whose process crashed (as opposed to being stopped on purpose). */
   private crashedGeneration = -1;
+  /** A stop under way: the next launch waits for it (one process per instance at a time). */
+  private stopping: Promise<void> | null = null;
 
   constructor(ctx: InstanceContext, serviceConfig: ServiceConfig, id: string, weight: number, restarts: number) {
     this.ctx = ctx;
@@ -136,17 +138,20 @@ export class Instance implements InstanceHandle {
     });
   }
 
-  /** Stops the process (SIGTERM to the group, SIGKILL after stop_timeout) and settles in `target`. */
+  /**
+   * Stops the process (SIGTERM to the group, SIGKILL after stop_timeout) and settles in `target`.
+   * The state changes first, so the proxy stops sending requests to a process on its way out; a
+   * wake that arrives meanwhile starts the next process only once this one is gone.
+   */
   async stop(target: StopTarget): Promise<void> {
     this.generation++;
     clearTimeout(this.restartTimer);
     this.disarmHealth();
     this.waiter?.cancel();
-    const proc = this.proc;
-    if (proc !== null) await proc.stop(this.serviceConfig.stopTimeoutMs);
-    await this.releaseProcess();
-    if (this.state !== target) {
-      this.setState(target);
+    const changed = this.state !== target;
+    this.setState(target);
+    await this.stopProcess();
+    if (changed) {
       this.lifecycle(target === 'idle' ? 'idle' : 'stop', target === 'idle' ? 'stopped after being idle' : target === 'held' ? 'stopped and held' : 'stopped');
     }
   }
@@ -166,6 +171,8 @@ export class Instance implements InstanceHandle {
     const began = performance.now();
     this.setState('starting');
     if (cause === 'wake') this.lifecycle('wake', 'woken by a request');
+    if (this.stopping !== null) await this.stopping;
+    if (gen !== this.generation) throw stoppedWhileStarting(this.name);
 
     let port: number;
     let proc: RunningProcess;
@@ -265,9 +272,7 @@ export class Instance implements InstanceHandle {
     const failedGen = ++this.generation;
     this.disarmHealth();
     this.setState('unhealthy');
-    const proc = this.proc;
-    if (proc !== null) await proc.stop(this.serviceConfig.stopTimeoutMs);
-    await this.releaseProcess();
+    await this.stopProcess();
     if (failedGen !== this.generation) return;
 
     const policy = this.serviceConfig.restart;
@@ -340,13 +345,24 @@ export class Instance implements InstanceHandle {
     }
   }
 
+  /** Ends the current process (if any) and frees what it held; a launch waits for this. */
+  private async stopProcess(): Promise<void> {
+    const proc = this.proc;
+    const stopping = (async () => {
+      if (proc !== null) await proc.stop(this.serviceConfig.stopTimeoutMs);
+      await this.releaseProcess();
+    })();
+    this.stopping = stopping;
+    await stopping;
+    if (this.stopping === stopping) this.stopping = null;
+  }
+
   private async releaseProcess(): Promise<void> {
     if (this.port !== null) this.ctx.ports.release(this.port);
     const hadProcess = this.proc !== null;
     this.proc = null;
     this.port = null;
     this.startedAt = null;
-    this.openConnections = 0;
     if (!hadProcess) return;
     this.ctx.store.clearProcess(this.service, this.id);
     if (!this.serviceConfig.storagePersist) await this.deleteData();

@@ -259,3 +259,26 @@ test('operations on unknown instances say so', async (t) => {
   }
   assert.throws(() => h.supervisor.setWeight('api', 'ghost', 5), (e: TenementError) => e.code === 'instance_not_found');
 });
+
+test('a request during an idle stop is not sent to the dying process; the wake waits for it to be gone', async (t) => {
+  const h = await harness(t, configText(service('api', 'ignore-sigterm.mjs', 'idle_timeout = 0.3')));
+  const first = await h.supervisor.spawn('api', 'a', { wait: true });
+  const handle = h.supervisor.get('api', 'a')!;
+  await until('the idle stop to begin', () => handle.state === 'idle');
+  assert.ok(alive(first.pid!), 'the old process is still shutting down (it ignores SIGTERM)');
+  await h.supervisor.ensureReady(handle);
+  assert.ok(!alive(first.pid!), 'the old process was gone before the new one answered');
+  assert.notEqual(h.supervisor.info('api', 'a').pid, first.pid);
+  const kinds = h.lifecycle.map((e) => e.kind);
+  assert.ok(kinds.lastIndexOf('idle') < kinds.lastIndexOf('spawn'), `order: ${kinds.join(', ')}`);
+});
+
+test('open connections survive a crash and restart without the count going wrong', async (t) => {
+  const h = await harness(t, configText(service('api', 'crash-after.mjs', 'idle_timeout = 0.3', 'CRASH_AFTER_MS = "300"'), 'max_restarts = 10'));
+  await h.supervisor.spawn('api', 'a', { wait: true });
+  const handle = h.supervisor.get('api', 'a')!;
+  handle.connectionOpened();
+  await until('a restart', () => h.lifecycle.some((e) => e.kind === 'restart'));
+  handle.connectionClosed();
+  assert.equal(handle.openConnections, 0);
+});

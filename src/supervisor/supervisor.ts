@@ -11,7 +11,7 @@ import type { PortAllocator } from '../runtime/ports.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { InstanceStore, InstanceRow } from '../store/instances.js';
 import { Instance, type InstanceContext } from './instance.js';
-import { healthOf } from './state.js';
+import { hasProcess, healthOf } from './state.js';
 import type { InstanceHandle, InstanceInfo, SpawnOptions, SupervisorApi } from './types.js';
 
 export interface SupervisorDeps {
@@ -78,7 +78,8 @@ export class Supervisor implements SupervisorApi {
   async shutdown(): Promise<void> {
     clearInterval(this.idleSweep);
     const all = this.all();
-    await Promise.all(all.map((i) => (i.pid !== null || i.state === 'starting' ? i.stop('stopped') : undefined)));
+    // Unhealthy ones too: their pending restart must not fire after shutdown.
+    await Promise.all(all.map((i) => (hasProcess(i.state) ? i.stop('stopped') : undefined)));
   }
 
   get(service: string, id: string): InstanceHandle | undefined {
