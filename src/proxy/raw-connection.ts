@@ -8,7 +8,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { ChunkedBodyDecoder, findHeadEnd, MAX_REQUEST_HEAD_BYTES, parseRequestHead, skipEmptyLines } from './request-head.js';
+import { ChunkedBodyDecoder, findHeadEnd, HEAD_INCOMPLETE, HEAD_TOO_LARGE, MAX_REQUEST_HEAD_BYTES, parseRequestHead, skipEmptyLines } from './request-head.js';
 import type { HeadError, RequestHead } from './request-head.js';
 import { hasNoBody } from './response-head.js';
 import type { ResponseHead } from './response-head.js';
@@ -165,12 +165,12 @@ export class RawConnection {
       const buf = this.buffered;
       const start = skipEmptyLines(buf, 0);
       const end = findHeadEnd(buf, start);
-      if (end === -1) {
+      if (end === HEAD_INCOMPLETE) {
         if (start > 0) this.buffered = start === buf.length ? null : buf.subarray(start);
         break;
       }
-      if (end === 400 || end === 431) {
-        this.refuse(end);
+      if (end < 0) {
+        this.refuse(end === HEAD_TOO_LARGE ? 431 : 400);
         break;
       }
       const head = parseRequestHead(buf, start, end);

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ChunkedBodyDecoder, findHeadEnd, parseRequestHead, skipEmptyLines } from './request-head.js';
+import { ChunkedBodyDecoder, findHeadEnd, HEAD_INCOMPLETE, HEAD_TOO_LARGE, parseRequestHead, skipEmptyLines } from './request-head.js';
 import type { HeadError, RequestHead } from './request-head.js';
 
 function parse(text: string): RequestHead | HeadError {
   const buf = Buffer.from(text, 'latin1');
   const start = skipEmptyLines(buf, 0);
   const end = findHeadEnd(buf, start);
-  if (end === -1) throw new Error(`incomplete head: ${JSON.stringify(text)}`);
-  if (end === 400 || end === 431) return end;
+  if (end === HEAD_INCOMPLETE) throw new Error(`incomplete head: ${JSON.stringify(text)}`);
+  if (end < 0) return end === HEAD_TOO_LARGE ? 431 : 400;
   return parseRequestHead(buf, start, end);
 }
 
@@ -78,11 +78,18 @@ test('request-smuggling and malformed heads are refused with 400', () => {
   for (const [name, text] of refused) assert.equal(parse(text), 400, name);
 });
 
-test('heads over 16 KiB are refused with 431, even before they end', () => {
+test('heads over 16 KiB are refused with 431, even before they end; any head size below is fine', () => {
+  // Heads whose end falls on byte 400 or 431 are ordinary heads.
+  for (const size of [400, 431]) {
+    const prefix = 'GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ';
+    const text = `${prefix}${'p'.repeat(size - prefix.length - 4)}\r\n\r\n`;
+    assert.equal(findHeadEnd(Buffer.from(text), 0), size);
+    assert.equal(typeof parse(text), 'object');
+  }
   assert.equal(parse(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`), 431);
   const partial = Buffer.from(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(17 * 1024)}`);
-  assert.equal(findHeadEnd(partial, 0), 431);
-  assert.equal(findHeadEnd(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n'), 0), -1);
+  assert.equal(findHeadEnd(partial, 0), HEAD_TOO_LARGE);
+  assert.equal(findHeadEnd(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n'), 0), HEAD_INCOMPLETE);
 });
 
 function decodeChunked(text: string): string | null {

@@ -40,16 +40,23 @@ const SP = 32;
 const HTAB = 9;
 const DIGITS = /^[0-9]{1,15}$/;
 
+/** findHeadEnd: more bytes are needed. */
+export const HEAD_INCOMPLETE = -1;
+/** findHeadEnd: the head is over MAX_REQUEST_HEAD_BYTES (→ 431). */
+export const HEAD_TOO_LARGE = -2;
+/** findHeadEnd: the head uses bare LF line ends (→ 400). */
+export const HEAD_MALFORMED = -3;
+
 /**
- * Where the head starting at `start` ends (the index just past its blank line), -1 if more bytes
- * are needed, or an error. Leading empty lines (RFC 9112 §2.2) are skipped by the caller first.
+ * Where the head starting at `start` ends (the index just past its blank line), or one of the
+ * negative HEAD_* outcomes. Leading empty lines (RFC 9112 §2.2) are skipped by the caller first.
  */
-export function findHeadEnd(buf: Buffer, start: number): number | HeadError {
+export function findHeadEnd(buf: Buffer, start: number): number {
   const end = buf.indexOf('\r\n\r\n', start, 'latin1');
-  if (end >= 0) return end - start + 4 > MAX_REQUEST_HEAD_BYTES ? 431 : end + 4;
+  if (end >= 0) return end - start + 4 > MAX_REQUEST_HEAD_BYTES ? HEAD_TOO_LARGE : end + 4;
   // A head using bare LF line ends would never show a CRLF blank line: refuse it now.
-  if (buf.indexOf('\n\n', start, 'latin1') >= 0 || buf.indexOf('\n\r\n', start, 'latin1') >= 0) return 400;
-  return buf.length - start > MAX_REQUEST_HEAD_BYTES ? 431 : -1;
+  if (buf.indexOf('\n\n', start, 'latin1') >= 0 || buf.indexOf('\n\r\n', start, 'latin1') >= 0) return HEAD_MALFORMED;
+  return buf.length - start > MAX_REQUEST_HEAD_BYTES ? HEAD_TOO_LARGE : HEAD_INCOMPLETE;
 }
 
 /** Index past any CRLF pairs at `start` (empty lines before a request line). */
