@@ -29,7 +29,7 @@ interface Harness {
 }
 
 function configText(services: string, settings = ''): string {
-  return `[settings]\nport_range = [31000, 39000]\nhealth_check_interval = 0.2\nbackoff_base_ms = 100\nbackoff_max_ms = 2000\n${settings}\n${services}`;
+  return `[settings]\nport_range = [20000, 29000]\nhealth_check_interval = 0.2\nbackoff_base_ms = 100\nbackoff_max_ms = 2000\n${settings}\n${services}`;
 }
 
 function service(name: string, app: string, extra = '', env = ''): string {
@@ -170,8 +170,7 @@ test('an idle instance is stopped, and concurrent wakes share one start', async 
   await new Promise((r) => setTimeout(r, 700));
   assert.equal(handle.state, 'running', 'an open connection keeps it from idling');
   handle.connectionClosed();
-  await until('idle', () => handle.state === 'idle');
-  assert.equal(h.supervisor.info('api', 'a').pid, null);
+  await until('idle, its process gone', () => handle.state === 'idle' && h.supervisor.info('api', 'a').pid === null);
 
   const spawnsBefore = h.lifecycle.filter((e) => e.kind === 'spawn').length;
   await Promise.all(Array.from({ length: 10 }, () => h.supervisor.ensureReady(handle)));
@@ -216,11 +215,11 @@ test('registrations, weights and desired states survive a restart; orphans are s
   store.insert('api', 'b', 100, 'held');
   const orphan = await new ProcessRuntime({}).start({
     instance: 'api:a', service: 'api', id: 'a', argv: ['node', join(APPS, 'ok.mjs')], cwd: dir,
-    env: { PATH: process.env.PATH ?? '', PORT: '31998' }, port: 31998, dataDir: dir, memoryLimitMb: undefined, cpuShares: undefined,
+    env: { PATH: process.env.PATH ?? '', PORT: '21998' }, port: 21998, dataDir: dir, memoryLimitMb: undefined, cpuShares: undefined,
     onLine: () => undefined,
   });
   t.after(() => orphan.stop(1000));
-  store.recordProcess('api', 'a', 31998, orphan.pid, orphan.startTime);
+  store.recordProcess('api', 'a', 21998, orphan.pid, orphan.startTime);
   db.close();
 
   const h = await harness(t, configText(service('api', 'ok.mjs')), dir);
@@ -244,7 +243,7 @@ test('a pid reused by an unrelated process is never killed at boot', async (t) =
   const db = openDb(join(dir, 'data', 'tenement.db'));
   const store = new InstanceStore(db);
   store.insert('api', 'a', 100, 'stopped');
-  store.recordProcess('api', 'a', 31999, pid, readStartTime(pid)! + 12345);
+  store.recordProcess('api', 'a', 21999, pid, readStartTime(pid)! + 12345);
   db.close();
 
   const h = await harness(t, toml, dir);
