@@ -5,9 +5,10 @@
  * @module
  */
 import { execFile } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { TenementError } from '../core/errors.js';
 import { parseInstanceName } from '../core/names.js';
@@ -187,6 +188,8 @@ export function bundleConfig(spec: SpawnSpec, dataRoot: string): object {
     mounts: [
       { destination: '/proc', type: 'proc', source: 'proc' },
       { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
+      // The private /tmp would hide an app that lives under the host's /tmp: bring its folders back, read-only.
+      ...hostFoldersUnderTmp(spec).map((dir) => ({ destination: dir, type: 'bind', source: dir, options: ['rbind', 'ro'] })),
       // Mounts apply in order: cover the data root with an empty read-only tmpfs, then bring the
       // instance's own DATA_DIR back on top of it, writable.
       ...(hideDataRoot ? [{ destination: dataRoot, type: 'tmpfs', source: 'tenement-hidden', options: ['ro', 'nosuid', 'nodev', 'mode=0755'] }] : []),
@@ -195,6 +198,21 @@ export function bundleConfig(spec: SpawnSpec, dataRoot: string): object {
     // No network namespace: the app listens on the host's 127.0.0.1:PORT (with --network=host).
     linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }] },
   };
+}
+
+/** The workdir and the folders of absolute paths in argv that sit under /tmp, outermost first. */
+function hostFoldersUnderTmp(spec: SpawnSpec): string[] {
+  const folders = new Set<string>();
+  const cwd = resolve(spec.cwd);
+  if (cwd.startsWith('/tmp/')) folders.add(cwd);
+  for (const arg of spec.argv) {
+    if (!arg.startsWith('/tmp/')) continue;
+    const dir = existsSync(arg) && statSync(arg).isDirectory() ? arg : dirname(arg);
+    if (dir !== '/tmp') folders.add(resolve(dir));
+  }
+  const sorted = [...folders].sort((a, b) => a.length - b.length);
+  // A folder inside another one already bound comes along with it.
+  return sorted.filter((dir, i) => !sorted.slice(0, i).some((outer) => dir.startsWith(`${outer}/`)));
 }
 
 /**
