@@ -4,7 +4,7 @@
 // - readiness-detection overhead: tenement's spawn→ready minus the app's own spawn→"listening",
 //   both measured in this run on the same app.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -56,9 +56,24 @@ function appOwnStart(): Promise<number> {
   });
 }
 
-async function spawn100(): Promise<number> {
-  const d = await startDaemon(undefined, { config: config() });
+/** Runs `body` against a real server on a folder of its own (prepared by `prepare`), then cleans up. */
+async function withDaemon<T>(body: (d: Daemon) => Promise<T>, prepare?: (dir: string) => void): Promise<T> {
+  const dir = tempDir(undefined, 'tenement-bench-sup-');
   try {
+    prepare?.(dir);
+    const d = await startDaemon(undefined, { dir, config: config() });
+    try {
+      return await body(d);
+    } finally {
+      await d.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function spawn100(): Promise<number> {
+  return withDaemon(async (d) => {
     const started = performance.now();
     await Promise.all(Array.from({ length: 100 }, (_, i) => api(d, 'POST', '/api/instances', { service: 'app', id: `t${i}` })));
     await waitFor(async () => {
@@ -66,29 +81,24 @@ async function spawn100(): Promise<number> {
       return list.filter((i) => i.state === 'running').length === 100;
     }, 120_000, 'all 100 instances running');
     return performance.now() - started;
-  } finally {
-    await d.stop();
-  }
+  });
 }
 
-async function rssWith(registered: number): Promise<number> {
-  const dir = tempDir(undefined, 'tenement-bench-sup-');
-  mkdirSync(join(dir, 'data'), { recursive: true });
-  const db = openDb(join(dir, 'data', 'tenement.db'));
-  const store = new InstanceStore(db);
-  db.transaction(() => {
-    for (let i = 0; i < registered; i++) store.insert('app', `t${i}`, 100, 'idle');
-  })();
-  db.close();
-  const d = await startDaemon(undefined, { dir, config: config() });
-  try {
+function rssWith(registered: number): Promise<number> {
+  return withDaemon(async (d) => {
     // Let boot-time allocation settle, then list once so every lazy structure exists.
     await api(d, 'GET', '/api/instances');
     await new Promise((r) => setTimeout(r, 1000));
     return rssBytes(d.proc.pid!);
-  } finally {
-    await d.stop();
-  }
+  }, (dir) => {
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    const db = openDb(join(dir, 'data', 'tenement.db'));
+    const store = new InstanceStore(db);
+    db.transaction(() => {
+      for (let i = 0; i < registered; i++) store.insert('app', `t${i}`, 100, 'idle');
+    })();
+    db.close();
+  });
 }
 
 interface LogLine { time: string; stream: string; line: string }
@@ -102,8 +112,7 @@ async function readiness(rounds: number): Promise<{ own: number; tenement: numbe
   const own: number[] = [];
   const tenement: number[] = [];
   const detection: number[] = [];
-  const d = await startDaemon(undefined, { config: config() });
-  try {
+  await withDaemon(async (d) => {
     for (let i = 0; i < rounds; i++) {
       own.push(await appOwnStart());
       await api(d, 'POST', '/api/instances', { service: 'app', id: `r${i}`, wait: true });
@@ -114,9 +123,7 @@ async function readiness(rounds: number): Promise<{ own: number; tenement: numbe
       detection.push(at(/^ready: ready in/) - at(/^listening on/));
       await api(d, 'DELETE', `/api/instances/app:r${i}`);
     }
-  } finally {
-    await d.stop();
-  }
+  });
   return { own: median(own), tenement: median(tenement), listeningToReady: median(detection) };
 }
 

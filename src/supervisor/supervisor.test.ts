@@ -38,7 +38,6 @@ function service(name: string, app: string, extra = '', env = ''): string {
 
 async function harness(t: TestContext, toml: string, dir?: string): Promise<Harness> {
   const root = dir ?? mkdtempSync(join(tmpdir(), 'tenement-sup-'));
-  if (dir === undefined) t.after(() => rmSync(root, { recursive: true, force: true }));
   const config = parseConfig(toml, join(root, 'tenement.toml'));
   const db = openDb(join(config.settings.dataDir, 'tenement.db'));
   const events = new EventBus();
@@ -52,9 +51,11 @@ async function harness(t: TestContext, toml: string, dir?: string): Promise<Harn
     runtimes: { process: runtime, namespace: runtime, sandbox: runtime },
     logger: { info: () => undefined, warn: () => undefined },
   });
+  // One hook, in this order: nothing may write into the folder once it is being removed.
   t.after(async () => {
     await supervisor.shutdown();
     if (db.open) db.close();
+    if (dir === undefined) rmSync(root, { recursive: true, force: true });
   });
   await supervisor.boot();
   return { supervisor, events, lifecycle, states, db, dir: root };
@@ -207,7 +208,6 @@ test('storage_persist = false deletes the data dir when the process stops and on
 
 test('registrations, weights and desired states survive a restart; orphans are stopped, not duplicated', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tenement-sup-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
   // What a server that was SIGKILLed leaves: registrations in the store, and a live process group.
   const db = openDb(join(dir, 'data', 'tenement.db'));
   const store = new InstanceStore(db);
@@ -223,6 +223,7 @@ test('registrations, weights and desired states survive a restart; orphans are s
   db.close();
 
   const h = await harness(t, configText(service('api', 'ok.mjs')), dir);
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   assert.ok(!alive(orphan.pid), 'the previous server\'s process was stopped');
   const infoA = h.supervisor.info('api', 'a');
   assert.equal(infoA.state, 'running');
@@ -234,7 +235,6 @@ test('registrations, weights and desired states survive a restart; orphans are s
 
 test('a pid reused by an unrelated process is never killed at boot', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tenement-sup-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const stranger = spawn('sleep', ['30'], { stdio: 'ignore' });
   t.after(() => stranger.kill('SIGKILL'));
   const pid = stranger.pid!;
@@ -247,6 +247,7 @@ test('a pid reused by an unrelated process is never killed at boot', async (t) =
   db.close();
 
   const h = await harness(t, toml, dir);
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   assert.ok(alive(pid), 'the unrelated process is still alive');
   assert.equal(h.supervisor.info('api', 'a').state, 'stopped');
 });

@@ -45,7 +45,7 @@ export interface Daemon {
 export interface DaemonOptions {
   /** tenement.toml text; `{apps}` is replaced by the fixture apps folder. */
   config: string;
-  /** Reuse a folder (to restart a server on the same data). */
+  /** Reuse a folder (to restart a server on the same data); the caller removes it. */
   dir?: string;
   domain?: string;
   extraArgs?: readonly string[];
@@ -72,8 +72,11 @@ export interface HttpResult {
   body: string;
 }
 
+/** Folder → the stop() of every server started on it. */
+const serversByDir = new Map<string, Array<() => Promise<number | null>>>();
+
 export async function startDaemon(t: TestContext | undefined, options: DaemonOptions): Promise<Daemon> {
-  const dir = options.dir ?? tempDir(t);
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'tenement-test-'));
   const configFile = join(dir, 'tenement.toml');
   const dataDir = join(dir, 'data');
   writeFileSync(configFile, options.config.replaceAll('{apps}', APPS));
@@ -93,7 +96,16 @@ export async function startDaemon(t: TestContext | undefined, options: DaemonOpt
     clearTimeout(timer);
     return code;
   };
-  t?.after(stop);
+  // node:test runs hooks first-registered first, so the folder's owner stops every server that
+  // used the folder (a restarted one too) before removing it.
+  const stops = serversByDir.get(dir) ?? [];
+  serversByDir.set(dir, [...stops, stop]);
+  t?.after(async () => {
+    if (options.dir !== undefined) return stop().then(() => undefined);
+    for (const stopServer of serversByDir.get(dir) ?? []) await stopServer();
+    serversByDir.delete(dir);
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   const port = await waitFor(() => {
     const m = /tenement listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
