@@ -3,6 +3,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,8 @@ import { TenementError } from '../core/errors.js';
 import { ProcessRuntime } from './process.js';
 import { isProcessRunning, readProcStat, readStartTime } from './proc-stat.js';
 import { runRuntimeContract } from './runtime.contract.js';
-import type { AppliedLimits, LimitsProvider, SpawnSpec } from './runtime.js';
+import type { SpawnSpec } from './runtime.js';
+import { testCgroupLimits } from '../../test/helpers/cgroups.js';
 
 runRuntimeContract('process', () => new ProcessRuntime());
 
@@ -107,44 +109,38 @@ test('a child that left the group cannot keep exited pending by holding the outp
   assert.equal(info.code, 2);
 });
 
-/** A LimitsProvider standing in for cgroups: wraps argv with env(1) and records what it is asked. */
-function recordingLimits(options: { isOomKilled: boolean }): LimitsProvider & { releases: number; wrapped: string[][] } {
-  const provider = {
-    releases: 0,
-    wrapped: [] as string[][],
-    async apply(): Promise<AppliedLimits> {
-      return {
-        wrapArgv: (argv) => {
-          provider.wrapped.push([...argv]);
-          return ['/usr/bin/env', ...argv];
-        },
-        wasOomKilled: async () => options.isOomKilled,
-        usage: async () => undefined,
-        release: async () => {
-          provider.releases += 1;
-        },
-      };
-    },
-  };
-  return provider;
+const limits = testCgroupLimits('process');
+
+/** The cgroup folders a process is in, per controller line of /proc/PID/cgroup. */
+function cgroupsOf(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n').map((l) => l.split(':')[2] ?? '');
 }
 
-test('limits wrap the command, report an OOM kill in the exit, and are released once it is gone', async (t) => {
-  const limits = recordingLimits({ isOomKilled: true });
+test('with a memory limit the process runs inside its own cgroup, which is removed once it is gone', async (t) => {
   const proc = await new ProcessRuntime({ limits }).start(specFor(['sleep', '30'], { memoryLimitMb: 64 }));
   t.after(() => proc.stop(1000));
-  assert.deepEqual(limits.wrapped, [['sleep', '30']]);
+  // The wrapper joins the cgroup first thing, then execs the command: give it a moment.
+  let group: string | undefined;
+  for (const deadline = Date.now() + 5000; group === undefined && Date.now() < deadline;) {
+    group = cgroupsOf(proc.pid).find((g) => g.endsWith('/proc.test'));
+    if (group === undefined) await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.ok(group !== undefined && group.includes(`tenement-test-${process.pid}-process`), `in ${cgroupsOf(proc.pid).join(', ')}`);
+  const host = await limits.detect();
+  const memoryRoot = host.version === 'v2' ? host.v2Root! : host.v1Mounts!.memory!;
+  assert.ok(existsSync(join(memoryRoot, group)));
   const info = await proc.stop(1000);
-  assert.equal(info.oomKilled, true);
-  assert.equal(limits.releases, 1);
+  assert.equal(info.oomKilled, false);
+  assert.ok(!existsSync(join(memoryRoot, group)), 'the cgroup is removed after the stop');
 });
 
-test('limits are released when the command cannot start', async () => {
-  const limits = recordingLimits({ isOomKilled: false });
+test('a cgroup made for a command that cannot start is removed again', async () => {
   const runtime = new ProcessRuntime({ limits });
   await assert.rejects(
     runtime.start(specFor(['tenement-process-no-such-command'], { memoryLimitMb: 64 })),
     (err: unknown) => err instanceof TenementError && err.code === 'spawn_failed',
   );
-  assert.equal(limits.releases, 1);
+  const host = await limits.detect();
+  const memoryRoot = host.version === 'v2' ? host.v2Root! : host.v1Mounts!.memory!;
+  assert.ok(!existsSync(join(memoryRoot, `tenement-test-${process.pid}-process`, 'proc.test')));
 });
