@@ -4,7 +4,7 @@
  * (stop accepting, stop instances, flush logs, close the store).
  * @module
  */
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config/load.js';
@@ -148,6 +148,9 @@ export async function serve(options: ServeOptions): Promise<void> {
     const url = `http://${info.id}.${info.service}.${domain}:${boundPort}/`;
     out(`  ${info.instance.padEnd(24)} ${info.state.padEnd(9)} ${url}`);
   }
+  const shownDataDir = relative(process.cwd(), config.settings.dataDir);
+  const cli = relative(process.cwd(), process.argv[1] ?? 'ten');
+  out(`manage it with: ${cli.startsWith('..') || cli === '' ? 'ten' : cli} --server http://${shownHost}:${boundPort} --data-dir ${shownDataDir.startsWith('..') ? config.settings.dataDir : shownDataDir || '.'} ps`);
 }
 
 function exitWith(err: unknown): never {
