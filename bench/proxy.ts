@@ -3,8 +3,8 @@
  * tenement's front server, through nginx (and optionally a node:http + http.Agent proxy), runs
  * interleaved, median of N rounds, with req/s, p50/p99, CPU µs per request and ratios.
  * wrk is pinned to CPU 0, app and proxies to CPU 1. Also wake latency through the real `ten serve`
- * against the app's own spawn-to-listening time. Run alone: node --import tsx bench/proxy.ts
- * [--variants] [--quick] [--wake-only] [--no-wake]. TENEMENT_BENCH_BASELINE=<dir with an older
+ * against the app's own spawn-to-listening time. Both measure the built tree (dist/). Run alone
+ * after `npm run build`: node --import tsx bench/proxy.ts [--variants] [--quick] [--wake-only] [--no-wake]. TENEMENT_BENCH_BASELINE=<dir with an older
  * build's bin/ and dist/> adds that build as the path "tenement (base)", measured interleaved.
  * @module
  */
@@ -63,6 +63,13 @@ function freePort(): Promise<number> {
       s.close(() => res(port));
     });
   });
+}
+
+/** Both benches run the built `ten serve`: `npm run bench` builds first. */
+function requireBuild(root: string): void {
+  if (!existsSync(join(root, 'dist/serve.js'))) {
+    throw new Error(`${root} is not built (no dist/serve.js): run \`npm run build\` first, or use \`npm run bench -- proxy\`, which builds`);
+  }
 }
 
 function run(cmd: string, args: string[]): Promise<string> {
@@ -138,6 +145,8 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
   const rounds = options.rounds ?? 3;
   const connections = options.connections ?? 64;
   const log = options.log ?? ((line: string) => console.log(line));
+  requireBuild(ROOT);
+  if (options.baselineRoot !== undefined) requireBuild(options.baselineRoot);
   const ticksPerS = Number((await run('getconf', ['CLK_TCK'])).trim()) || 100;
 
   const children: ChildProcess[] = [];
@@ -153,19 +162,10 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
     return { front, appPort: await instancePort(port, readFileSync(join(dir, 'data', 'api_token'), 'utf8').trim()) };
   };
   try {
-    const [appPortFree, tenPort, nginxPort, undiciPort, agentPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-    let appPort = appPortFree;
-    let front: ChildProcess;
-    if (existsSync(join(ROOT, 'dist/serve.js'))) {
-      // The real server, pinned; the instance it spawns inherits CPU 1 and is the app everyone targets.
-      ({ front, appPort } = await startServe(ROOT, tenPort));
-      log(`tenement: ten serve (pid ${front.pid}) → instance app:prod on its own port`);
-    } else {
-      children.push(await startPinned([process.execPath, join(SHARED_BENCH, 'upstream-app.mjs')], { PORT: String(appPort) }));
-      front = await startPinned([process.execPath, '--import', 'tsx', join(ROOT, 'bench/proxy-front.ts'), String(tenPort), String(appPort)]);
-      children.push(front);
-      log('tenement: not built (npm run build); measuring the front server alone (bench/proxy-front.ts)');
-    }
+    const [tenPort, nginxPort, undiciPort, agentPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    // The real server, pinned; the instance it spawns inherits CPU 1 and is the app everyone targets.
+    const { front, appPort } = await startServe(ROOT, tenPort);
+    log(`tenement: ten serve (pid ${front.pid}) → instance app:prod on its own port`);
     nginxPid = Number((await run('taskset', ['-c', '1', join(SHARED_BENCH, 'nginx-peer.sh'), 'start', String(nginxPort), String(appPort)])).trim());
     const targets: Target[] = [
       { name: 'direct', port: appPort, cpuPid: () => null },
@@ -286,6 +286,7 @@ async function timeAppStart(port: number): Promise<number> {
 
 /** Wake latency through the real server (needs `npm run build`): stop the instance, then time one request. */
 export async function benchWake(options: WakeBenchOptions = {}): Promise<WakeBenchResult> {
+  requireBuild(ROOT);
   const samples = options.samples ?? 10;
   const log = options.log ?? ((line: string) => console.log(line));
   const dir = mkdtempSync(join(tmpdir(), 'tenement-bench-wake-'));

@@ -167,7 +167,7 @@ export abstract class ForwardJob implements UpstreamSink {
     this.attempt++;
     const service = this.service;
     const other = service?.pickOther(this.route, this.attempt);
-    if (other !== undefined && this.attempt < service!.pickable.length) {
+    if (other !== undefined) {
       this.route.handle.connectionClosed();
       this.route = other;
       other.handle.connectionOpened();

@@ -1,5 +1,6 @@
+// The raw fast path before a real supervisor and real instances: request smuggling refused,
+// pipelining in order with hand-off to node:http, keep-alive and head timeouts.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -7,29 +8,31 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { RequestStats } from '../observability/request-stats.js';
+import type { Supervisor } from '../supervisor/supervisor.js';
+import type { InstanceHandle } from '../supervisor/types.js';
 import { APPS, waitFor } from '../../test/helpers/daemon.js';
-import { serviceConfig, TestSupervisor } from '../../test/helpers/proxy-supervisor.js';
-import type { TestInstance } from '../../test/helpers/proxy-supervisor.js';
+import { startSupervisor } from '../../test/helpers/real-supervisor.js';
 import { createFrontServer } from './server.js';
 import type { ServerLimits } from './server.js';
 
 const silent = { warn: () => undefined, error: () => undefined };
 
-/** The proxy fixture app behind the real front server; resolves to the proxy's port. */
-async function setup(t: TestContext, limits?: Partial<ServerLimits>): Promise<{ port: number; inst: TestInstance }> {
-  const child = spawn(process.execPath, [join(APPS, 'proxy-app.mjs')], { env: { ...process.env, PORT: '0', NAME: 'api:prod' }, stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-  const appPort = await waitFor(() => { const m = /listening on (\d+)/.exec(out); return m ? Number(m[1]) : undefined; }, 10_000, 'fixture app');
-  const sup = new TestSupervisor([serviceConfig('api')]);
-  const inst = sup.add('api', 'prod', { port: appPort });
-  const server = createFrontServer({ supervisor: sup, domain: 'localhost', stats: new RequestStats(), logger: silent, limits,
+/**
+ * The front server before a real supervisor whose `api:prod` runs the proxy fixture app. Service
+ * "marker" runs log-marker, which prints `request <path>` for each request it gets (not started).
+ */
+async function setup(t: TestContext, limits?: Partial<ServerLimits>): Promise<{ port: number; supervisor: Supervisor; inst: InstanceHandle }> {
+  const service = (name: string, app: string): string => `[service.${name}]\ncommand = "node ${join(APPS, app)}"\nhealth = "/health"\nstop_timeout = 2\n`;
+  // Its own slice of port_range, so concurrent test files never race for ports.
+  const toml = `[settings]\nport_range = [26000, 27999]\n\n${service('api', 'proxy-app.mjs')}\n${service('marker', 'log-marker.mjs')}`;
+  const { supervisor } = await startSupervisor(t, toml);
+  await supervisor.spawn('api', 'prod', { wait: true });
+  const server = createFrontServer({ supervisor, domain: 'localhost', stats: new RequestStats(), logger: silent, limits,
     management: (_req, res) => res.end('management\n') });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.after(() => { server.closeAllConnections(); server.close(); });
-  return { port: (server.address() as AddressInfo).port, inst };
+  return { port: (server.address() as AddressInfo).port, supervisor, inst: supervisor.get('api', 'prod')! };
 }
 
 /** Writes raw bytes on one connection and collects everything until the server closes it or `until` matches. */
@@ -55,17 +58,21 @@ function exchange(port: number, bytes: string, until?: (text: string) => boolean
 const count = (text: string, what: string): number => text.split(what).length - 1;
 
 test('smuggling attempts get 400 and a closed connection; nothing reaches the instance', async (t) => {
-  const { port, inst } = await setup(t);
-  const smuggled = 'GET /whoami HTTP/1.1\r\nHost: prod.api.localhost\r\n\r\n';
+  const { port, supervisor, inst } = await setup(t);
+  const received: string[] = [];
+  supervisor.events.on('output', (e) => { if (e.instance === 'marker:prod' && e.line.startsWith('request ')) received.push(e.line); });
+  await supervisor.spawn('marker', 'prod', { wait: true });
+  const host = 'Host: prod.marker.localhost\r\n';
+  const smuggled = `GET /smuggled HTTP/1.1\r\n${host}\r\n`;
   const vectors = [
-    `POST /echo HTTP/1.1\r\nHost: prod.api.localhost\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
-    `POST /echo HTTP/1.1\r\nHost: prod.api.localhost\r\nTransfer-Encoding: chunked\r\nContent-Length: 60\r\n\r\n0\r\n\r\n${smuggled}`,
-    `POST /echo HTTP/1.1\r\nHost: prod.api.localhost\r\nContent-Length: 0\r\nContent-Length: 52\r\n\r\n${smuggled}`,
-    `POST /echo HTTP/1.1\r\nHost: prod.api.localhost\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n${smuggled}`,
-    `POST /echo HTTP/1.1\r\nHost: prod.api.localhost\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n${smuggled}`,
-    `POST /echo HTTP/1.1\r\nHost: prod.api.localhost\r\nX: y\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
-    `GET /whoami HTTP/1.1\r\nHost: prod.api.localhost\nContent-Length: 52\r\n\r\n${smuggled}`,
-    `GET /whoami HTTP/1.1\r\nHost: prod.api.localhost\r\nHost: other.api.localhost\r\n\r\n`,
+    `POST /echo HTTP/1.1\r\n${host}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+    `POST /echo HTTP/1.1\r\n${host}Transfer-Encoding: chunked\r\nContent-Length: ${5 + smuggled.length}\r\n\r\n0\r\n\r\n${smuggled}`,
+    `POST /echo HTTP/1.1\r\n${host}Content-Length: 0\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`,
+    `POST /echo HTTP/1.1\r\n${host}Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n${smuggled}`,
+    `POST /echo HTTP/1.1\r\n${host}Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+    `POST /echo HTTP/1.1\r\n${host}X: y\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+    `GET /whoami HTTP/1.1\r\nHost: prod.marker.localhost\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`,
+    `GET /whoami HTTP/1.1\r\n${host}Host: other.marker.localhost\r\n\r\n`,
   ];
   for (const bytes of vectors) {
     const r = await exchange(port, bytes);
@@ -73,7 +80,11 @@ test('smuggling attempts get 400 and a closed connection; nothing reaches the in
     assert.equal(count(r.text, 'HTTP/1.1'), 1, 'one answer, then the connection closes');
     assert.ok(r.closed);
   }
-  assert.equal(inst.opened, 0, 'no request reached the instance');
+  // Its output is in order: once it logs a later, valid request, it would have logged any earlier one.
+  const after = await exchange(port, `GET /after HTTP/1.1\r\n${host}Connection: close\r\n\r\n`);
+  assert.match(after.text, /^HTTP\/1\.1 200 /);
+  await waitFor(() => received.includes('request /after'), 5000, 'the valid request in the instance\'s output');
+  assert.deepEqual(received, ['request /after'], 'no refused request reached the instance');
 
   // A malformed chunked body after a valid head: refused, the connection closed, the instance released.
   const bad = await exchange(port, 'POST /echo HTTP/1.1\r\nHost: prod.api.localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n');

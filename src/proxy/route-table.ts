@@ -89,11 +89,16 @@ export class ServiceRoutes {
     return i < 0 ? undefined : this.pickable[i];
   }
 
-  /** Another pickable instance after `failed` (in table order, skipping it), for a retry. */
+  /**
+   * Another pickable instance for retry number `attempt` (1-based) after `failed` could not be
+   * reached, in table order; undefined once every other one was tried. `failed` may already have
+   * left the pickable list (the supervisor saw it die first), which leaves one more to try.
+   */
   pickOther(failed: InstanceRoute, attempt: number): InstanceRoute | undefined {
     const n = this.pickable.length;
-    if (n < 2) return undefined;
     const start = this.pickable.indexOf(failed);
+    const others = start < 0 ? n : n - 1;
+    if (attempt < 1 || attempt > others) return undefined;
     for (let k = 0; k < n; k++) {
       const candidate = this.pickable[(start + attempt + k + n) % n]!;
       if (candidate !== failed) return candidate;

@@ -1,5 +1,6 @@
+// The front server before a real supervisor and real instances of the proxy fixture app: Host
+// routing and weights, headers, streaming, SSE, WebSocket, timeouts, wake, failures, client limits.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { connect } from 'node:net';
@@ -11,26 +12,26 @@ import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import WebSocket from 'ws';
 import { RequestStats } from '../observability/request-stats.js';
+import type { InstanceHandle, SupervisorApi } from '../supervisor/types.js';
 import { APPS, assertNoLeak, waitFor } from '../../test/helpers/daemon.js';
-import { serviceConfig, TestSupervisor } from '../../test/helpers/proxy-supervisor.js';
-import type { TestInstance } from '../../test/helpers/proxy-supervisor.js';
+import { startSupervisor } from '../../test/helpers/real-supervisor.js';
 import { createFrontServer } from './server.js';
 import type { FrontServer, ServerLimits } from './server.js';
 
 const APP = join(APPS, 'proxy-app.mjs');
 const silent = { warn: () => undefined, error: () => undefined };
 
-/** Starts the proxy fixture app directly; resolves to its port and pid. */
-async function startApp(t: TestContext, name: string): Promise<{ port: number; pid: number }> {
-  const child = spawn(process.execPath, [APP], { env: { ...process.env, PORT: '0', NAME: name }, stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-  const port = await waitFor(() => { const m = /listening on (\d+)/.exec(out); return m ? Number(m[1]) : undefined; }, 10_000, 'fixture app');
-  return { port, pid: child.pid! };
+/** Settings for this file: its own slice of port_range, so concurrent test files never race for ports. */
+function configText(services: string, routing = ''): string {
+  return `[settings]\nport_range = [24000, 25999]\n\n${services}\n${routing}`;
 }
 
-async function startProxy(t: TestContext, supervisor: TestSupervisor, limits?: Partial<ServerLimits>): Promise<{ server: FrontServer; port: number }> {
+/** A service running the proxy fixture app (idle_timeout left at its 300 s default). */
+function service(name: string, extra = ''): string {
+  return `[service.${name}]\ncommand = "node ${APP}"\nhealth = "/health"\nstop_timeout = 2\n${extra}\n`;
+}
+
+async function startProxy(t: TestContext, supervisor: SupervisorApi, limits?: Partial<ServerLimits>): Promise<{ server: FrontServer; port: number }> {
   const server = createFrontServer({ supervisor, domain: 'localhost', stats: new RequestStats(), logger: silent, limits,
     management: (_req, res) => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end('management\n'); } });
   server.listen(0, '127.0.0.1');
@@ -54,21 +55,46 @@ function call(port: number, host: string, path: string, options: { method?: stri
   });
 }
 
-async function oneApp(t: TestContext, overrides: Parameters<typeof serviceConfig>[1] = {}): Promise<{ port: number; inst: TestInstance; sup: TestSupervisor; app: { port: number; pid: number } }> {
-  const app = await startApp(t, 'api:prod');
-  const sup = new TestSupervisor([serviceConfig('api', overrides)]);
-  const inst = sup.add('api', 'prod', { port: app.port });
-  const { port } = await startProxy(t, sup);
-  return { port, inst, sup, app };
+/**
+ * POSTs the first part of a body to `host`, SIGKILLs the instance (pid) once the proxy has the
+ * request under way to it, and resolves to the proxy's answer.
+ */
+async function uploadWhileKilled(port: number, host: string, inst: InstanceHandle, pid: number): Promise<Reply> {
+  const req = request({ host: '127.0.0.1', port, path: '/upload', method: 'POST', agent: false, headers: { host, 'content-length': String(1024 * 1024) } });
+  const answer = new Promise<Reply>((resolve, reject) => {
+    req.on('response', (res: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+  req.write(Buffer.alloc(64 * 1024, 'x'));
+  await waitFor(() => inst.openConnections === 1, 5000, 'the upload to be forwarded');
+  process.kill(pid, 'SIGKILL');
+  const reply = await answer;
+  req.destroy();
+  return reply;
+}
+
+/** One running instance `api:prod` of the proxy fixture app behind the front server. */
+async function oneApp(t: TestContext, extra = '', limits?: Partial<ServerLimits>): Promise<{ port: number; inst: InstanceHandle }> {
+  const { supervisor } = await startSupervisor(t, configText(service('api', extra)));
+  await supervisor.spawn('api', 'prod', { wait: true });
+  const { port } = await startProxy(t, supervisor, limits);
+  return { port, inst: supervisor.get('api', 'prod')! };
 }
 
 test('routes by Host: instance, weighted service, overrides, bare domain; everything else 404 without leaks', async (t) => {
-  const [a, b, w] = await Promise.all([startApp(t, 'api:a'), startApp(t, 'api:b'), startApp(t, 'web:one')]);
-  const sup = new TestSupervisor([serviceConfig('api'), serviceConfig('web')], { default: 'web', subdomain: { admin: 'api' }, path: { '/app': 'api' } });
-  sup.add('api', 'a', { port: a.port, weight: 80 });
-  sup.add('api', 'b', { port: b.port, weight: 20 });
-  sup.add('web', 'one', { port: w.port });
-  const { port } = await startProxy(t, sup);
+  const routing = '[routing]\ndefault = "web"\n[routing.subdomain]\nadmin = "api"\n[routing.path]\n"/app" = "api"\n';
+  const { supervisor } = await startSupervisor(t, configText(service('api') + service('web'), routing));
+  const [a, b, w] = await Promise.all([
+    supervisor.spawn('api', 'a', { weight: 80, wait: true }),
+    supervisor.spawn('api', 'b', { weight: 20, wait: true }),
+    supervisor.spawn('web', 'one', { wait: true }),
+  ]);
+  const { port } = await startProxy(t, supervisor);
 
   const cases: Array<[string, string, number, string]> = [
     ['a.api.localhost', '/x', 200, 'api:a GET /x'],
@@ -90,7 +116,7 @@ test('routes by Host: instance, weighted service, overrides, bare domain; everyt
     const r = await call(port, host, path);
     assert.equal(r.status, status, `${host}${path}`);
     assert.ok(r.body.toString().startsWith(text), `${host}${path} → ${r.body.toString()}`);
-    if (status === 404) assertNoLeak(r.body.toString(), { ports: [a.port, b.port, w.port], pids: [a.pid, b.pid, w.pid] });
+    if (status === 404) assertNoLeak(r.body.toString(), { ports: [a.port!, b.port!, w.port!], pids: [a.pid!, b.pid!, w.pid!] });
   }
 
   const counts = { a: 0, b: 0 };
@@ -100,7 +126,7 @@ test('routes by Host: instance, weighted service, overrides, bare domain; everyt
   }
   assert.ok(Math.abs(counts.a / 10 - 80) <= 6, `80/20 weights gave ${counts.a}/${counts.b}`);
 
-  sup.get('api', 'a')!.setWeight(0);
+  supervisor.setWeight('api', 'a', 0);
   for (let i = 0; i < 50; i++) assert.match((await call(port, 'api.localhost', '/')).body.toString(), /^api:b /);
   assert.match((await call(port, 'a.api.localhost', '/')).body.toString(), /^api:a /, 'direct routing ignores weight 0');
 });
@@ -171,7 +197,7 @@ test('WebSocket upgrades are tunnelled and echo', async (t) => {
 });
 
 test('a slow instance gets 504 after request_timeout; an instance dying mid-body cuts the response', async (t) => {
-  const { port } = await oneApp(t, { requestTimeoutMs: 300 });
+  const { port } = await oneApp(t, 'request_timeout = 0.3');
   const slow = await call(port, 'prod.api.localhost', '/slow?ms=5000');
   assert.equal(slow.status, 504);
   assert.equal(slow.body.toString(), 'gateway timeout\n');
@@ -189,40 +215,42 @@ test('a client that leaves cancels the upstream request', async (t) => {
 });
 
 test('an idle instance is woken through ensureReady and every waiting request answered; unreachable ones fall back or get 502/503', async (t) => {
-  const app = await startApp(t, 'api:sleepy');
-  const other = await startApp(t, 'api:other');
-  const sup = new TestSupervisor([serviceConfig('api', { startupTimeoutMs: 500 })]);
-  const sleepy = sup.add('api', 'sleepy', { state: 'idle', port: null });
-  let wakes = 0;
-  sleepy.wake = async () => {
-    wakes++;
-    await new Promise((r) => setTimeout(r, 100));
-    sleepy.setState('running', app.port);
-  };
-  const { port } = await startProxy(t, sup);
-  const replies = await Promise.all(Array.from({ length: 20 }, () => call(port, 'sleepy.api.localhost', '/whoami')));
+  // "api" never restarts a crashed instance, so one that dies stays out of the picks.
+  const { supervisor, lifecycle } = await startSupervisor(t, configText(service('sleepy', 'idle_timeout = 0.3') + service('api', 'restart = "never"')));
+  const [, dead, other] = await Promise.all([
+    supervisor.spawn('sleepy', 'one', { wait: true }),
+    supervisor.spawn('api', 'dead', { wait: true }),
+    supervisor.spawn('api', 'other', { wait: true }),
+  ]);
+  const { port } = await startProxy(t, supervisor);
+
+  const sleepy = supervisor.get('sleepy', 'one')!;
+  await waitFor(() => sleepy.state === 'idle' && supervisor.info('sleepy', 'one').pid === null, 10_000, 'the instance to idle');
+  const replies = await Promise.all(Array.from({ length: 20 }, () => call(port, 'one.sleepy.localhost', '/whoami')));
   assert.deepEqual(new Set(replies.map((r) => r.status)), new Set([200]));
-  assert.ok(wakes >= 1);
+  assert.ok(lifecycle.filter((e) => e.instance === 'sleepy:one' && e.kind === 'wake').length >= 1);
 
-  const dead = sup.add('api', 'dead', { port: 1 });
-  const gone = await call(port, 'dead.api.localhost', '/');
+  // The instance dies while a request body is on its way: that request cannot be resent.
+  const gone = await uploadWhileKilled(port, 'dead.api.localhost', supervisor.get('api', 'dead')!, dead.pid!);
   assert.equal(gone.status, 502);
-  assertNoLeak(gone.body.toString(), { ports: [1] });
+  assertNoLeak(gone.body.toString(), { ports: [dead.port!], pids: [dead.pid!] });
+  await waitFor(() => supervisor.info('api', 'dead').state === 'failed', 10_000, 'the crashed instance to be failed');
+  assert.equal((await call(port, 'dead.api.localhost', '/')).status, 503);
 
-  sup.add('api', 'other', { port: other.port });
-  sleepy.setWeight(0);
-  dead.setWeight(100);
-  for (let i = 0; i < 10; i++) assert.match((await call(port, 'api.localhost', '/')).body.toString(), /^api:other /);
+  // An instance killed the moment before: requests picked for it go to the other one.
+  const doomed = await supervisor.spawn('api', 'doomed', { wait: true });
+  process.kill(doomed.pid!, 'SIGKILL');
+  const picked = await Promise.all(Array.from({ length: 10 }, () => call(port, 'api.localhost', '/')));
+  for (const r of picked) assert.match(r.body.toString(), /^api:other /);
+  assert.equal(supervisor.info('api', 'other').pid, other.pid, 'the other instance kept running');
 
-  sup.add('api', 'held', { state: 'held', port: null });
+  await supervisor.spawn('api', 'held', { wait: true });
+  await supervisor.stop('api', 'held', { hold: true });
   assert.equal((await call(port, 'held.api.localhost', '/')).status, 503);
 });
 
 test('a slow-loris client is cut off after the head timeout while others are served; oversized heads are refused', async (t) => {
-  const app = await startApp(t, 'api:prod');
-  const sup = new TestSupervisor([serviceConfig('api')]);
-  sup.add('api', 'prod', { port: app.port });
-  const { port } = await startProxy(t, sup, { headersTimeout: 300 });
+  const { port } = await oneApp(t, '', { headersTimeout: 300 });
   const loris = connect(port, '127.0.0.1');
   t.after(() => loris.destroy());
   let answer = '';

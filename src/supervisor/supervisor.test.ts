@@ -1,64 +1,27 @@
 // The supervisor with real child processes, a real SQLite file and real ports: lifecycle,
 // restarts with backoff, health, idle and wake, and recovery across a server restart.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseConfig } from '../config/load.js';
 import type { TenementError } from '../core/errors.js';
-import { EventBus, type LifecycleEvent, type StateChangeEvent } from '../observability/events.js';
-import { PortAllocator } from '../runtime/ports.js';
 import { ProcessRuntime } from '../runtime/process.js';
 import { readStartTime } from '../runtime/proc-stat.js';
-import { openDb, type Db } from '../store/db.js';
+import { openDb } from '../store/db.js';
 import { InstanceStore } from '../store/instances.js';
-import { Supervisor } from './supervisor.js';
+import { startSupervisor } from '../../test/helpers/real-supervisor.js';
 
 const APPS = resolve(dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/apps');
 
-interface Harness {
-  supervisor: Supervisor;
-  events: EventBus;
-  lifecycle: LifecycleEvent[];
-  states: StateChangeEvent[];
-  db: Db;
-  dir: string;
-}
-
 function configText(services: string, settings = ''): string {
-  return `[settings]\nport_range = [20000, 29000]\nhealth_check_interval = 0.2\nbackoff_base_ms = 100\nbackoff_max_ms = 2000\n${settings}\n${services}`;
+  return `[settings]\nport_range = [20000, 23999]\nhealth_check_interval = 0.2\nbackoff_base_ms = 100\nbackoff_max_ms = 2000\n${settings}\n${services}`;
 }
 
 function service(name: string, app: string, extra = '', env = ''): string {
   return `[service.${name}]\ncommand = "node ${join(APPS, app)}"\nhealth = "/health"\nstop_timeout = 2\nstartup_timeout = 5\n${extra}\n[service.${name}.env]\n${env}\n`;
-}
-
-async function harness(t: TestContext, toml: string, dir?: string): Promise<Harness> {
-  const root = dir ?? mkdtempSync(join(tmpdir(), 'tenement-sup-'));
-  const config = parseConfig(toml, join(root, 'tenement.toml'));
-  const db = openDb(join(config.settings.dataDir, 'tenement.db'));
-  const events = new EventBus();
-  const lifecycle: LifecycleEvent[] = [];
-  const states: StateChangeEvent[] = [];
-  events.on('lifecycle', (e) => lifecycle.push(e));
-  events.on('state', (e) => states.push(e));
-  const runtime = new ProcessRuntime({});
-  const supervisor = new Supervisor({
-    config, events, store: new InstanceStore(db), ports: new PortAllocator(config.settings.portRange),
-    runtimes: { process: runtime, namespace: runtime, sandbox: runtime },
-    logger: { info: () => undefined, warn: () => undefined },
-  });
-  // One hook, in this order: nothing may write into the folder once it is being removed.
-  t.after(async () => {
-    await supervisor.shutdown();
-    if (db.open) db.close();
-    if (dir === undefined) rmSync(root, { recursive: true, force: true });
-  });
-  await supervisor.boot();
-  return { supervisor, events, lifecycle, states, db, dir: root };
 }
 
 async function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
@@ -81,7 +44,7 @@ function alive(pid: number): boolean {
 }
 
 test('spawn starts an instance on its own port with PORT, HOST, DATA_DIR and TENEMENT_INSTANCE', async (t) => {
-  const h = await harness(t, configText(service('notes', 'ok.mjs')));
+  const h = await startSupervisor(t, configText(service('notes', 'ok.mjs')));
   const info = await h.supervisor.spawn('notes', 'alice', { wait: true });
   assert.equal(info.state, 'running');
   assert.equal(info.health, 'healthy');
@@ -96,7 +59,7 @@ test('spawn starts an instance on its own port with PORT, HOST, DATA_DIR and TEN
 });
 
 test('spawning an instance that is already running is a conflict', async (t) => {
-  const h = await harness(t, configText(service('notes', 'ok.mjs')));
+  const h = await startSupervisor(t, configText(service('notes', 'ok.mjs')));
   await h.supervisor.spawn('notes', 'alice', { wait: true });
   await assert.rejects(h.supervisor.spawn('notes', 'alice', { wait: true }), (e: TenementError) => e.code === 'already_exists');
   await assert.rejects(h.supervisor.spawn('nope', 'alice'), (e: TenementError) => e.code === 'service_not_found');
@@ -105,7 +68,7 @@ test('spawning an instance that is already running is a conflict', async (t) => 
 });
 
 test('50 parallel spawns get 50 distinct ports and all become healthy', async (t) => {
-  const h = await harness(t, configText(service('api', 'ok.mjs')));
+  const h = await startSupervisor(t, configText(service('api', 'ok.mjs')));
   const infos = await Promise.all(Array.from({ length: 50 }, (_, i) => h.supervisor.spawn('api', `t${i}`, { wait: true })));
   const ports = new Set(infos.map((i) => i.port));
   assert.equal(ports.size, 50);
@@ -113,7 +76,7 @@ test('50 parallel spawns get 50 distinct ports and all become healthy', async (t
 });
 
 test('a crashed instance is restarted with exponential backoff', async (t) => {
-  const h = await harness(t, configText(service('api', 'crash-after.mjs', '', 'CRASH_AFTER_MS = "150"'), 'max_restarts = 10'));
+  const h = await startSupervisor(t, configText(service('api', 'crash-after.mjs', '', 'CRASH_AFTER_MS = "150"'), 'max_restarts = 10'));
   await h.supervisor.spawn('api', 'a', { wait: true });
   await until('three restarted processes', () => h.lifecycle.filter((e) => e.kind === 'spawn').length >= 4);
   const restarts = h.lifecycle.filter((e) => e.kind === 'restart');
@@ -130,7 +93,7 @@ test('a crashed instance is restarted with exponential backoff', async (t) => {
 });
 
 test('a crash loop ends in failed after max_restarts; ten restart clears it', async (t) => {
-  const h = await harness(t, configText(service('api', 'crash-on-start.mjs'), 'max_restarts = 2\nrestart_window = 60'));
+  const h = await startSupervisor(t, configText(service('api', 'crash-on-start.mjs'), 'max_restarts = 2\nrestart_window = 60'));
   await assert.rejects(h.supervisor.spawn('api', 'a', { wait: true }), (e: TenementError) => e.code === 'spawn_failed');
   await until('failed', () => h.supervisor.info('api', 'a').state === 'failed');
   assert.equal(h.supervisor.info('api', 'a').restarts, 2);
@@ -144,7 +107,7 @@ test('a crash loop ends in failed after max_restarts; ten restart clears it', as
 });
 
 test('failing health checks go degraded, then unhealthy, then restart', async (t) => {
-  const h = await harness(t, configText(service('api', 'fail-health-after-n.mjs', '', 'FAIL_HEALTH_AFTER = "1"')));
+  const h = await startSupervisor(t, configText(service('api', 'fail-health-after-n.mjs', '', 'FAIL_HEALTH_AFTER = "1"')));
   await h.supervisor.spawn('api', 'a', { wait: true });
   await until('a start after the restart', () => h.states.filter((s) => s.to === 'starting').length >= 2);
   const path = h.states.filter((s) => s.id === 'a').map((s) => s.to);
@@ -153,7 +116,7 @@ test('failing health checks go degraded, then unhealthy, then restart', async (t
 });
 
 test('restart policies: on-failure leaves a clean exit stopped, never leaves a crash failed', async (t) => {
-  const h = await harness(t, configText(
+  const h = await startSupervisor(t, configText(
     service('clean', 'exit-zero.mjs', 'restart = "on-failure"') + service('once', 'crash-after.mjs', 'restart = "never"', 'CRASH_AFTER_MS = "100"'),
   ));
   await h.supervisor.spawn('clean', 'a').catch(() => undefined);
@@ -164,7 +127,7 @@ test('restart policies: on-failure leaves a clean exit stopped, never leaves a c
 });
 
 test('an idle instance is stopped, and concurrent wakes share one start', async (t) => {
-  const h = await harness(t, configText(service('api', 'ok.mjs', 'idle_timeout = 0.3')));
+  const h = await startSupervisor(t, configText(service('api', 'ok.mjs', 'idle_timeout = 0.3')));
   await h.supervisor.spawn('api', 'a', { wait: true });
   const handle = h.supervisor.get('api', 'a')!;
   handle.connectionOpened();
@@ -182,7 +145,7 @@ test('an idle instance is stopped, and concurrent wakes share one start', async 
 });
 
 test('held and stopped: held refuses wakes, stopped wakes on demand', async (t) => {
-  const h = await harness(t, configText(service('api', 'ok.mjs')));
+  const h = await startSupervisor(t, configText(service('api', 'ok.mjs')));
   await h.supervisor.spawn('api', 'a', { wait: true });
   await h.supervisor.stop('api', 'a', { hold: true });
   const handle = h.supervisor.get('api', 'a')!;
@@ -194,7 +157,7 @@ test('held and stopped: held refuses wakes, stopped wakes on demand', async (t) 
 });
 
 test('storage_persist = false deletes the data dir when the process stops and on rm', async (t) => {
-  const h = await harness(t, configText(service('tmp', 'ok.mjs', 'storage_persist = false')));
+  const h = await startSupervisor(t, configText(service('tmp', 'ok.mjs', 'storage_persist = false')));
   const info = await h.supervisor.spawn('tmp', 'a', { wait: true });
   const env = await (await fetch(`http://127.0.0.1:${info.port}/env`)).json() as Record<string, string>;
   assert.ok(existsSync(env.DATA_DIR!));
@@ -222,7 +185,7 @@ test('registrations, weights and desired states survive a restart; orphans are s
   store.recordProcess('api', 'a', 21998, orphan.pid, orphan.startTime);
   db.close();
 
-  const h = await harness(t, configText(service('api', 'ok.mjs')), dir);
+  const h = await startSupervisor(t, configText(service('api', 'ok.mjs')), { dir });
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   assert.ok(!alive(orphan.pid), 'the previous server\'s process was stopped');
   const infoA = h.supervisor.info('api', 'a');
@@ -246,14 +209,14 @@ test('a pid reused by an unrelated process is never killed at boot', async (t) =
   store.recordProcess('api', 'a', 21999, pid, readStartTime(pid)! + 12345);
   db.close();
 
-  const h = await harness(t, toml, dir);
+  const h = await startSupervisor(t, toml, { dir });
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   assert.ok(alive(pid), 'the unrelated process is still alive');
   assert.equal(h.supervisor.info('api', 'a').state, 'stopped');
 });
 
 test('operations on unknown instances say so', async (t) => {
-  const h = await harness(t, configText(service('api', 'ok.mjs')));
+  const h = await startSupervisor(t, configText(service('api', 'ok.mjs')));
   for (const op of [() => h.supervisor.start('api', 'ghost'), () => h.supervisor.stop('api', 'ghost'), () => h.supervisor.remove('api', 'ghost')]) {
     await assert.rejects(op(), (e: TenementError) => e.code === 'instance_not_found' && e.message.includes('api:ghost'));
   }
@@ -261,7 +224,7 @@ test('operations on unknown instances say so', async (t) => {
 });
 
 test('a request during an idle stop is not sent to the dying process; the wake waits for it to be gone', async (t) => {
-  const h = await harness(t, configText(service('api', 'ignore-sigterm.mjs', 'idle_timeout = 0.3')));
+  const h = await startSupervisor(t, configText(service('api', 'ignore-sigterm.mjs', 'idle_timeout = 0.3')));
   const first = await h.supervisor.spawn('api', 'a', { wait: true });
   const handle = h.supervisor.get('api', 'a')!;
   await until('the idle stop to begin', () => handle.state === 'idle');
@@ -274,7 +237,7 @@ test('a request during an idle stop is not sent to the dying process; the wake w
 });
 
 test('open connections survive a crash and restart without the count going wrong', async (t) => {
-  const h = await harness(t, configText(service('api', 'crash-after.mjs', 'idle_timeout = 0.3', 'CRASH_AFTER_MS = "300"'), 'max_restarts = 10'));
+  const h = await startSupervisor(t, configText(service('api', 'crash-after.mjs', 'idle_timeout = 0.3', 'CRASH_AFTER_MS = "300"'), 'max_restarts = 10'));
   await h.supervisor.spawn('api', 'a', { wait: true });
   const handle = h.supervisor.get('api', 'a')!;
   handle.connectionOpened();
