@@ -13,9 +13,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Isolation } from '../src/config/types.js';
 import { NamespaceRuntime } from '../src/runtime/namespace.js';
 import { ProcessRuntime } from '../src/runtime/process.js';
-import type { RunningProcess, Runtime, SpawnSpec } from '../src/runtime/runtime.js';
+import type { RunningProcess, Runtime } from '../src/runtime/runtime.js';
 import { SandboxRuntime } from '../src/runtime/sandbox.js';
 import { freePort } from '../test/helpers/net.js';
+import { testSpawnSpec } from '../test/helpers/spawn-spec.js';
 
 const OK_APP = fileURLToPath(new URL('../test/fixtures/apps/ok.mjs', import.meta.url));
 const LEVELS: readonly Isolation[] = ['process', 'namespace', 'sandbox'];
@@ -75,20 +76,7 @@ async function startHealthy(runtime: Runtime, root: string, id: string): Promise
   const dataDir = join(root, 'bench', id);
   mkdirSync(dataDir, { recursive: true });
   const port = await freePort();
-  const spec: SpawnSpec = {
-    instance: `bench:${id}`,
-    service: 'bench',
-    id,
-    argv: [process.execPath, OK_APP],
-    cwd: tmpdir(),
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir },
-    port,
-    dataDir,
-    memoryLimitMb: undefined,
-    cpuShares: undefined,
-    onLine: () => undefined,
-  };
-  const instance = await runtime.start(spec);
+  const instance = await runtime.start(testSpawnSpec(`bench:${id}`, [process.execPath, OK_APP], { port, dataDir }));
   const deadline = Date.now() + 30_000;
   for (;;) {
     const ok = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false);

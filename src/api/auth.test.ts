@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TenementError } from '../core/errors.js';
+import type { TenementError } from '../core/errors.js';
 import { openDb, type Db } from '../store/db.js';
 import { Authenticator, createToken, ensureAdminToken, FailedAttemptLimiter, listTokens, revokeToken, TOKEN_PREFIX } from './auth.js';
+import { codeOf } from '../../test/helpers/error-code.js';
 
 function tempStore(t: { after: (fn: () => void) => void }): { db: Db; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'tenement-auth-'));
@@ -15,16 +16,6 @@ function tempStore(t: { after: (fn: () => void) => void }): { db: Db; dir: strin
     rmSync(dir, { recursive: true, force: true });
   });
   return { db, dir };
-}
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof TenementError);
-    return err.code;
-  }
-  return 'ok';
 }
 
 test('first start creates one admin token and writes it to api_token with mode 0600', (t) => {

@@ -1,18 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TenementError } from '../core/errors.js';
 import { validate } from './body.js';
 import { DeployBodySchema, RouteBodySchema, SpawnBodySchema, WeightBodySchema } from './contract.js';
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof TenementError);
-    return err.code;
-  }
-  return 'ok';
-}
+import { codeOf } from '../../test/helpers/error-code.js';
 
 test('spawn bodies accept "service" or its alias "process", and refuse bad names', () => {
   assert.deepEqual(validate(SpawnBodySchema, { service: 'notes', id: 'alice' }), { service: 'notes', id: 'alice', weight: undefined, wait: false });

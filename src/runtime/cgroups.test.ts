@@ -14,24 +14,12 @@ import { CgroupV2Group } from './cgroups-v2.js';
 import { ProcessRuntime } from './process.js';
 import { readProcStat } from './proc-stat.js';
 import type { SpawnSpec } from './runtime.js';
+import { testSpawnSpec } from '../../test/helpers/spawn-spec.js';
 
 const ALLOC_APP = new URL('../../test/fixtures/apps/iso-alloc.mjs', import.meta.url).pathname;
 
 function spec(overrides: Partial<SpawnSpec> & { instance: string }): SpawnSpec {
-  const [service = 'iso', id = 'a'] = overrides.instance.split(':');
-  return {
-    service,
-    id,
-    argv: [process.execPath, ALLOC_APP],
-    cwd: tmpdir(),
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-    port: 0,
-    dataDir: tmpdir(),
-    memoryLimitMb: undefined,
-    cpuShares: undefined,
-    onLine: () => undefined,
-    ...overrides,
-  };
+  return testSpawnSpec(overrides.instance, [process.execPath, ALLOC_APP], overrides);
 }
 
 /** The directories an instance's group has on this host (one per v1 hierarchy). */

@@ -10,9 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { TenementError } from '../core/errors.js';
 import { NamespaceRuntime } from './namespace.js';
 import { runRuntimeContract } from './runtime.contract.js';
-import type { RunningProcess, SpawnSpec } from './runtime.js';
+import type { RunningProcess } from './runtime.js';
 import { freePort } from '../../test/helpers/net.js';
 import { testCgroupLimits } from '../../test/helpers/cgroups.js';
+import { testSpawnSpec } from '../../test/helpers/spawn-spec.js';
 
 const PROBE_APP = fileURLToPath(new URL('../../test/fixtures/apps/iso-probe.mjs', import.meta.url));
 
@@ -40,22 +41,14 @@ async function startProbe(t: TestContext, runtime: NamespaceRuntime, root: strin
   let onListening: () => void = () => undefined;
   const listening = new Promise<void>((resolve) => (onListening = resolve));
   const lines: string[] = [];
-  const spec: SpawnSpec = {
-    instance: `notes:${id}`,
-    service: 'notes',
-    id,
-    argv: [process.execPath, PROBE_APP],
-    cwd: tmpdir(),
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir },
+  const spec = testSpawnSpec(`notes:${id}`, [process.execPath, PROBE_APP], {
     port,
     dataDir,
-    memoryLimitMb: undefined,
-    cpuShares: undefined,
     onLine: (_stream, line) => {
       lines.push(line);
       if (line === `listening on ${port}`) onListening();
     },
-  };
+  });
   const proc = await runtime.start(spec);
   t.after(() => proc.stop(1000));
   await Promise.race([

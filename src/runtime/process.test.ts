@@ -13,6 +13,7 @@ import { isProcessRunning, readProcStat, readStartTime } from './proc-stat.js';
 import { runRuntimeContract } from './runtime.contract.js';
 import type { SpawnSpec } from './runtime.js';
 import { testCgroupLimits } from '../../test/helpers/cgroups.js';
+import { testSpawnSpec } from '../../test/helpers/spawn-spec.js';
 
 runRuntimeContract('process', () => new ProcessRuntime());
 
@@ -29,20 +30,7 @@ function spawnDetached(t: TestContext, argv: string[]): { child: ChildProcess; p
 }
 
 function specFor(argv: string[], overrides: Partial<SpawnSpec> = {}): SpawnSpec {
-  return {
-    instance: 'proc:test',
-    service: 'proc',
-    id: 'test',
-    argv,
-    cwd: tmpdir(),
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-    port: 0,
-    dataDir: tmpdir(),
-    memoryLimitMb: undefined,
-    cpuShares: undefined,
-    onLine: () => undefined,
-    ...overrides,
-  };
+  return testSpawnSpec('proc:test', argv, overrides);
 }
 
 test('startTime is the leader’s kernel start time, read right even when its name has spaces and parens', async (t) => {

@@ -13,6 +13,7 @@ import { TenementError } from '../core/errors.js';
 import { isGroupAlive, isProcessRunning, listLiveMembers, readStartTime } from './proc-stat.js';
 import type { OutputStream, RunningProcess, Runtime, SpawnSpec } from './runtime.js';
 import { freePort } from '../../test/helpers/net.js';
+import { testSpawnSpec } from '../../test/helpers/spawn-spec.js';
 
 export interface RuntimeContractOptions {
   /** How long a fixture app may take to print "listening on PORT" (default 10 s). */
@@ -74,27 +75,14 @@ async function makeSpec(
   const port = await freePort();
   const id = app.replace(/[^a-z0-9]/g, '-');
   const output = new Output();
-  const spec: SpawnSpec = {
-    instance: `contract:${id}`,
-    service: 'contract',
-    id,
-    argv: [process.execPath, join(APPS_DIR, `${app}.mjs`)],
+  const spec = testSpawnSpec(`contract:${id}`, [process.execPath, join(APPS_DIR, `${app}.mjs`)], {
     cwd: APPS_DIR,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      TENEMENT_INSTANCE: `contract:${id}`,
-      ...env,
-    },
     port,
     dataDir,
-    memoryLimitMb: undefined,
-    cpuShares: undefined,
+    extraEnv: { TENEMENT_INSTANCE: `contract:${id}`, ...env },
     onLine: output.onLine,
     ...overrides,
-  };
+  });
   return { spec, output };
 }
 

@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TenementError } from '../core/errors.js';
 import { runRuntimeContract } from './runtime.contract.js';
-import type { RunningProcess, SpawnSpec } from './runtime.js';
+import type { RunningProcess } from './runtime.js';
 import { SandboxRuntime } from './sandbox.js';
 import { freePort } from '../../test/helpers/net.js';
 import { testCgroupLimits } from '../../test/helpers/cgroups.js';
+import { testSpawnSpec, type TestSpawnOptions } from '../../test/helpers/spawn-spec.js';
 
 const APPS = fileURLToPath(new URL('../../test/fixtures/apps/', import.meta.url));
 
@@ -49,9 +50,8 @@ async function startApp(
   root: string,
   id: string,
   app = 'iso-probe',
-  overrides: Partial<SpawnSpec> & { extraEnv?: Record<string, string> } = {},
+  overrides: TestSpawnOptions = {},
 ): Promise<Started> {
-  const { extraEnv, ...specOverrides } = overrides;
   const dataDir = join(root, 'notes', id);
   await mkdir(dataDir, { recursive: true });
   await writeFile(join(dataDir, 'secret.txt'), `secret of ${id}`);
@@ -59,23 +59,16 @@ async function startApp(
   let onListening: () => void = () => undefined;
   const listening = new Promise<void>((resolve) => (onListening = resolve));
   const lines: string[] = [];
-  const proc = await runtime.start({
-    instance: `notes:${id}`,
-    service: 'notes',
-    id,
-    argv: [process.execPath, join(APPS, `${app}.mjs`)],
+  const proc = await runtime.start(testSpawnSpec(`notes:${id}`, [process.execPath, join(APPS, `${app}.mjs`)], {
     cwd: APPS,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, ...extraEnv },
     port,
     dataDir,
-    memoryLimitMb: undefined,
-    cpuShares: undefined,
     onLine: (_stream, line) => {
       lines.push(line);
       if (line === `listening on ${port}`) onListening();
     },
-    ...specOverrides,
-  });
+    ...overrides,
+  }));
   t.after(() => proc.stop(1000));
   // An app killed before it listens (the OOM test) is the caller's to judge.
   await Promise.race([listening, proc.exited]);
