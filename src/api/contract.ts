@@ -7,10 +7,10 @@
 import * as z from 'zod';
 import { NAME_PATTERN, NAME_RULE } from '../core/names.js';
 import type { InstanceInfo } from '../supervisor/types.js';
-import type { Health } from '../supervisor/state.js';
+import type { Health } from '../core/lifecycle.js';
 
 export type { InstanceInfo } from '../supervisor/types.js';
-export type { Health, InstanceState } from '../supervisor/state.js';
+export type { Health, InstanceState } from '../core/lifecycle.js';
 
 /** A service name or instance id (one host label). */
 export const NameSchema = z.string().regex(NAME_PATTERN, {
@@ -144,11 +144,6 @@ export interface ConfigResponse {
 
 /** One `event:` of `GET /api/events` (server-sent events): `state` or `lifecycle`. */
 export type ApiEventName = 'state' | 'lifecycle' | 'weight';
-
-/** `ten ps` without `-a`: instances with a process, or failed/held (SPEC §2). */
-export function isListedByDefault(state: InstanceInfo['state']): boolean {
-  return state !== 'idle' && state !== 'stopped';
-}
 
 /** One line of `GET /api/logs` (an array, oldest first) and one `log` event of `GET /api/logs/stream`. */
 export interface LogLine {

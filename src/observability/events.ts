@@ -4,7 +4,7 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
-import type { InstanceState } from '../supervisor/state.js';
+import type { InstanceState } from '../core/lifecycle.js';
 
 export type LifecycleKind =
   | 'spawn' | 'ready' | 'crash' | 'restart' | 'idle' | 'wake' | 'stop' | 'failed'

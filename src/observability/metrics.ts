@@ -8,7 +8,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric
 import type { EventBus, LifecycleEvent, StateChangeEvent } from './events.js';
 import { DURATION_BUCKETS_S, STATUS_CLASSES, type RequestStats } from './request-stats.js';
 import type { InstanceUsage, ResourceSampler } from './resource-sampler.js';
-import { INSTANCE_STATES } from '../supervisor/state.js';
+import { INSTANCE_STATES } from '../core/lifecycle.js';
 import type { SupervisorApi } from '../supervisor/types.js';
 
 export interface MetricsSources {

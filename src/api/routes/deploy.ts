@@ -4,6 +4,7 @@
  * @module
  */
 import { TenementError, toTenementError } from '../../core/errors.js';
+import { isServing, refusesRequests } from '../../core/lifecycle.js';
 import {
   DeployBodySchema, RouteBodySchema,
   type DeployResponse, type RouteResponse,
@@ -28,7 +29,7 @@ export function deployRoutes(api: ApiContext): ApiRoute[] {
           await withTimeout(body.timeoutS, name, async () => {
             // A new version starts with weight 0, so no traffic reaches it before it is healthy.
             if (existing === undefined) await supervisor.spawn(body.service, body.version, { weight: 0, wait: true });
-            else if (existing.state !== 'running' && existing.state !== 'degraded') {
+            else if (!isServing(existing.state)) {
               await supervisor.start(body.service, body.version, { wait: true });
             }
           });
@@ -56,7 +57,7 @@ export function deployRoutes(api: ApiContext): ApiRoute[] {
         assertServiceExists(api, body.service);
         supervisor.info(body.service, body.from);
         const to = supervisor.info(body.service, body.to);
-        if (to.state === 'failed' || to.state === 'held') {
+        if (refusesRequests(to.state)) {
           throw new TenementError('invalid_state', `cannot route to ${to.instance}: it is ${to.state}`, {
             hint: `\`ten restart ${to.instance}\` first`,
           });

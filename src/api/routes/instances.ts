@@ -4,7 +4,6 @@
  */
 import { TenementError } from '../../core/errors.js';
 import { parseInstanceName, type InstanceName } from '../../core/names.js';
-import { hasProcess } from '../../supervisor/state.js';
 import {
   SpawnBodySchema, StartBodySchema, StopBodySchema, WeightBodySchema,
   type HealthResponse, type RemoveResponse,
@@ -38,14 +37,6 @@ export function instanceRoutes(api: ApiContext): ApiRoute[] {
         const body = await ctx.body(SpawnBodySchema);
         ctx.setAuditTarget(`${body.service}:${body.id}`);
         assertServiceExists(api, body.service);
-        const existing = supervisor.get(body.service, body.id);
-        if (existing !== undefined && (hasProcess(existing.state) || existing.state === 'failed' || existing.state === 'held')) {
-          throw new TenementError('already_exists', `${body.service}:${body.id} is already ${existing.state}`, {
-            hint: existing.state === 'failed' || existing.state === 'held'
-              ? `use \`ten restart ${body.service}:${body.id}\``
-              : `use \`ten restart ${body.service}:${body.id}\` to restart it`,
-          });
-        }
         const info = await supervisor.spawn(body.service, body.id, {
           ...(body.weight === undefined ? {} : { weight: body.weight }),
           wait: body.wait,
