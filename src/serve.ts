@@ -10,12 +10,12 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config/load.js';
 import type { Config, Isolation } from './config/types.js';
 import { TenementError } from './core/errors.js';
+import { EventBus } from './core/events.js';
 import { createManagementHandler } from './api/server.js';
 import { ensureAdminToken, TOKEN_FILE } from './api/auth.js';
 import { logRoutes } from './api/routes/logs.js';
 import { metricsRoutes } from './api/routes/metrics.js';
 import { telemetryRoutes } from './api/routes/telemetry.js';
-import { EventBus } from './observability/events.js';
 import { createLogger } from './observability/logger.js';
 import { LogCapture } from './observability/log-capture.js';
 import { Metrics } from './observability/metrics.js';
@@ -85,9 +85,9 @@ export async function serve(options: ServeOptions): Promise<void> {
     retention: { days: config.settings.logRetentionDays, mb: config.settings.logRetentionMb },
     onError: (err) => logger.warn({ err }, 'log writer'),
   });
-  const metrics = new Metrics({ supervisor, events, stats, logLines: capture });
+  const sampler = new ResourceSampler({ supervisor });
+  const metrics = new Metrics({ supervisor, events, stats, logLines: capture, resources: sampler });
   const quota = enforceStorageQuotas(supervisor, events);
-  const sampler = new ResourceSampler({ supervisor, metrics });
 
   const management = createManagementHandler({
     supervisor, db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR,

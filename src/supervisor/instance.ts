@@ -9,7 +9,7 @@ import type { Config, ServiceConfig } from '../config/types.js';
 import { buildInstanceEnv, instanceDataDir } from '../config/instance-env.js';
 import { TenementError } from '../core/errors.js';
 import { assertTransition, hasProcess, isServing, refusesRequests, type DesiredState, type InstanceState } from '../core/lifecycle.js';
-import type { EventBus, LaunchCause, LifecycleKind } from '../observability/events.js';
+import type { EventBus, LaunchCause, LifecycleKind } from '../core/events.js';
 import type { ExitInfo, Runtime, RunningProcess } from '../runtime/runtime.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { InstanceStore } from '../store/instances.js';

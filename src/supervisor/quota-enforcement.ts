@@ -5,7 +5,7 @@
  * @module
  */
 import { instanceDataDir } from '../config/instance-env.js';
-import type { EventBus } from '../observability/events.js';
+import type { EventBus } from '../core/events.js';
 import { StorageQuotaWatcher } from './storage-quota.js';
 import { hasProcess } from '../core/lifecycle.js';
 import type { SupervisorApi } from './types.js';

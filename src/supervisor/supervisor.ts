@@ -7,7 +7,7 @@ import type { Config, Isolation, ServiceConfig } from '../config/types.js';
 import { TenementError } from '../core/errors.js';
 import { canSpawn, hasProcess, healthOf, isServing, refusesRequests, requestOutcome } from '../core/lifecycle.js';
 import { assertName } from '../core/names.js';
-import type { EventBus } from '../observability/events.js';
+import type { EventBus } from '../core/events.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { InstanceStore, InstanceRow } from '../store/instances.js';

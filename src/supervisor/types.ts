@@ -4,7 +4,7 @@
  * @module
  */
 import type { Config, Isolation, ServiceConfig } from '../config/types.js';
-import type { EventBus } from '../observability/events.js';
+import type { EventBus } from '../core/events.js';
 import type { Health, InstanceState } from '../core/lifecycle.js';
 
 /** One instance as `GET /api/instances` and `ten ps --json` show it (SPEC §7). */

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { ServiceConfig } from '../../config/types.js';
 import type { ConfigResponse, ServerInfoResponse, ServiceConfigResponse } from '../contract.js';
 import type { ApiRoute } from '../router.js';
-import type { ApiContext } from '../server.js';
+import type { ApiContext } from '../context.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 

@@ -10,7 +10,7 @@ import {
   type DeployResponse, type RouteResponse,
 } from '../contract.js';
 import type { ApiRoute } from '../router.js';
-import type { ApiContext } from '../server.js';
+import type { ApiContext } from '../context.js';
 import { assertServiceExists } from './instances.js';
 
 export function deployRoutes(api: ApiContext): ApiRoute[] {

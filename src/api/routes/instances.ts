@@ -9,7 +9,7 @@ import {
   type HealthResponse, type RemoveResponse,
 } from '../contract.js';
 import type { ApiRoute, RequestContext } from '../router.js';
-import type { ApiContext } from '../server.js';
+import type { ApiContext } from '../context.js';
 
 export function instanceRoutes(api: ApiContext): ApiRoute[] {
   const { supervisor } = api;
