@@ -32,6 +32,7 @@ import { SandboxRuntime } from './runtime/sandbox.js';
 import { openDb } from './store/db.js';
 import { InstanceStore } from './store/instances.js';
 import { LogStore } from './store/logs.js';
+import { Deployments } from './supervisor/deployments.js';
 import { enforceStorageQuotas } from './supervisor/quota-enforcement.js';
 import { Supervisor } from './supervisor/supervisor.js';
 
@@ -90,7 +91,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const quota = enforceStorageQuotas(supervisor, events);
 
   const management = createManagementHandler({
-    supervisor, db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR,
+    supervisor, deployments: new Deployments(supervisor, logger), db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR,
     extraRoutes: [...logRoutes({ store: logStore, capture }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics })],
   });
   const server = createFrontServer({ supervisor, domain, stats, management, logger });

@@ -7,12 +7,15 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { EventBus } from '../core/events.js';
 import type { Db } from '../store/db.js';
+import type { Deployments } from '../supervisor/deployments.js';
 import type { SupervisorApi } from '../supervisor/types.js';
 import type { AuthLimits } from './auth.js';
 import type { ApiRoute } from './router.js';
 
 export interface ApiContext {
   readonly supervisor: SupervisorApi;
+  /** Deploy and route swap. */
+  readonly deployments: Deployments;
   readonly db: Db;
   readonly events: EventBus;
   readonly config: Config;

@@ -2,7 +2,6 @@
  * Instance routes: list, spawn, info, start/stop/restart, remove, weight, health (SPEC §7).
  * @module
  */
-import { TenementError } from '../../core/errors.js';
 import { parseInstanceName, type InstanceName } from '../../core/names.js';
 import {
   SpawnBodySchema, StartBodySchema, StopBodySchema, WeightBodySchema,
@@ -36,7 +35,6 @@ export function instanceRoutes(api: ApiContext): ApiRoute[] {
       handler: async (ctx) => {
         const body = await ctx.body(SpawnBodySchema);
         ctx.setAuditTarget(`${body.service}:${body.id}`);
-        assertServiceExists(api, body.service);
         const info = await supervisor.spawn(body.service, body.id, {
           ...(body.weight === undefined ? {} : { weight: body.weight }),
           wait: body.wait,
@@ -104,14 +102,6 @@ export function instanceRoutes(api: ApiContext): ApiRoute[] {
       },
     },
   ];
-}
-
-export function assertServiceExists(api: ApiContext, service: string): void {
-  if (Object.hasOwn(api.config.services, service)) return;
-  const known = Object.keys(api.config.services);
-  throw new TenementError('service_not_found', `no service "${service}" in the config`, {
-    hint: known.length > 0 ? `services: ${known.join(', ')}` : 'add a [service.NAME] table to tenement.toml',
-  });
 }
 
 /** Query flags: `?purge`, `?purge=true`, `?purge=1`. */
