@@ -11,6 +11,7 @@ import { loadConfig } from './config/load.js';
 import type { Config, Isolation } from './config/types.js';
 import { TenementError } from './core/errors.js';
 import { EventBus } from './core/events.js';
+import { formatInstanceUrl } from './core/names.js';
 import { createManagementHandler } from './api/server.js';
 import { ensureAdminToken, TOKEN_FILE } from './api/auth.js';
 import { logRoutes } from './api/routes/logs.js';
@@ -146,8 +147,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   sampler.start();
   await supervisor.boot();
   for (const info of supervisor.list()) {
-    const url = `http://${info.id}.${info.service}.${domain}:${boundPort}/`;
-    out(`  ${info.instance.padEnd(24)} ${info.state.padEnd(9)} ${url}`);
+    out(`  ${info.instance.padEnd(24)} ${info.state.padEnd(9)} ${formatInstanceUrl(info, domain, boundPort)}`);
   }
   const shownDataDir = relative(process.cwd(), config.settings.dataDir);
   const cli = relative(process.cwd(), process.argv[1] ?? 'ten');

@@ -80,6 +80,12 @@ export interface ErrorBody {
   error: { code: string; message: string; hint?: string };
 }
 
+/** `POST /api/instances`: the instance (healthy, with `wait`) and the URL it is reached at. */
+export interface SpawnResponse extends InstanceInfo {
+  /** `http://{id}.{service}.{domain}:{port}/`, on the port this request came in on. */
+  url: string;
+}
+
 /** `GET /api/instances/{name}/health`. */
 export interface HealthResponse {
   instance: string;

@@ -158,7 +158,7 @@ test('held and stopped: held refuses wakes, stopped wakes on demand', async (t) 
   assert.equal(handle.state, 'running');
 });
 
-test('spawning a held instance is a conflict that points at ten restart; a stopped one is started again', async (t) => {
+test('spawning a held instance is a conflict that points at ten restart; a stopped one is started again with its new weight', async (t) => {
   const h = await startSupervisor(t, configText(service('api', 'ok.mjs')));
   await h.supervisor.spawn('api', 'a', { wait: true });
   await h.supervisor.stop('api', 'a', { hold: true });
@@ -170,7 +170,10 @@ test('spawning a held instance is a conflict that points at ten restart; a stopp
   });
   assert.equal(h.supervisor.info('api', 'a').state, 'held');
   await h.supervisor.stop('api', 'a');
-  assert.equal((await h.supervisor.spawn('api', 'a', { wait: true })).state, 'running');
+  const again = await h.supervisor.spawn('api', 'a', { weight: 40, wait: true });
+  assert.deepEqual([again.state, again.weight], ['running', 40]);
+  const row = new InstanceStore(h.db).get('api', 'a');
+  assert.deepEqual([row?.desiredState, row?.weight], ['running', 40], 'the new weight is stored, not only applied');
 });
 
 test('a state change outside the lifecycle table is refused and changes nothing', async (t) => {

@@ -125,22 +125,22 @@ export class Supervisor implements SupervisorApi {
   }
 
   async spawn(service: string, id: string, options: SpawnOptions = {}): Promise<InstanceInfo> {
-    assertName('service', service);
-    assertName('id', id);
     const svc = this.service(service);
     if (options.weight !== undefined) assertWeight(options.weight);
     let instance = this.byService.get(service)?.get(id);
-    if (instance !== undefined) {
+    if (instance === undefined) {
+      instance = this.register(svc, id, options.weight ?? DEFAULT_WEIGHT);
+    } else {
       if (!canSpawn(instance.state)) {
         throw new TenementError('already_exists', `${instance.name} is already ${instance.state}`, {
           hint: refusesRequests(instance.state) ? `use \`ten restart ${instance.name}\`` : `use \`ten restart ${instance.name}\` to restart it`,
         });
       }
-      if (options.weight !== undefined) this.applyWeight(instance, options.weight);
-    } else {
-      instance = this.register(svc, id, options.weight ?? DEFAULT_WEIGHT);
+      const weight = options.weight ?? instance.weight;
+      this.deps.store.setRunning(service, id, weight);
+      this.applyWeight(instance, weight);
     }
-    await this.launch(instance, 'spawn', options.wait === true);
+    await this.startNow(instance, 'spawn', options.wait === true);
     return this.toInfo(instance, Date.now());
   }
 
@@ -203,6 +203,11 @@ export class Supervisor implements SupervisorApi {
 
   private async launch(instance: Instance, cause: 'spawn' | 'start', wait: boolean): Promise<void> {
     this.deps.store.setDesired(instance.service, instance.id, 'running');
+    await this.startNow(instance, cause, wait);
+  }
+
+  /** Starts a registration whose desired state is already `running` in the store. */
+  private async startNow(instance: Instance, cause: 'spawn' | 'start', wait: boolean): Promise<void> {
     instance.resetRestartWindow();
     const started = instance.start(cause);
     if (wait) await started;

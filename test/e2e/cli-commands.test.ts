@@ -3,6 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { runTen, startDaemon, tempDir } from '../helpers/daemon.js';
 
@@ -90,6 +92,33 @@ test('the everyday commands print what the README shows', async (t) => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'healthy\n');
   });
+});
+
+test('ten spawn is one HTTP call whose answer carries the outcome and the URL', async (t) => {
+  const d = await startDaemon(t, { config: CONFIG });
+  // A recording forwarder between the CLI and the server: every request the CLI makes passes it.
+  const seen: string[] = [];
+  const recorder = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    const upstream = request({ host: '127.0.0.1', port: d.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => recorder.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => recorder.close(() => resolve())));
+  const via = { TENEMENT_SERVER: `http://127.0.0.1:${(recorder.address() as AddressInfo).port}` };
+
+  const r = await d.ten(['spawn', 'notes:carol'], via);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(seen, ['POST /api/instances']);
+  assert.equal(r.stdout.trimEnd().split('\n').at(-1), `http://carol.notes.localhost:${d.port}/`, 'the URL names the port the server was reached on');
+  seen.length = 0;
+  const quick = await d.ten(['spawn', 'notes:dave', '--no-wait'], via);
+  assert.equal(quick.code, 0, quick.stderr);
+  assert.deepEqual(seen, ['POST /api/instances']);
+  assert.match(quick.stdout, new RegExp(`^spawned notes:dave \\((starting|running)\\)\nhttp://dave\\.notes\\.localhost:${d.port}/\n$`));
 });
 
 test('token-gen works with the server stopped and prints the token alone, indented', async (t) => {

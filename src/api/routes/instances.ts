@@ -2,10 +2,10 @@
  * Instance routes: list, spawn, info, start/stop/restart, remove, weight, health (SPEC §7).
  * @module
  */
-import { parseInstanceName, type InstanceName } from '../../core/names.js';
+import { formatInstanceName, formatInstanceUrl, parseInstanceName, type InstanceName } from '../../core/names.js';
 import {
   SpawnBodySchema, StartBodySchema, StopBodySchema, WeightBodySchema,
-  type HealthResponse, type RemoveResponse,
+  type HealthResponse, type RemoveResponse, type SpawnResponse,
 } from '../contract.js';
 import type { ApiRoute, RequestContext } from '../router.js';
 import type { ApiContext } from '../context.js';
@@ -17,7 +17,7 @@ export function instanceRoutes(api: ApiContext): ApiRoute[] {
   function target(ctx: RequestContext): InstanceName {
     const name = parseInstanceName(ctx.params.name ?? '');
     ctx.assertCanRead(name.service, name.id);
-    ctx.setAuditTarget(`${name.service}:${name.id}`);
+    ctx.setAuditTarget(formatInstanceName(name.service, name.id));
     return name;
   }
 
@@ -34,12 +34,13 @@ export function instanceRoutes(api: ApiContext): ApiRoute[] {
       method: 'POST', path: '/api/instances', auth: 'admin', action: 'instance.spawn',
       handler: async (ctx) => {
         const body = await ctx.body(SpawnBodySchema);
-        ctx.setAuditTarget(`${body.service}:${body.id}`);
+        ctx.setAuditTarget(formatInstanceName(body.service, body.id));
         const info = await supervisor.spawn(body.service, body.id, {
           ...(body.weight === undefined ? {} : { weight: body.weight }),
           wait: body.wait,
         });
-        return { status: 201, body: info };
+        const response: SpawnResponse = { ...info, url: formatInstanceUrl(info, api.domain ?? 'localhost', ctx.req.socket.localPort ?? 0) };
+        return { status: 201, body: response };
       },
     },
     {
@@ -89,7 +90,7 @@ export function instanceRoutes(api: ApiContext): ApiRoute[] {
         const { service, id } = target(ctx);
         const purge = isTrue(ctx.query.get('purge'));
         await supervisor.remove(service, id, { purge });
-        const body: RemoveResponse = { instance: `${service}:${id}`, removed: true, purged: purge };
+        const body: RemoveResponse = { instance: formatInstanceName(service, id), removed: true, purged: purge };
         return { body };
       },
     },
