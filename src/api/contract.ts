@@ -5,6 +5,7 @@
  * @module
  */
 import * as z from 'zod';
+import type { ServiceFile } from '../config/schema.js';
 import { NAME_PATTERN, NAME_RULE } from '../core/names.js';
 import type { InstanceInfo } from '../supervisor/types.js';
 import type { Health } from '../core/lifecycle.js';
@@ -121,28 +122,22 @@ export interface ServerInfoResponse {
   port: number;
 }
 
-/** One service of `GET /api/config` (admin): as the server loaded it, times in seconds. */
-export interface ServiceConfigResponse {
+/** An optional key of the file shows as null when it is not set. */
+type NullWhenAbsent<T> = { [K in keyof T]-?: undefined extends T[K] ? Exclude<T[K], undefined> | null : T[K] };
+
+/**
+ * One service of `GET /api/config` (admin): its `[service.X]` table as the server loaded it, every
+ * key spelled as in the file (times in seconds, unset keys null), with `command`/`args` as argv.
+ */
+export type ServiceConfigResponse = {
   name: string;
   argv: string[];
+  /** Absolute. */
   workdir: string;
-  health: string | null;
-  isolation: string;
-  idle_timeout: number;
-  startup_timeout: number;
-  request_timeout: number;
-  stop_timeout: number;
-  restart: string;
-  storage_persist: boolean;
-  memory_limit_mb: number | null;
-  cpu_shares: number | null;
-  storage_quota_mb: number | null;
-  auto_spawn: boolean;
-  max_instances: number;
-  env: Record<string, string>;
+} & NullWhenAbsent<Omit<ServiceFile, 'command' | 'args' | 'workdir'>> & {
   /** Ids registered at every boot (`[instances]`). */
   instances: string[];
-}
+};
 
 export interface ConfigResponse {
   services: ServiceConfigResponse[];
