@@ -117,8 +117,6 @@ test('cpu_shares becomes the cgroup weight of the running instance (100 = the de
     assert.equal((await readFile(`${host.v1Mounts!.cpu}${path}/cpu.shares`, 'utf8')).trim(), '512');
   }
 
-  const usage = await applied.usage();
-  assert.ok(usage && usage.cpuSeconds >= 0);
   await applied.release();
   await waitFor('the released group to be killed', () => (isGone(child.pid!) ? true : undefined));
   for (const dir of groupDirs(host, parent, 'iso', 'cpu')) assert.equal(existsSync(dir), false, `${dir} removed`);
@@ -192,7 +190,6 @@ test('cgroup v2: every process of an instance is in its group, and release kills
   });
   assert.ok(pids.includes(child.pid!));
   assert.match(await readFile(`/proc/${child.pid}/cgroup`, 'utf8'), new RegExp(`^0::/${parent}/iso\\.a$`, 'm'));
-  assert.ok((await group.usage()) !== undefined, 'cpu.stat is readable without the cpu controller');
 
   await group.release();
   await group.release();
