@@ -35,6 +35,7 @@ import { InstanceStore } from './store/instances.js';
 import { LogStore } from './store/logs.js';
 import { Deployments } from './supervisor/deployments.js';
 import { enforceStorageQuotas } from './supervisor/quota-enforcement.js';
+import { ConfigReloader, type ReloadResult } from './supervisor/reload.js';
 import { Supervisor } from './supervisor/supervisor.js';
 
 export interface ServeOptions {
@@ -87,8 +88,14 @@ export async function serve(options: ServeOptions): Promise<void> {
   const metrics = new Metrics({ supervisor, events, stats, logLines: capture, resources: sampler });
   const quota = enforceStorageQuotas(supervisor, events);
 
+  const reloader = new ConfigReloader(supervisor, configFile, { dataDir: options.dataDir });
+  const reload = async (): Promise<ReloadResult> => {
+    const result = await reloader.reload();
+    out(result.changed ? `config reloaded:\n${result.diff.map((line) => `  ${line}`).join('\n')}` : 'config reloaded: no change');
+    return result;
+  };
   const management = createManagementHandler({
-    supervisor, deployments: new Deployments(supervisor, logger), db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR,
+    supervisor, reload, deployments: new Deployments(supervisor, logger), db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR,
     extraRoutes: [...logRoutes({ store: logStore, capture }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics })],
   });
   const server = createFrontServer({ supervisor, domain, stats, management, logger });
@@ -130,6 +137,10 @@ export async function serve(options: ServeOptions): Promise<void> {
   };
   process.on('SIGTERM', (s) => void shutdown(s));
   process.on('SIGINT', (s) => void shutdown(s));
+  // SIGHUP = `ten reload`; a refused reload leaves everything as it was and says why.
+  process.on('SIGHUP', () => {
+    reload().catch((err: unknown) => out(`config not reloaded: ${err instanceof TenementError ? err.message : String(err)}`));
+  });
   // A bug in tenement itself: stop the instances in order rather than die and leave them behind.
   const crash = (err: unknown): void => {
     logger.fatal({ err }, 'internal error: shutting down');

@@ -8,6 +8,7 @@ import type { Config } from '../config/types.js';
 import type { EventBus } from '../core/events.js';
 import type { Db } from '../store/db.js';
 import type { Deployments } from '../supervisor/deployments.js';
+import type { ReloadResult } from '../supervisor/reload.js';
 import type { SupervisorApi } from '../supervisor/types.js';
 import type { AuthLimits } from './auth.js';
 import type { ApiRoute } from './router.js';
@@ -16,6 +17,8 @@ export interface ApiContext {
   readonly supervisor: SupervisorApi;
   /** Deploy and route swap. */
   readonly deployments: Deployments;
+  /** `POST /api/reload`: re-reads tenement.toml (absent: the route answers not_found). */
+  readonly reload?: () => Promise<ReloadResult>;
   readonly db: Db;
   readonly events: EventBus;
   readonly config: Config;

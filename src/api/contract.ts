@@ -106,6 +106,12 @@ export interface DeployResponse {
   instance: InstanceInfo;
 }
 
+/** `POST /api/reload`: what changed (`+ service web`, `~ notes: env changed — …`), one line each. */
+export interface ReloadResponse {
+  changed: boolean;
+  diff: string[];
+}
+
 /** `POST /api/route`: both versions after the swap. */
 export interface RouteResponse {
   from: InstanceInfo;

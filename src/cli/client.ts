@@ -7,7 +7,7 @@
 import { isErrorCode, TenementError } from '../core/errors.js';
 import type {
   ConfigResponse, DeployBody, DeployResponse, ErrorBody, HealthResponse, InstanceInfo, RemoveResponse,
-  RouteBody, RouteResponse, ServerInfoResponse, SpawnBody, SpawnResponse,
+  ReloadResponse, RouteBody, RouteResponse, ServerInfoResponse, SpawnBody, SpawnResponse,
 } from '../api/contract.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -134,6 +134,10 @@ export class ApiClient {
 
   route(body: RouteBody): Promise<RouteResponse> {
     return this.request('POST', '/api/route', body);
+  }
+
+  reload(): Promise<ReloadResponse> {
+    return this.request('POST', '/api/reload');
   }
 
   config(): Promise<ConfigResponse> {

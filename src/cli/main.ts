@@ -27,6 +27,7 @@ import { register as initCommand } from './commands/init.js';
 import { register as lifecycleCommands } from './commands/lifecycle.js';
 import { register as logsCommand } from './commands/logs.js';
 import { register as psCommand } from './commands/ps.js';
+import { register as reloadCommand } from './commands/reload.js';
 import { register as rmCommand } from './commands/rm.js';
 import { register as routeCommand } from './commands/route.js';
 import { register as serveCommand } from './commands/serve.js';
@@ -35,7 +36,7 @@ import { register as tokenCommands } from './commands/token.js';
 import { register as weightCommand } from './commands/weight.js';
 
 const COMMANDS: readonly RegisterCommand[] = [
-  serveCommand, spawnCommand, lifecycleCommands, rmCommand, psCommand, healthCommand, weightCommand,
+  serveCommand, spawnCommand, lifecycleCommands, rmCommand, psCommand, reloadCommand, healthCommand, weightCommand,
   configCommand, logsCommand, deployCommand, routeCommand, tokenCommands, initCommand,
 ];
 

@@ -55,7 +55,13 @@ export interface OutputLineEvent {
   readonly at: number;
 }
 
+/** `ten reload` applied a new config: read the supervisor's config again. */
+export interface ConfigChangeEvent {
+  readonly at: number;
+}
+
 interface EventMap {
+  config: [ConfigChangeEvent];
   state: [StateChangeEvent];
   lifecycle: [LifecycleEvent];
   weight: [WeightChangeEvent];

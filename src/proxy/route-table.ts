@@ -71,7 +71,8 @@ export class InstanceRoute {
 /** One configured service: its instances and the weighted choice among the pickable ones. */
 export class ServiceRoutes {
   readonly name: string;
-  readonly config: ServiceConfig;
+  /** Replaced when a reload changes the template. */
+  config: ServiceConfig;
   readonly byId = new Map<string, InstanceRoute>();
   /** Instances with weight > 0 in running/degraded/idle, in the order of `cumulative`. */
   pickable: InstanceRoute[] = [];
@@ -124,17 +125,35 @@ export class RouteTable {
   private readonly services = new Map<string, ServiceRoutes>();
   private readonly onState = (e: StateChangeEvent): void => this.handleState(e);
   private readonly onWeight = (e: WeightChangeEvent): void => this.refresh(e.service);
+  private readonly onConfig = (): void => this.syncServices();
 
   constructor(
     private readonly supervisor: SupervisorApi,
     private readonly stats: RequestStats,
   ) {
-    for (const [name, config] of Object.entries(supervisor.config.services)) {
+    this.syncServices();
+    supervisor.events.on('state', this.onState);
+    supervisor.events.on('weight', this.onWeight);
+    supervisor.events.on('config', this.onConfig);
+  }
+
+  /** Services as the config in effect has them (a reload adds, changes or removes some). */
+  private syncServices(): void {
+    const services = this.supervisor.config.services;
+    for (const [name, config] of Object.entries(services)) {
+      const existing = this.services.get(name);
+      if (existing !== undefined) {
+        existing.config = config;
+        continue;
+      }
       this.services.set(name, new ServiceRoutes(name, config));
       this.refresh(name);
     }
-    supervisor.events.on('state', this.onState);
-    supervisor.events.on('weight', this.onWeight);
+    for (const [name, routes] of this.services) {
+      if (Object.hasOwn(services, name)) continue;
+      for (const route of routes.byId.values()) route.close();
+      this.services.delete(name);
+    }
   }
 
   /** A configured service, or undefined. */
@@ -192,6 +211,7 @@ export class RouteTable {
   close(): void {
     this.supervisor.events.off('state', this.onState);
     this.supervisor.events.off('weight', this.onWeight);
+    this.supervisor.events.off('config', this.onConfig);
     for (const route of this.routes()) route.close();
   }
 }

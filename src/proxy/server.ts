@@ -10,6 +10,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { RoutingConfig } from '../config/types.js';
 import { TenementError } from '../core/errors.js';
 import type { RequestStats } from '../observability/request-stats.js';
 import type { SupervisorApi } from '../supervisor/types.js';
@@ -79,6 +80,10 @@ type Resolution = InstanceRoute | 404 | 503 | typeof MANAGEMENT | Promise<Instan
 /** Reused by the synchronous header rewrite of each raw-path request. */
 const rawFacts: RequestFacts = { hasBody: false, bodyLength: 0 };
 
+function sortedPathOverrides(routing: RoutingConfig): Array<[string, string]> {
+  return Object.entries(routing.path).sort((a, b) => b[0].length - a[0].length);
+}
+
 function isLoopback(address: string): boolean {
   return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
 }
@@ -86,11 +91,18 @@ function isLoopback(address: string): boolean {
 export function createFrontServer(options: FrontServerOptions): FrontServer {
   const { supervisor, stats, management, logger } = options;
   const domain = options.domain.toLowerCase();
-  const routing = supervisor.config.routing;
-  const hosts = new HostResolver(domain, routing.subdomain);
+  let routing = supervisor.config.routing;
+  let hosts = new HostResolver(domain, routing.subdomain);
   const table = new RouteTable(supervisor, stats);
   const ctx: ForwardContext = { supervisor, logger };
-  const pathOverrides = Object.entries(routing.path).sort((a, b) => b[0].length - a[0].length);
+  let pathOverrides = sortedPathOverrides(routing);
+  // `ten reload`: new routing takes effect for the next request.
+  const onConfig = (): void => {
+    routing = supervisor.config.routing;
+    hosts = new HostResolver(domain, routing.subdomain);
+    pathOverrides = sortedPathOverrides(routing);
+  };
+  supervisor.events.on('config', onConfig);
 
   /** The service a bare-domain path goes to, or undefined for tenement's own handler. */
   function bareService(url: string): string | undefined {
@@ -241,7 +253,10 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
   }, onRequest) as FrontServer;
   server.on('upgrade', onUpgrade);
   attachRawFront(server, new RawFront(limits, dispatchRaw, takeConnectionListener(server)));
-  server.on('close', () => table.close());
+  server.on('close', () => {
+    supervisor.events.off('config', onConfig);
+    table.close();
+  });
   Object.defineProperty(server, 'routes', { value: table, enumerable: false });
   return server;
 }

@@ -41,7 +41,8 @@ export class Instance implements InstanceHandle {
   readonly name: string;
   readonly service: string;
   readonly id: string;
-  readonly serviceConfig: ServiceConfig;
+  /** The template this instance's process runs (or will start) on; see Supervisor.applyConfig. */
+  serviceConfig: ServiceConfig;
   state: InstanceState = 'stopped';
   port: number | null = null;
   weight: number;
@@ -168,6 +169,8 @@ export class Instance implements InstanceHandle {
 
   private async launch(cause: LaunchCause): Promise<void> {
     const gen = ++this.generation;
+    // A new process always starts on the template in effect (a reload may have changed it).
+    this.serviceConfig = this.ctx.config.services[this.service] ?? this.serviceConfig;
     const svc = this.serviceConfig;
     const began = performance.now();
     this.setState('starting');

@@ -27,7 +27,8 @@ const NO_INSTANCES: readonly Instance[] = Object.freeze([]);
 const DEFAULT_WEIGHT = 100;
 
 export class Supervisor implements SupervisorApi {
-  readonly config: Config;
+  /** The config in effect; replaced as a whole by applyConfig (`ten reload`). */
+  config: Config;
   readonly events: EventBus;
   private readonly deps: SupervisorDeps;
   private readonly ctx: InstanceContext;
@@ -41,7 +42,12 @@ export class Supervisor implements SupervisorApi {
     this.deps = deps;
     this.config = deps.config;
     this.events = deps.events;
-    this.ctx = { config: deps.config, events: deps.events, store: deps.store, ports: deps.ports, runtimes: deps.runtimes };
+    // A getter: instances read the settings in effect, which a reload may have replaced.
+    const current = (): Config => this.config;
+    this.ctx = {
+      get config() { return current(); },
+      events: deps.events, store: deps.store, ports: deps.ports, runtimes: deps.runtimes,
+    };
   }
 
   /**
@@ -194,6 +200,23 @@ export class Supervisor implements SupervisorApi {
     for (const r of resolved) this.applyWeight(r.instance, r.weight);
   }
 
+  /**
+   * Puts a validated config in effect at once (see reload.ts for the checks before this). Instances
+   * without a process take the new template now, so their next start uses it; running ones keep
+   * theirs (and show as outdated) until they are restarted or rolled out.
+   */
+  applyConfig(next: Config): void {
+    this.config = next;
+    for (const instance of this.all()) {
+      const template = next.services[instance.service];
+      if (template !== undefined && !hasProcess(instance.state)) instance.serviceConfig = template;
+      else if (template !== undefined && sameTemplate(instance.serviceConfig, template)) instance.serviceConfig = template;
+    }
+    clearInterval(this.idleSweep);
+    this.armIdleSweep();
+    this.events.emit('config', { at: Date.now() });
+  }
+
   /** Registered instances, in name order. */
   private all(): Instance[] {
     const out: Instance[] = [];
@@ -308,8 +331,31 @@ export class Supervisor implements SupervisorApi {
       weight: i.weight,
       restarts: i.restarts,
       isolation: i.serviceConfig.isolation,
+      outdated: i.serviceConfig !== this.config.services[i.service],
     };
   }
+}
+
+/** Same `[service.X]` table as written: swapping one for the other changes nothing for a process. */
+export function sameTemplate(a: ServiceConfig, b: ServiceConfig): boolean {
+  return changedServiceKeys(a, b).length === 0;
+}
+
+/** The `[service.X]` keys whose values differ, in file order. */
+export function changedServiceKeys(a: ServiceConfig, b: ServiceConfig): string[] {
+  const keys = new Set([...Object.keys(a.asWritten), ...Object.keys(b.asWritten)]);
+  const written = (s: ServiceConfig, key: string): unknown => (s.asWritten as Record<string, unknown>)[key];
+  const changed = [...keys].filter((key) => stableJson(written(a, key)) !== stableJson(written(b, key)));
+  // A relative workdir reads the same but resolves elsewhere when the file moved.
+  if (a.workdir !== b.workdir && !changed.includes('workdir')) changed.push('workdir');
+  return changed;
+}
+
+function stableJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'undefined';
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  const entries = Object.entries(value).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
 }
 
 function assertWeight(weight: number): void {

@@ -21,6 +21,8 @@ export interface InstanceInfo {
   weight: number;
   restarts: number;
   isolation: Isolation;
+  /** Its process runs a template that a reload has since changed (`ten rollout` moves it). */
+  outdated: boolean;
 }
 
 /**
@@ -51,6 +53,7 @@ export interface SpawnOptions {
 }
 
 export interface SupervisorApi {
+  /** The config in effect (a reload replaces it; read it again rather than keeping it). */
   readonly config: Config;
   readonly events: EventBus;
 

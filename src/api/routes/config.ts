@@ -1,14 +1,15 @@
 /**
  * `GET /api/server` (what a client needs to build instance URLs) and `GET /api/config` (the
- * services as the server loaded them, for `ten config`).
+ * services as the server loaded them, for `ten config`), and `POST /api/reload` (`ten reload`).
  * @module
  */
 import { readFileSync } from 'node:fs';
 import { SERVICE_KEYS } from '../../config/schema.js';
 import type { ServiceConfig } from '../../config/types.js';
-import type { ConfigResponse, ServerInfoResponse, ServiceConfigResponse } from '../contract.js';
+import type { ConfigResponse, ReloadResponse, ServerInfoResponse, ServiceConfigResponse } from '../contract.js';
 import type { ApiRoute } from '../router.js';
 import type { ApiContext } from '../context.js';
+import type { ReloadResult } from '../../supervisor/reload.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -25,12 +26,24 @@ export function configRoutes(api: ApiContext): ApiRoute[] {
       method: 'GET', path: '/api/config', auth: 'admin',
       handler: async () => {
         const body: ConfigResponse = {
-          services: Object.values(api.config.services).map((s) => toResponse(s, api.config.instances[s.name] ?? [])),
+          services: Object.values(api.supervisor.config.services).map((s) => toResponse(s, api.supervisor.config.instances[s.name] ?? [])),
         };
         return { body };
       },
     },
+    ...(api.reload === undefined ? [] : [reloadRoute(api.reload)]),
   ];
+}
+
+function reloadRoute(reload: () => Promise<ReloadResult>): ApiRoute {
+  return {
+    method: 'POST', path: '/api/reload', auth: 'admin', action: 'reload',
+    handler: async () => {
+      const result = await reload();
+      const body: ReloadResponse = { changed: result.changed, diff: [...result.diff] };
+      return { body };
+    },
+  };
 }
 
 /** The table as written (defaults filled in, absent keys as null), with argv, absolute workdir and ids. */

@@ -1,5 +1,6 @@
 /**
- * `ten ps [-a] [--json]`: instances with a process or failed/held (all registered with -a).
+ * `ten ps [-a] [--json]`: instances with a process or failed/held (all registered with -a); a line
+ * under the table names those still running a template that `ten reload` has since changed.
  * @module
  */
 import type { Command } from 'commander';
@@ -17,6 +18,14 @@ export function formatPs(instances: readonly InstanceInfo[]): string {
   ]));
 }
 
+/** Under the table, only when there are some: instances still running a template a reload changed. */
+export function formatOutdated(instances: readonly InstanceInfo[]): string | undefined {
+  const outdated = instances.filter((i) => i.outdated);
+  if (outdated.length === 0) return undefined;
+  const services = [...new Set(outdated.map((i) => i.service))];
+  return `on an outdated template (\`ten restart\` them, or \`ten rollout ${services.join('|')}\`): ${outdated.map((i) => i.instance).join(', ')}`;
+}
+
 export function register(program: Command, ctx: CliContext): void {
   program.command('ps')
     .description('list instances (running, starting, unhealthy, failed, held); -a for all registered')
@@ -31,6 +40,7 @@ export function register(program: Command, ctx: CliContext): void {
           ? 'no instances registered (start one with `ten spawn SERVICE:ID`)'
           : `no running instances; ${all.length} idle or stopped (\`ten ps -a\` lists them)`;
       }
-      return formatPs(shown);
+      const outdated = formatOutdated(shown);
+      return outdated === undefined ? formatPs(shown) : `${formatPs(shown)}\n\n${outdated}`;
     }));
 }
