@@ -37,6 +37,8 @@ import { Deployments } from './supervisor/deployments.js';
 import { enforceStorageQuotas } from './supervisor/quota-enforcement.js';
 import { ConfigReloader, type ReloadResult } from './supervisor/reload.js';
 import { Supervisor } from './supervisor/supervisor.js';
+import { OutputDir } from './supervisor/output-files.js';
+import { OutputOffsetsSaver } from './supervisor/output-offsets.js';
 
 export interface ServeOptions {
   config?: string;
@@ -44,6 +46,8 @@ export interface ServeOptions {
   port?: number;
   bind?: string;
   domain?: string;
+  /** Stop every instance on exit (the old behaviour) instead of leaving them for the next server. */
+  stopInstancesOnExit?: boolean;
 }
 
 const DASHBOARD_DIR = join(fileURLToPath(new URL('.', import.meta.url)), 'dashboard');
@@ -73,7 +77,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   };
   out(formatCapabilities(await detectCapabilities({ runtimes, limits })));
   const store = new InstanceStore(db);
-  const supervisor = new Supervisor({ config, events, store, ports: new PortAllocator(config.settings.portRange), runtimes, logger });
+  const output = new OutputDir(config.settings.dataDir);
+  const supervisor = new Supervisor({ config, events, store, ports: new PortAllocator(config.settings.portRange), runtimes, logger, output });
 
   // Log writes (inserts, retention, FTS merges, checkpoints) run in LogCapture's writer thread on
   // its own connection; this one only reads logs, and leaves WAL checkpoints (fsyncs) to that thread.
@@ -123,16 +128,22 @@ export async function serve(options: ServeOptions): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    out(`${reason}: stopping instances…`);
+    const stopInstances = options.stopInstancesOnExit === true;
+    out(`${reason}: ${stopInstances ? 'stopping instances…' : 'leaving instances running for the next ten serve'}`);
     server.close();
     server.closeIdleConnections();
     quota.close();
     sampler.close();
-    await supervisor.shutdown();
+    await offsets.close();
+    const detached = stopInstances ? (await supervisor.shutdown(), { left: 0, offsets: [] }) : supervisor.detach();
+    const left = detached.left;
     server.closeAllConnections();
+    output.close();
+    // Lines read so far are committed before their offsets are: none lost, none stored twice.
     await capture.close();
+    store.setOutputOffsets(detached.offsets);
     db.close();
-    out('tenement stopped');
+    out(left === 0 ? 'tenement stopped' : `tenement stopped; ${left} instances still run and the next ten serve adopts them`);
     process.exit(exitCode);
   };
   process.on('SIGTERM', (s) => void shutdown(s));
@@ -150,6 +161,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   process.on('unhandledRejection', crash);
 
   capture.start();
+  const offsets = new OutputOffsetsSaver({ supervisor, store, capture, onError: (err) => logger.warn({ err }, 'output offsets') });
   metrics.start();
   sampler.start();
   await supervisor.boot();

@@ -9,7 +9,7 @@ import type { InstanceState } from './lifecycle.js';
 
 export type LifecycleKind =
   | 'spawn' | 'ready' | 'crash' | 'restart' | 'idle' | 'wake' | 'stop' | 'failed'
-  | 'unhealthy' | 'degraded' | 'recovered' | 'remove' | 'oom' | 'storage_warning' | 'storage_exceeded';
+  | 'unhealthy' | 'degraded' | 'recovered' | 'remove' | 'oom' | 'storage_warning' | 'storage_exceeded' | 'adopt';
 
 export interface StateChangeEvent {
   readonly instance: string;

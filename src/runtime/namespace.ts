@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { TenementError } from '../core/errors.js';
 import { checkLimits, findExecutable } from './preflight.js';
+import { adoptProcessGroup } from './adopt.js';
 import { ProcessRuntime, startProcessGroup } from './process.js';
 import type { LimitsProvider, Orphan, RunningProcess, Runtime, SpawnSpec } from './runtime.js';
 
@@ -90,6 +91,11 @@ export class NamespaceRuntime implements Runtime {
   /** The orphan's pid is its unshare, the leader of its group: stopping the group ends the namespace. */
   reap(orphan: Orphan, timeoutMs: number): Promise<boolean> {
     return new ProcessRuntime().reap(orphan, timeoutMs);
+  }
+
+  /** The unshare leader and its group are watched like any process group. */
+  adopt(orphan: Orphan): RunningProcess | undefined {
+    return adoptProcessGroup(orphan);
   }
 
   /**

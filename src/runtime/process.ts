@@ -9,8 +9,10 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { delimiter, join, resolve } from 'node:path';
 import { TenementError } from '../core/errors.js';
+import { adoptProcessGroup } from './adopt.js';
 import { readLines } from './line-splitter.js';
-import { isGroupAlive, isLiveMember, listLiveMembers, readStartTime } from './proc-stat.js';
+import { emptyGroup, isGroupRunning, signalGroup } from './process-group.js';
+import { readStartTime } from './proc-stat.js';
 import type {
   AppliedLimits,
   ExitInfo,
@@ -21,10 +23,6 @@ import type {
   SpawnSpec,
 } from './runtime.js';
 
-/** How often a group that outlived its leader is checked for emptiness. */
-const GROUP_POLL_MS = 20;
-/** How long SIGKILLed members may take to vanish (D-state waits) before we stop waiting. */
-const KILL_WAIT_MS = 2000;
 /**
  * How long output is drained after the group is gone. Only a process that left the group
  * (setsid) can still hold the pipes, and it must not keep `exited` pending.
@@ -81,6 +79,10 @@ export class ProcessRuntime implements Runtime {
     await emptyGroup(orphan.pid, Date.now() + timeoutMs);
     return true;
   }
+
+  adopt(orphan: Orphan): RunningProcess | undefined {
+    return adoptProcessGroup(orphan);
+  }
 }
 
 /** Spawns `spec` as the leader of a new process group and watches it until the group is gone. */
@@ -109,7 +111,7 @@ async function spawnLeader(spec: SpawnSpec, argv: readonly string[]): Promise<Ch
       env: { ...spec.env },
       // setsid(): a new session and process group whose id is the child's pid.
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: spec.outputFds === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', spec.outputFds.stdout, spec.outputFds.stderr],
     });
   } catch (err) {
     throw spawnError(spec, command, err);
@@ -132,7 +134,7 @@ function watchGroup(
   const startTime = readStartTime(pid) ?? 0;
   // Errors after a successful spawn (a failed kill) carry nothing the exit event does not.
   child.on('error', () => undefined);
-  const output = [
+  const output = spec.outputFds !== undefined ? [] : [
     readLines(child.stdout!, (line) => spec.onLine('stdout', line)),
     readLines(child.stderr!, (line) => spec.onLine('stderr', line)),
   ];
@@ -175,57 +177,6 @@ function watchGroup(
   return { pid, startTime, exited, stop };
 }
 
-/**
- * Waits for group `pgid` to have no live member; whatever is left at `killAt` is SIGKILLed.
- * Gives up KILL_WAIT_MS after that (an unkillable process must not hang a stop).
- */
-async function emptyGroup(pgid: number, killAt: number): Promise<void> {
-  if (await waitGroupGone(pgid, killAt)) return;
-  signalGroup(pgid, 'SIGKILL');
-  await waitGroupGone(pgid, Date.now() + KILL_WAIT_MS);
-}
-
-async function waitGroupGone(pgid: number, until: number): Promise<boolean> {
-  const members = new GroupMembers(pgid);
-  for (;;) {
-    if (!members.isRunning()) return true;
-    const left = until - Date.now();
-    if (left <= 0) return false;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(GROUP_POLL_MS, left)));
-  }
-}
-
-function isGroupRunning(pgid: number): boolean {
-  return new GroupMembers(pgid).isRunning();
-}
-
-/**
- * Answers "does group pgid still have a live member?" while polling: kill(-pgid, 0) first (free),
- * then the members found by one /proc scan, and a new scan only once all of those are dead.
- */
-class GroupMembers {
-  readonly #pgid: number;
-  #known: number[] = [];
-
-  constructor(pgid: number) {
-    this.#pgid = pgid;
-  }
-
-  isRunning(): boolean {
-    if (!isGroupAlive(this.#pgid)) return false;
-    this.#known = this.#known.filter((pid) => isLiveMember(pid, this.#pgid));
-    if (this.#known.length === 0) this.#known = listLiveMembers(this.#pgid);
-    return this.#known.length > 0;
-  }
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // ESRCH: the group is already empty.
-  }
-}
 
 async function drain(output: Promise<void>[], child: ChildProcess): Promise<void> {
   let timer: NodeJS.Timeout | undefined;

@@ -23,6 +23,11 @@ export interface SpawnSpec {
   readonly cpuShares: number | undefined;
   /** Called once per complete output line (without the newline). Must not throw. */
   readonly onLine: (stream: OutputStream, line: string) => void;
+  /**
+   * Files the process writes its stdout and stderr to instead of pipes (fds, opened for append by
+   * the caller, who reads them): output that outlives this server. onLine is not called then.
+   */
+  readonly outputFds?: { readonly stdout: number; readonly stderr: number };
 }
 
 export interface ExitInfo {
@@ -62,6 +67,11 @@ export interface Runtime {
    * same start time); never signals a reused pid. Resolves true if something was stopped.
    */
   reap(orphan: Orphan, timeoutMs: number): Promise<boolean>;
+  /**
+   * Takes over a process group a previous server left running (same pid AND start time), to watch
+   * and stop it as if started here; undefined if it is gone. Absent: this level cannot adopt.
+   */
+  adopt?(orphan: Orphan): RunningProcess | undefined;
 }
 
 /** Resource limits applied to one process group (cgroups); see runtime/cgroups.ts. */

@@ -17,11 +17,22 @@ export interface InstanceRow {
   readonly failed: boolean;
   readonly createdAt: number;
   readonly restarts: number;
+  /** Where reading its process's output files continues (see supervisor/output-files.ts). */
+  readonly stdoutOffset: number;
+  readonly stderrOffset: number;
+}
+
+export interface OutputOffsetsRow {
+  readonly service: string;
+  readonly id: string;
+  readonly stdout: number;
+  readonly stderr: number;
 }
 
 interface RawRow {
   service: string; id: string; desired_state: DesiredState; weight: number; port: number | null;
   pid: number | null; start_time: number | null; failed: number; created_at: number; restarts: number;
+  stdout_offset: number; stderr_offset: number;
 }
 
 const SELECT = `SELECT i.*, (SELECT COUNT(*) FROM restarts r WHERE r.service = i.service AND r.id = i.id) AS restarts
@@ -31,6 +42,7 @@ function toRow(r: RawRow): InstanceRow {
   return {
     service: r.service, id: r.id, desiredState: r.desired_state, weight: r.weight, port: r.port, pid: r.pid,
     startTime: r.start_time, failed: r.failed === 1, createdAt: r.created_at, restarts: r.restarts,
+    stdoutOffset: r.stdout_offset, stderrOffset: r.stderr_offset,
   };
 }
 
@@ -49,7 +61,9 @@ export class InstanceStore {
       setFailed: db.prepare(`UPDATE instances SET failed = ?, updated_at = ? WHERE service = ? AND id = ?`),
       setRunning: db.prepare(`UPDATE instances SET desired_state = 'running', failed = 0, weight = ?, updated_at = ? WHERE service = ? AND id = ?`),
       setWeight: db.prepare(`UPDATE instances SET weight = ?, updated_at = ? WHERE service = ? AND id = ?`),
-      recordProcess: db.prepare(`UPDATE instances SET port = ?, pid = ?, start_time = ?, updated_at = ? WHERE service = ? AND id = ?`),
+      recordProcess: db.prepare(`UPDATE instances SET port = ?, pid = ?, start_time = ?, stdout_offset = 0, stderr_offset = 0, updated_at = ?
+        WHERE service = ? AND id = ?`),
+      setOffsets: db.prepare(`UPDATE instances SET stdout_offset = ?, stderr_offset = ? WHERE service = ? AND id = ?`),
       clearProcess: db.prepare(`UPDATE instances SET pid = NULL, start_time = NULL, updated_at = ? WHERE service = ? AND id = ?`),
       remove: db.prepare(`DELETE FROM instances WHERE service = ? AND id = ?`),
       addRestart: db.prepare(`INSERT INTO restarts (service, id, at, reason) VALUES (?, ?, ?, ?)`),
@@ -97,6 +111,14 @@ export class InstanceStore {
 
   recordProcess(service: string, id: string, port: number, pid: number, startTime: number): void {
     this.stmts.recordProcess.run(port, pid, startTime, Date.now(), service, id);
+  }
+
+  /** One transaction for all: written about once a second, and at shutdown. */
+  setOutputOffsets(rows: readonly OutputOffsetsRow[]): void {
+    if (rows.length === 0) return;
+    this.db.transaction(() => {
+      for (const r of rows) this.stmts.setOffsets.run(r.stdout, r.stderr, r.service, r.id);
+    })();
   }
 
   clearProcess(service: string, id: string): void {

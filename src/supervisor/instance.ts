@@ -4,6 +4,7 @@
  * plain properties; everything else happens on state changes.
  * @module
  */
+import { closeSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import type { Config, ServiceConfig } from '../config/types.js';
 import { buildInstanceEnv, instanceDataDir } from '../config/instance-env.js';
@@ -15,6 +16,7 @@ import type { ExitInfo, Runtime, RunningProcess } from '../runtime/runtime.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { InstanceStore } from '../store/instances.js';
 import { backoffDelayMs, countRecent } from './backoff.js';
+import type { InstanceOutput, OutputDir, OutputOffsets } from './output-files.js';
 import { ReadinessWaiter, probeOnce } from './readiness.js';
 import type { InstanceHandle } from './types.js';
 
@@ -25,6 +27,8 @@ export interface InstanceContext {
   readonly store: InstanceStore;
   readonly ports: PortAllocator;
   readonly runtimes: Readonly<Record<ServiceConfig['isolation'], Runtime>>;
+  /** Output to files that outlive the server; without it, processes write to pipes. */
+  readonly output?: OutputDir | undefined;
 }
 
 /** Health failures in a row that make a running instance unhealthy (1–2 = degraded). */
@@ -70,6 +74,8 @@ export class Instance implements InstanceHandle {
   private crashedGeneration = -1;
   /** A stop under way: the next launch waits for it (one process per instance at a time). */
   private stopping: Promise<void> | null = null;
+  /** The files the current process writes to, when ctx.output is set. */
+  private output: InstanceOutput | null = null;
 
   constructor(ctx: InstanceContext, serviceConfig: ServiceConfig, id: string, weight: number, restarts: number) {
     this.ctx = ctx;
@@ -167,6 +173,61 @@ export class Instance implements InstanceHandle {
       && now - this.lastActivityAt >= timeout;
   }
 
+  /**
+   * Takes over a process a previous server left running on `port`: resolves true once it answered
+   * a health check and is running here; false (process stopped, state stopped) if it did not.
+   */
+  async adopt(proc: RunningProcess, port: number, offsets: OutputOffsets): Promise<boolean> {
+    const gen = ++this.generation;
+    this.setState('starting');
+    this.proc = proc;
+    this.port = port;
+    this.startedAt = Date.now();
+    this.output = this.ctx.output?.resume(this.service, this.id, offsets, (stream, line) => this.onLine(stream, line)) ?? null;
+    void proc.exited.then((info) => this.onExit(gen, info));
+    const ok = await probeOnce(port, this.serviceConfig.health, Math.min(5000, this.serviceConfig.startupTimeoutMs));
+    if (gen !== this.generation) return true;
+    if (!ok) {
+      this.lifecycle('unhealthy', `the process (pid ${proc.pid}) left by the previous server did not answer: replaced`);
+      await this.stop('stopped');
+      return false;
+    }
+    this.healthFailures = 0;
+    this.lastActivityAt = Date.now();
+    this.setState('running');
+    this.lifecycle('adopt', `adopted from the previous server (pid ${proc.pid}), not restarted`);
+    this.armHealth(gen);
+    return true;
+  }
+
+  /**
+   * The server is exiting but leaves this process running for the next one to adopt: stop
+   * watching it, and read its output up to the last complete line; returns where the next server
+   * goes on from.
+   */
+  detach(): OutputOffsets | undefined {
+    this.generation++;
+    clearTimeout(this.restartTimer);
+    this.disarmHealth();
+    this.waiter?.cancel();
+    const output = this.output;
+    this.closeOutput(false);
+    return output?.offsets;
+  }
+
+  /** Where reading the current process's output files stands; undefined without them. */
+  get outputOffsets(): OutputOffsets | undefined {
+    return this.output?.offsets;
+  }
+
+  private closeOutput(processGone: boolean): void {
+    const output = this.output;
+    if (output === null) return;
+    this.output = null;
+    this.ctx.output?.forget(this.service, this.id, output);
+    output.close(processGone);
+  }
+
   private async launch(cause: LaunchCause): Promise<void> {
     const gen = ++this.generation;
     // A new process always starts on the template in effect (a reload may have changed it).
@@ -180,6 +241,7 @@ export class Instance implements InstanceHandle {
 
     let port: number;
     let proc: RunningProcess;
+    let files: ReturnType<OutputDir['create']> | undefined;
     try {
       port = await this.ctx.ports.allocate();
     } catch (err) {
@@ -189,6 +251,8 @@ export class Instance implements InstanceHandle {
     try {
       const dataDir = instanceDataDir(this.ctx.config.settings, this.service, this.id);
       await mkdir(dataDir, { recursive: true });
+      files = this.ctx.output?.create(this.service, this.id, (stream, line) => this.onLine(stream, line));
+      this.output = files?.output ?? null;
       proc = await this.runtime.start({
         instance: this.name,
         service: this.service,
@@ -201,9 +265,14 @@ export class Instance implements InstanceHandle {
         memoryLimitMb: svc.memoryLimitMb,
         cpuShares: svc.cpuShares,
         onLine: (stream, line) => this.onLine(stream, line),
+        ...(files === undefined ? {} : { outputFds: files.fds }),
+      }).finally(() => {
+        // The child has its own copies now; ours would keep nothing but the files open.
+        if (files !== undefined) for (const fd of [files.fds.stdout, files.fds.stderr]) closeSync(fd);
       });
     } catch (err) {
       this.ctx.ports.release(port);
+      this.closeOutput(true);
       // A stop that came meanwhile has settled the state already.
       if (gen === this.generation) this.fail(err instanceof TenementError ? err.message : 'could not start');
       throw err instanceof TenementError ? err : new TenementError('spawn_failed', `cannot start ${this.name}`, { cause: err });
@@ -365,6 +434,7 @@ export class Instance implements InstanceHandle {
   private async releaseProcess(): Promise<void> {
     if (this.port !== null) this.ctx.ports.release(this.port);
     const hadProcess = this.proc !== null;
+    this.closeOutput(true);
     this.proc = null;
     this.port = null;
     this.startedAt = null;
@@ -404,6 +474,8 @@ export class Instance implements InstanceHandle {
 function describeExit(info: ExitInfo): string {
   if (info.oomKilled) return 'was killed for exceeding its memory limit (OOM)';
   if (info.signal !== null) return `was killed by ${info.signal}`;
+  // An adopted process's status went to its real parent, the previous server.
+  if (info.code === null) return 'exited';
   return `exited with code ${info.code}`;
 }
 

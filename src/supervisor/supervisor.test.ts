@@ -192,21 +192,49 @@ test('storage_persist = false deletes the data dir when the process stops and on
   assert.throws(() => h.supervisor.info('tmp', 'a'), (e: TenementError) => e.code === 'instance_not_found');
 });
 
-test('registrations, weights and desired states survive a restart; orphans are stopped, not duplicated', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'tenement-sup-'));
-  // What a server that was SIGKILLed leaves: registrations in the store, and a live process group.
+/** What a server that was SIGKILLed leaves: registrations in the store, and a live process group. */
+async function leftover(dir: string, argv: string[], port: number): Promise<{ pid: number; stop(ms: number): Promise<unknown> }> {
   const db = openDb(join(dir, 'data', 'tenement.db'));
   const store = new InstanceStore(db);
   store.insert('api', 'a', 30, 'running');
   store.insert('api', 'b', 100, 'held');
+  let listening = false;
   const orphan = await new ProcessRuntime({}).start({
-    instance: 'api:a', service: 'api', id: 'a', argv: ['node', join(APPS, 'ok.mjs')], cwd: dir,
-    env: { PATH: process.env.PATH ?? '', PORT: '21998' }, port: 21998, dataDir: dir, memoryLimitMb: undefined, cpuShares: undefined,
-    onLine: () => undefined,
+    instance: 'api:a', service: 'api', id: 'a', argv, cwd: dir,
+    env: { PATH: process.env.PATH ?? '', PORT: String(port) }, port, dataDir: dir, memoryLimitMb: undefined, cpuShares: undefined,
+    onLine: (_stream, line) => { if (line.startsWith('listening on')) listening = true; },
   });
-  t.after(() => orphan.stop(1000));
-  store.recordProcess('api', 'a', 21998, orphan.pid, orphan.startTime);
+  store.recordProcess('api', 'a', port, orphan.pid, orphan.startTime);
   db.close();
+  if (argv.includes(join(APPS, 'ok.mjs'))) await waitFor(() => listening, 15_000, 'the leftover process listening');
+  return orphan;
+}
+
+test('a healthy process left by the previous server is adopted: same pid, no new process', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tenement-sup-'));
+  const orphan = await leftover(dir, ['node', join(APPS, 'ok.mjs')], 21998);
+  t.after(() => orphan.stop(1000));
+
+  const h = await startSupervisor(t, configText(service('api', 'ok.mjs')), { dir });
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const infoA = h.supervisor.info('api', 'a');
+  assert.equal(infoA.state, 'running');
+  assert.equal(infoA.pid, orphan.pid);
+  assert.equal(infoA.port, 21998);
+  assert.equal(infoA.weight, 30);
+  assert.equal(h.supervisor.info('api', 'b').state, 'held');
+  assert.equal(h.lifecycle.filter((e) => e.kind === 'spawn').length, 0, 'no new process');
+  assert.equal(h.lifecycle.filter((e) => e.kind === 'adopt').length, 1);
+  // Adopted, it is stopped like any instance (this test process is its parent, and reaps it soon after).
+  await h.supervisor.stop('api', 'a');
+  await waitFor(() => !alive(orphan.pid), 5_000, 'the adopted process gone');
+});
+
+test('a leftover process that does not answer is stopped and replaced, not duplicated', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tenement-sup-'));
+  // It never listens: the health check before adoption fails.
+  const orphan = await leftover(dir, ['node', '-e', 'setInterval(() => {}, 1000)'], 21997);
+  t.after(() => orphan.stop(1000));
 
   const h = await startSupervisor(t, configText(service('api', 'ok.mjs')), { dir });
   t.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -9,9 +9,10 @@ import { canSpawn, hasProcess, healthOf, isServing, refusesRequests, requestOutc
 import { assertName, formatInstanceName } from '../core/names.js';
 import type { EventBus } from '../core/events.js';
 import type { PortAllocator } from '../runtime/ports.js';
-import type { Runtime } from '../runtime/runtime.js';
-import type { InstanceStore, InstanceRow } from '../store/instances.js';
+import type { Runtime, RunningProcess } from '../runtime/runtime.js';
+import type { InstanceStore, InstanceRow, OutputOffsetsRow } from '../store/instances.js';
 import { Instance, type InstanceContext } from './instance.js';
+import type { OutputDir } from './output-files.js';
 import type { InstanceHandle, InstanceInfo, SpawnOptions, SupervisorApi } from './types.js';
 
 export interface SupervisorDeps {
@@ -21,6 +22,8 @@ export interface SupervisorDeps {
   readonly ports: PortAllocator;
   readonly runtimes: Readonly<Record<Isolation, Runtime>>;
   readonly logger: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /** Instance output to files that outlive the server (see output-files.ts); pipes without it. */
+  readonly output?: OutputDir;
 }
 
 const NO_INSTANCES: readonly Instance[] = Object.freeze([]);
@@ -46,7 +49,7 @@ export class Supervisor implements SupervisorApi {
     const current = (): Config => this.config;
     this.ctx = {
       get config() { return current(); },
-      events: deps.events, store: deps.store, ports: deps.ports, runtimes: deps.runtimes,
+      events: deps.events, store: deps.store, ports: deps.ports, runtimes: deps.runtimes, output: deps.output,
     };
   }
 
@@ -58,7 +61,12 @@ export class Supervisor implements SupervisorApi {
   async boot(): Promise<void> {
     const { store } = this.deps;
     const rows = store.all();
-    await Promise.all(rows.map((row) => this.reapOrphan(row)));
+    const adopted = new Map<string, RunningProcess>();
+    await Promise.all(rows.map(async (row) => {
+      const proc = this.adoptOrphan(row);
+      if (proc === undefined) await this.reapOrphan(row);
+      else adopted.set(formatInstanceName(row.service, row.id), proc);
+    }));
 
     for (const [service, ids] of Object.entries(this.config.instances)) {
       for (const id of ids) store.insert(service, id, DEFAULT_WEIGHT, 'running');
@@ -72,12 +80,43 @@ export class Supervisor implements SupervisorApi {
         continue;
       }
       const instance = this.add(svc, row.id, row.weight, row.restarts);
-      if (row.failed) instance.restoreState('failed');
+      const proc = adopted.get(instance.name);
+      if (proc !== undefined && row.port !== null) {
+        const offsets = { stdout: row.stdoutOffset, stderr: row.stderrOffset };
+        starts.push(instance.adopt(proc, row.port, offsets).then((ok) => (ok ? undefined : instance.start('boot'))).catch(() => undefined));
+      } else if (row.failed) instance.restoreState('failed');
       else if (row.desiredState === 'running') starts.push(instance.start('boot').catch(() => undefined));
       else instance.restoreState(row.desiredState);
     }
     this.armIdleSweep();
     await Promise.all(starts);
+  }
+
+  /**
+   * The server exits but its processes stay for the next one to adopt: timers stop, output is read
+   * up to the last complete line. Returns how many processes were left running, and the output
+   * offsets to record once the lines before them are stored.
+   */
+  detach(): { left: number; offsets: OutputOffsetsRow[] } {
+    clearInterval(this.idleSweep);
+    let left = 0;
+    const offsets: OutputOffsetsRow[] = [];
+    for (const instance of this.all()) {
+      if (instance.pid !== null) left++;
+      const at = instance.detach();
+      if (at !== undefined) offsets.push({ service: instance.service, id: instance.id, ...at });
+    }
+    return { left, offsets };
+  }
+
+  /** Where reading each process's output files stands, for the store (see output-files.ts). */
+  outputOffsets(): OutputOffsetsRow[] {
+    const rows: OutputOffsetsRow[] = [];
+    for (const instance of this.all()) {
+      const offsets = instance.outputOffsets;
+      if (offsets !== undefined) rows.push({ service: instance.service, id: instance.id, ...offsets });
+    }
+    return rows;
   }
 
   /** Stops every process (in parallel, each within its stop_timeout); registrations stay. */
@@ -264,6 +303,24 @@ export class Supervisor implements SupervisorApi {
     if (instance.weight === weight) return;
     instance.weight = weight;
     this.events.emit('weight', { instance: instance.name, service: instance.service, id: instance.id, weight });
+  }
+
+  /**
+   * A live process of a registration that should run, at a level that can adopt, with its port
+   * free here: taken over rather than stopped (it is health-checked before it gets traffic).
+   */
+  private adoptOrphan(row: InstanceRow): RunningProcess | undefined {
+    if (row.pid === null || row.startTime === null || row.port === null) return undefined;
+    if (row.failed || row.desiredState !== 'running') return undefined;
+    const svc = this.config.services[row.service];
+    const runtime = svc === undefined ? undefined : this.deps.runtimes[svc.isolation];
+    const proc = runtime?.adopt?.({ instance: formatInstanceName(row.service, row.id), pid: row.pid, startTime: row.startTime });
+    if (proc === undefined) return undefined;
+    if (!this.deps.ports.reserve(row.port)) {
+      void proc.stop(svc!.stopTimeoutMs);
+      return undefined;
+    }
+    return proc;
   }
 
   private async reapOrphan(row: InstanceRow): Promise<void> {

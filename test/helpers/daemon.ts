@@ -52,6 +52,8 @@ export interface DaemonOptions {
   dir?: string;
   domain?: string;
   extraArgs?: readonly string[];
+  /** Leave instances running when the server exits (the default of ten serve); tests otherwise pass --stop-instances-on-exit. */
+  keepInstances?: boolean;
   env?: Record<string, string>;
 }
 
@@ -84,7 +86,7 @@ export async function startDaemon(t: TestContext | undefined, options: DaemonOpt
   const dataDir = join(dir, 'data');
   writeFileSync(configFile, options.config.replaceAll('{apps}', APPS));
   const args = [TEN, 'serve', '--config', configFile, '--data-dir', dataDir, '--port', '0', '--bind', '127.0.0.1',
-    '--domain', options.domain ?? 'localhost', ...(options.extraArgs ?? [])];
+    '--domain', options.domain ?? 'localhost', ...(options.keepInstances === true ? [] : ['--stop-instances-on-exit']), ...(options.extraArgs ?? [])];
   const proc = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => { out += c.toString(); });

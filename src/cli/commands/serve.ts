@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { parsePort } from '../args.js';
 import type { CliContext } from '../command.js';
 
-interface ServeFlags { port?: number; bind?: string; domain?: string; config?: string; dataDir?: string }
+interface ServeFlags { port?: number; bind?: string; domain?: string; config?: string; dataDir?: string; stopInstancesOnExit?: boolean }
 
 export function register(program: Command, ctx: CliContext): void {
   program.command('serve')
@@ -18,6 +18,7 @@ export function register(program: Command, ctx: CliContext): void {
     // Also accepted after `serve`, where people type them (`ten serve --config prod.toml`).
     .option('--config <file>', 'config file (default ./tenement.toml)')
     .option('--data-dir <dir>', 'overrides [settings] data_dir')
+    .option('--stop-instances-on-exit', 'stop every instance when the server exits (default: leave them running; the next ten serve adopts them)')
     .action(ctx.action(async (flags: ServeFlags) => {
       const config = flags.config ?? ctx.globals().config;
       const dataDir = flags.dataDir ?? ctx.globals().dataDir;
@@ -28,6 +29,7 @@ export function register(program: Command, ctx: CliContext): void {
         ...(flags.port === undefined ? {} : { port: flags.port }),
         ...(flags.bind === undefined ? {} : { bind: flags.bind }),
         ...(flags.domain === undefined ? {} : { domain: flags.domain }),
+        stopInstancesOnExit: flags.stopInstancesOnExit === true,
       });
       return { keepAlive: true };
     }));
