@@ -9,7 +9,7 @@
  * @module
  */
 import { execFile } from 'node:child_process';
-import { closeSync, constants, mkdirSync, openSync, readSync, watch, type FSWatcher } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { OutputStream } from '../runtime/runtime.js';
 
@@ -26,6 +26,13 @@ const MAX_PENDING_BYTES = 64 * 1024;
 const PUNCH_EVERY_BYTES = 4 * 1024 * 1024;
 /** The safety-net poll, for writes whose inotify event was missed or coalesced away. */
 const POLL_MS = 1000;
+/** Chunks read per turn of the event loop; more waits for the next turn, so a flood can't block it. */
+const CHUNKS_PER_TURN = 4;
+/**
+ * Unread output beyond this is skipped (and said so): a tenant writing faster than the server can
+ * read must not grow its file without bound. The log capture's rate limit drops far earlier.
+ */
+const MAX_BACKLOG_BYTES = 32 * 1024 * 1024;
 
 /** One output file being read from an offset. */
 class Tail {
@@ -38,6 +45,9 @@ class Tail {
   private pending: Buffer = Buffer.alloc(0);
   private punchedUpTo = 0;
   private readonly buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  /** A drain continued on the next turn of the event loop. */
+  private again: NodeJS.Immediate | undefined;
+  private closed = false;
 
   constructor(path: string, stream: OutputStream, offset: number, onLine: (stream: OutputStream, line: string) => void) {
     this.path = path;
@@ -49,8 +59,23 @@ class Tail {
 
   /** Reads what was appended and hands on every complete line. Synchronous: reads are of a local file. */
   drain(): void {
+    if (this.closed) return;
     let position = this.consumed + this.pending.length;
-    for (;;) {
+    const backlog = fstatSync(this.fd).size - position;
+    if (backlog > MAX_BACKLOG_BYTES) {
+      position += backlog;
+      this.consumed = position;
+      this.pending = Buffer.alloc(0);
+      this.onLine(this.stream, `[tenement] ${backlog} bytes of output skipped: written faster than they could be read`);
+    }
+    for (let chunk = 0; ; chunk++) {
+      if (chunk === CHUNKS_PER_TURN) {
+        this.again ??= setImmediate(() => {
+          this.again = undefined;
+          this.drain();
+        });
+        break;
+      }
       const n = readSync(this.fd, this.buffer, 0, CHUNK_BYTES, position);
       if (n === 0) break;
       position += n;
@@ -61,12 +86,21 @@ class Tail {
 
   /** Last read; a final line without a newline is handed on too when the process is gone. */
   close(processGone: boolean): void {
+    // Everything there is, at once (the writer is gone or the server is leaving); at most a full
+    // backlog's worth, should a running writer keep up with us.
+    for (let turn = 0; this.again !== undefined && turn <= MAX_BACKLOG_BYTES / (CHUNK_BYTES * CHUNKS_PER_TURN); turn++) {
+      clearImmediate(this.again);
+      this.again = undefined;
+      this.drain();
+    }
     this.drain();
     if (processGone && this.pending.length > 0) {
       this.consumed += this.pending.length;
       this.onLine(this.stream, this.pending.toString('utf8'));
       this.pending = Buffer.alloc(0);
     }
+    clearImmediate(this.again);
+    this.closed = true;
     closeSync(this.fd);
   }
 
