@@ -37,6 +37,7 @@ import { Deployments } from './supervisor/deployments.js';
 import { enforceStorageQuotas } from './supervisor/quota-enforcement.js';
 import { ConfigReloader, type ReloadResult } from './supervisor/reload.js';
 import { Supervisor } from './supervisor/supervisor.js';
+import { takeListenFd } from './socket-activation.js';
 import { OutputDir } from './supervisor/output-files.js';
 import { OutputOffsetsSaver } from './supervisor/output-offsets.js';
 
@@ -104,21 +105,26 @@ export async function serve(options: ServeOptions): Promise<void> {
     extraRoutes: [...logRoutes({ store: logStore, capture }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics })],
   });
   const server = createFrontServer({ supervisor, domain, stats, management, logger });
+  // Under systemd socket activation the port comes bound already (and --port/--bind are its).
+  const inheritedFd = takeListenFd();
 
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, bind, () => {
+      const listening = (): void => {
         server.off('error', reject);
         resolve();
-      });
+      };
+      if (inheritedFd === undefined) server.listen(port, bind, listening);
+      else server.listen({ fd: inheritedFd }, listening);
     });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new TenementError('unavailable', code === 'EADDRINUSE' ? `port ${port} on ${bind} is already in use` : `cannot listen on ${bind}:${port} (${code ?? 'error'})`, { hint: 'choose another with --port' });
   }
-  const { port: boundPort } = server.address() as AddressInfo;
-  const shownHost = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind;
+  const { port: boundPort, address: boundAddress } = server.address() as AddressInfo;
+  const listenHost = inheritedFd === undefined ? bind : boundAddress;
+  const shownHost = listenHost === '0.0.0.0' || listenHost === '::' ? '127.0.0.1' : listenHost;
   out(`tenement listening on http://${shownHost}:${boundPort} (domain ${domain}; dashboard and API at http://${domain}:${boundPort}/)`);
 
   let stopping = false;
