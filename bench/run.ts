@@ -3,14 +3,15 @@
 // (apt-get install -y wrk nginx-light runsc) and a built tree (npm run bench builds first).
 //   npm run bench                 everything (about 8 minutes on 2 cores)
 //   npm run bench -- --quick      shorter runs, for a smoke check
-//   npm run bench -- proxy logs   only the named parts: supervisor proxy wake api logs isolation
+//   npm run bench -- proxy logs   only the named parts: supervisor proxy wake api logs isolation restart
 import { benchApi } from './api.js';
 import { benchIsolation } from './isolation.js';
 import { benchLogs } from './logs.js';
 import { benchProxy, benchWake } from './proxy.js';
+import { benchRestart } from './restart.js';
 import { benchSupervisor, formatSupervisor } from './supervisor.js';
 
-const PARTS = ['supervisor', 'proxy', 'wake', 'api', 'logs', 'isolation'] as const;
+const PARTS = ['supervisor', 'proxy', 'wake', 'api', 'logs', 'isolation', 'restart'] as const;
 type Part = (typeof PARTS)[number];
 
 const args = process.argv.slice(2);
@@ -47,6 +48,9 @@ for (const part of selected) {
       break;
     case 'isolation':
       await benchIsolation(quick ? { rounds: 3 } : {});
+      break;
+    case 'restart':
+      await benchRestart({ log, durationS: quick ? 4 : 9 });
       break;
   }
 }
