@@ -9,7 +9,7 @@
  * @module
  */
 import { execFile } from 'node:child_process';
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, watch, type FSWatcher } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { OutputStream } from '../runtime/runtime.js';
 
@@ -185,6 +185,13 @@ export class OutputDir {
     this.open.set(this.key(service, id), output);
     output.drain();
     return output;
+  }
+
+  /** Reads to the end the files of a process that is gone (nothing if they were read or never written). */
+  salvage(service: string, id: string, offsets: OutputOffsets, onLine: (stream: OutputStream, line: string) => void): void {
+    const paths = this.paths(service, id);
+    if (!existsSync(paths.stdout) && !existsSync(paths.stderr)) return;
+    new InstanceOutput(paths, offsets, onLine).close(true);
   }
 
   /** Stops waking this output (before its last read). */

@@ -81,6 +81,7 @@ export class Supervisor implements SupervisorApi {
       }
       const instance = this.add(svc, row.id, row.weight, row.restarts);
       const proc = adopted.get(instance.name);
+      if (proc === undefined) this.salvageOutput(row);
       if (proc !== undefined && row.port !== null) {
         const offsets = { stdout: row.stdoutOffset, stderr: row.stderrOffset };
         starts.push(instance.adopt(proc, row.port, offsets).then((ok) => (ok ? undefined : instance.start('boot'))).catch(() => undefined));
@@ -321,6 +322,16 @@ export class Supervisor implements SupervisorApi {
       return undefined;
     }
     return proc;
+  }
+
+  /** What a process that is gone wrote after the last server stopped reading: stored before its files are reused. */
+  private salvageOutput(row: InstanceRow): void {
+    const { output } = this.deps;
+    if (output === undefined) return;
+    const instance = formatInstanceName(row.service, row.id);
+    output.salvage(row.service, row.id, { stdout: row.stdoutOffset, stderr: row.stderrOffset }, (stream, line) => {
+      this.events.emit('output', { instance, service: row.service, id: row.id, stream, line, at: Date.now() });
+    });
   }
 
   private async reapOrphan(row: InstanceRow): Promise<void> {

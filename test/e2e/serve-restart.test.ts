@@ -4,6 +4,8 @@
 // sequence. `--stop-instances-on-exit` keeps the old behaviour.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { isAlive, startDaemon, waitFor, type Daemon } from '../helpers/daemon.js';
 
 const CONFIG = `
@@ -77,4 +79,30 @@ test('a restarted server adopts the running tenants and loses none of their outp
   assert.equal(await third.stop(), 0);
   assert.match(third.output(), /stopping instances…/);
   for (const p of pids) assert.ok(!isAlive(Number(p.split(' ')[1])), `${p} was stopped with the server`);
+});
+
+test('output a tenant wrote after the server died is stored even when the tenant died too', async (t) => {
+  const first = await startDaemon(t, { config: CONFIG, keepInstances: true });
+  assert.equal((await first.ten(['spawn', 'count:a'])).code, 0);
+  const [tenant] = await running(first);
+  await waitFor(async () => (await ticks(first, 'count:a')).length >= 30, 15_000, 'ticks stored');
+  await first.crash();
+  // With no server, it prints on for a while, then goes.
+  const file = join(first.dataDir, '.output', 'count.a.stdout');
+  const printed = (): number => Number(/tick (\d+)\n$/.exec(readFileSync(file, 'utf8'))?.[1] ?? 0);
+  const atCrash = printed();
+  await waitFor(() => printed() >= atCrash + 30, 15_000, 'ticks written while no server runs');
+  process.kill(tenant!.pid!, 'SIGTERM');
+  await waitFor(() => !isAlive(tenant!.pid!), 15_000, 'the tenant gone');
+  const last = printed();
+
+  const second = await startDaemon(t, { config: CONFIG, dir: first.dir });
+  const [replaced] = await waitFor(async () => {
+    const now = await running(second);
+    return now.length === 1 ? now : undefined;
+  }, 15_000, 'count:a running again');
+  assert.notEqual(replaced!.pid, tenant!.pid);
+  const stored = new Set(await ticks(second, 'count:a'));
+  const missing = Array.from({ length: last }, (_, i) => i + 1).filter((n) => !stored.has(n));
+  assert.deepEqual(missing, [], `ticks 1..${last} of the first process all stored`);
 });
