@@ -8,7 +8,7 @@ const STARTED = new Set(['starting', 'running', 'degraded']);
 /**
  * @typedef {{ instance: string, service: string, id: string, state: string, health: string,
  *   port: number | null, uptime_s: number | null, idle_s: number | null, weight: number,
- *   restarts: number, isolation: string }} InstanceInfo
+ *   restarts: number, isolation: string, outdated: boolean }} InstanceInfo
  * @typedef {{
  *   onAction: (instance: string, action: 'start' | 'stop' | 'restart') => void,
  *   onWeight: (instance: string, text: string) => void,
@@ -74,8 +74,12 @@ class Row {
     const nameCell = el('th', 'instance-name', name);
     nameCell.setAttribute('scope', 'row');
     this.badge = el('span', 'badge');
+    // Shown while its process runs a template that `ten reload` has changed since it started.
+    this.outdated = el('span', 'outdated-tag', 'outdated');
+    this.outdated.title = 'runs the template from before the last reload; restart it to move it to the new one';
+    this.outdated.hidden = true;
     const stateCell = el('td');
-    stateCell.append(this.badge);
+    stateCell.append(this.badge, ' ', this.outdated);
     this.health = el('td');
     this.port = el('td', 'num');
     this.uptime = el('td', 'num');
@@ -127,6 +131,7 @@ class Row {
     this.state = info.state;
     setText(this.badge, info.state);
     this.badge.className = `badge state-${info.state}`;
+    this.outdated.hidden = !info.outdated;
     setText(this.health, info.health);
     setText(this.port, formatPlain(info.port));
     this.uptimeS = info.uptime_s;

@@ -3,7 +3,7 @@
 // Needs `npm run build` first (the server serves dist/dashboard).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Locator, type Page } from 'playwright-core';
@@ -107,6 +107,17 @@ test('the dashboard shows, drives and follows the instances', async (t) => {
     await badge(page, 'notes:bob').filter({ hasText: 'stopped' }).waitFor({ timeout: 10_000 });
     await api(d, 'POST', '/api/instances/notes:bob/start');
     await badge(page, 'notes:bob').filter({ hasText: 'running' }).waitFor({ timeout: 10_000 });
+  });
+
+  await t.test('instances still on the template from before a reload are marked outdated', async () => {
+    const tag = row(page, 'notes:bob').locator('.outdated-tag');
+    assert.equal(await tag.isVisible(), false);
+    writeFileSync(d.configFile, readFileSync(d.configFile, 'utf8').replace('stop_timeout = 5', 'stop_timeout = 6'));
+    await api(d, 'POST', '/api/reload');
+    await page.reload();
+    await tag.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await api(d, 'POST', '/api/instances/notes:bob/restart');
+    await tag.waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
   });
 
   await t.test('stop and start buttons act on the instance', async () => {
