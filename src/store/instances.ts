@@ -20,6 +20,8 @@ export interface InstanceRow {
   /** Where reading its process's output files continues (see supervisor/output-files.ts). */
   readonly stdoutOffset: number;
   readonly stderrOffset: number;
+  /** JSON of the service template the recorded process was started from (null: unknown). */
+  readonly template: string | null;
 }
 
 export interface OutputOffsetsRow {
@@ -32,7 +34,7 @@ export interface OutputOffsetsRow {
 interface RawRow {
   service: string; id: string; desired_state: DesiredState; weight: number; port: number | null;
   pid: number | null; start_time: number | null; failed: number; created_at: number; restarts: number;
-  stdout_offset: number; stderr_offset: number;
+  stdout_offset: number; stderr_offset: number; template: string | null;
 }
 
 const SELECT = `SELECT i.*, (SELECT COUNT(*) FROM restarts r WHERE r.service = i.service AND r.id = i.id) AS restarts
@@ -42,7 +44,7 @@ function toRow(r: RawRow): InstanceRow {
   return {
     service: r.service, id: r.id, desiredState: r.desired_state, weight: r.weight, port: r.port, pid: r.pid,
     startTime: r.start_time, failed: r.failed === 1, createdAt: r.created_at, restarts: r.restarts,
-    stdoutOffset: r.stdout_offset, stderrOffset: r.stderr_offset,
+    stdoutOffset: r.stdout_offset, stderrOffset: r.stderr_offset, template: r.template,
   };
 }
 
@@ -61,7 +63,7 @@ export class InstanceStore {
       setFailed: db.prepare(`UPDATE instances SET failed = ?, updated_at = ? WHERE service = ? AND id = ?`),
       setRunning: db.prepare(`UPDATE instances SET desired_state = 'running', failed = 0, weight = ?, updated_at = ? WHERE service = ? AND id = ?`),
       setWeight: db.prepare(`UPDATE instances SET weight = ?, updated_at = ? WHERE service = ? AND id = ?`),
-      recordProcess: db.prepare(`UPDATE instances SET port = ?, pid = ?, start_time = ?, stdout_offset = 0, stderr_offset = 0, updated_at = ?
+      recordProcess: db.prepare(`UPDATE instances SET port = ?, pid = ?, start_time = ?, template = ?, stdout_offset = 0, stderr_offset = 0, updated_at = ?
         WHERE service = ? AND id = ?`),
       setOffsets: db.prepare(`UPDATE instances SET stdout_offset = ?, stderr_offset = ? WHERE service = ? AND id = ?`),
       clearProcess: db.prepare(`UPDATE instances SET pid = NULL, start_time = NULL, updated_at = ? WHERE service = ? AND id = ?`),
@@ -109,8 +111,8 @@ export class InstanceStore {
     })();
   }
 
-  recordProcess(service: string, id: string, port: number, pid: number, startTime: number): void {
-    this.stmts.recordProcess.run(port, pid, startTime, Date.now(), service, id);
+  recordProcess(service: string, id: string, port: number, pid: number, startTime: number, template: string | null = null): void {
+    this.stmts.recordProcess.run(port, pid, startTime, template, Date.now(), service, id);
   }
 
   /** One transaction for all: written about once a second, and at shutdown. */

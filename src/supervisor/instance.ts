@@ -286,7 +286,7 @@ export class Instance implements InstanceHandle {
     this.proc = proc;
     this.port = port;
     this.startedAt = Date.now();
-    this.ctx.store.recordProcess(this.service, this.id, port, proc.pid, proc.startTime);
+    this.ctx.store.recordProcess(this.service, this.id, port, proc.pid, proc.startTime, JSON.stringify(svc));
     this.lifecycle('spawn', `started (${cause})`);
     void proc.exited.then((info) => this.onExit(gen, info));
 

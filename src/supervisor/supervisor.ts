@@ -83,6 +83,7 @@ export class Supervisor implements SupervisorApi {
       const proc = adopted.get(instance.name);
       if (proc === undefined) this.salvageOutput(row);
       if (proc !== undefined && row.port !== null) {
+        instance.serviceConfig = recordedTemplate(row, svc);
         const offsets = { stdout: row.stdoutOffset, stderr: row.stderrOffset };
         starts.push(instance.adopt(proc, row.port, offsets).then((ok) => (ok ? undefined : instance.start('boot'))).catch(() => undefined));
       } else if (row.failed) instance.restoreState('failed');
@@ -402,6 +403,16 @@ export class Supervisor implements SupervisorApi {
       outdated: i.serviceConfig !== this.config.services[i.service],
     };
   }
+}
+
+/**
+ * The template an adopted process was started from: the config's own object when it is the same
+ * (so it is not outdated), the recorded one when a reload changed it before the restart.
+ */
+function recordedTemplate(row: InstanceRow, current: ServiceConfig): ServiceConfig {
+  if (row.template === null) return current;
+  const recorded = JSON.parse(row.template) as ServiceConfig;
+  return sameTemplate(recorded, current) ? current : Object.freeze(recorded);
 }
 
 /** Same `[service.X]` table as written: swapping one for the other changes nothing for a process. */

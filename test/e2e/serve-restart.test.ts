@@ -4,7 +4,7 @@
 // sequence. `--stop-instances-on-exit` keeps the old behaviour.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlive, startDaemon, waitFor, type Daemon } from '../helpers/daemon.js';
 
@@ -105,4 +105,24 @@ test('output a tenant wrote after the server died is stored even when the tenant
   const stored = new Set(await ticks(second, 'count:a'));
   const missing = Array.from({ length: last }, (_, i) => i + 1).filter((n) => !stored.has(n));
   assert.deepEqual(missing, [], `ticks 1..${last} of the first process all stored`);
+});
+
+test('an instance on an outdated template is still marked outdated after the server restarts', async (t) => {
+  const first = await startDaemon(t, { config: CONFIG, keepInstances: true });
+  assert.equal((await first.ten(['spawn', 'count:a'])).code, 0);
+  writeFileSync(first.configFile, `${readFileSync(first.configFile, 'utf8')}env = { MODE = "new" }\n`);
+  assert.equal((await first.ten(['reload'])).code, 0);
+  const outdated = async (d: Daemon): Promise<string> => {
+    const [i] = JSON.parse((await d.ten(['ps', '--json'])).stdout) as Array<{ pid: number; outdated: boolean }>;
+    return `${i!.pid} ${i!.outdated}`;
+  };
+  const before = await outdated(first);
+  assert.match(before, / true$/);
+  assert.equal(await first.stop(), 0);
+
+  const second = await startDaemon(t, { config: readFileSync(first.configFile, 'utf8'), dir: first.dir });
+  await waitFor(async () => (await running(second)).length === 1, 15_000, 'count:a adopted');
+  assert.equal(await outdated(second), before, 'the same process, still outdated');
+  assert.equal((await second.ten(['restart', 'count:a'])).code, 0);
+  assert.match(await outdated(second), / false$/);
 });
