@@ -13,6 +13,7 @@ import { TenementError } from './core/errors.js';
 import { createManagementHandler } from './api/server.js';
 import { ensureAdminToken, TOKEN_FILE } from './api/auth.js';
 import { logRoutes } from './api/routes/logs.js';
+import { DEFAULT_SSE_LIMITS, SseStreams } from './api/sse.js';
 import { metricsRoutes } from './api/routes/metrics.js';
 import { telemetryRoutes } from './api/routes/telemetry.js';
 import { EventBus } from './observability/events.js';
@@ -89,9 +90,10 @@ export async function serve(options: ServeOptions): Promise<void> {
   const quota = enforceStorageQuotas(supervisor, events);
   const sampler = new ResourceSampler({ supervisor, metrics });
 
+  const sse = new SseStreams({ ...DEFAULT_SSE_LIMITS, maxClients: config.settings.maxSseClients });
   const management = createManagementHandler({
-    supervisor, db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR,
-    extraRoutes: [...logRoutes({ store: logStore, capture }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics })],
+    supervisor, db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR, sse,
+    extraRoutes: [...logRoutes({ store: logStore, capture, sse }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics })],
   });
   const server = createFrontServer({ supervisor, domain, stats, management, logger });
 

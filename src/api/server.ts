@@ -17,6 +17,7 @@ import type { ErrorBody } from './contract.js';
 import { Authenticator, DEFAULT_AUTH_LIMITS, type AuthLimits } from './auth.js';
 import { readJsonBody } from './body.js';
 import { DashboardFiles } from './dashboard-files.js';
+import type { SseStreams } from './sse.js';
 import { Router, type ApiResult, type ApiRoute, type AuthToken, type RequestContext } from './router.js';
 import { configRoutes } from './routes/config.js';
 import { deployRoutes } from './routes/deploy.js';
@@ -37,6 +38,8 @@ export interface ApiContext {
   readonly domain?: string;
   /** Failed-auth limits; tests may shrink the window. */
   readonly authLimits?: AuthLimits;
+  /** Open event and log streams; shared with the log routes among `extraRoutes`. */
+  readonly sse: SseStreams;
 }
 
 export type ManagementHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -161,6 +164,29 @@ function sendError(res: ServerResponse, err: unknown, logger: Logger): void {
     ...(typeof retryAfterS === 'number' ? { 'retry-after': String(retryAfterS) } : {}),
   });
   res.end(payload);
+  if (e.code === 'payload_too_large') discardRestOfBody(res.req);
+}
+
+/** What a client may still send after its 413 before the connection is cut. */
+const DISCARD_LIMIT = { bytes: 16 * 1024 * 1024, ms: 10_000 };
+
+/**
+ * After a 413 the rest of the body is read and dropped, so the client reads its answer instead of
+ * a connection reset (closing a socket with unread input sends RST). Bounded in bytes and time.
+ */
+function discardRestOfBody(req: IncomingMessage): void {
+  if (req.complete) return;
+  const cut = (): void => void req.socket.destroy();
+  const timer = setTimeout(cut, DISCARD_LIMIT.ms);
+  timer.unref();
+  let discarded = 0;
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > DISCARD_LIMIT.bytes) cut();
+  });
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
 }
 
 function truncate(value: string): string {

@@ -26,6 +26,8 @@ export interface Settings {
   readonly logRetentionDays: number;
   readonly logRetentionMb: number;
   readonly publicMetrics: boolean;
+  /** Open `/api/events` + `/api/logs/stream` clients at once. */
+  readonly maxSseClients: number;
   readonly tls: TlsSettings;
 }
 
