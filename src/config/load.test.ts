@@ -57,6 +57,7 @@ test('a minimal service gets every SPEC default, times in ms', () => {
     logRetentionMb: 100,
     publicMetrics: false,
     maxSseClients: 100,
+    autoSpawnPerMinute: 10,
     tls: { enabled: false, domain: undefined, acmeEmail: undefined, acmeDirectory: 'https://acme-v02.api.letsencrypt.org/directory' },
   });
   assert.deepEqual(config.services.api, {
@@ -89,6 +90,7 @@ test('good-full.toml sets every key and each one arrives in the Config', () => {
   assert.deepEqual(config.settings.portRange, [31000, 32000]);
   assert.equal(config.settings.publicMetrics, true);
   assert.equal(config.settings.maxSseClients, 20);
+  assert.equal(config.settings.autoSpawnPerMinute, 3);
   assert.deepEqual(config.settings.tls, {
     enabled: true,
     domain: 'example.com',

@@ -106,6 +106,7 @@ function toConfig(file: ConfigFile, path: string, overrides: ConfigOverrides, fa
     logRetentionMb: s.log_retention_mb,
     publicMetrics: s.public_metrics,
     maxSseClients: s.max_sse_clients,
+    autoSpawnPerMinute: s.auto_spawn_per_minute,
     tls: { enabled: s.tls.enabled, domain: s.tls.domain, acmeEmail: s.tls.acme_email, acmeDirectory: s.tls.acme_directory },
   };
   const services = Object.fromEntries(Object.entries(file.service).map(([name, service]) => [name, toService(name, service, folder, fail)]));

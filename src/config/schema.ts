@@ -74,6 +74,7 @@ const SettingsSchema = table({
   log_retention_mb: positiveInt.default(100),
   public_metrics: z.boolean().default(false),
   max_sse_clients: positiveInt.default(100),
+  auto_spawn_per_minute: count.default(10),
   tls: TlsSchema.prefault({}),
 }).refine((s) => s.backoff_max_ms >= s.backoff_base_ms, {
   path: ['backoff_max_ms'],

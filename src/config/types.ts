@@ -28,6 +28,8 @@ export interface Settings {
   readonly publicMetrics: boolean;
   /** Open `/api/events` + `/api/logs/stream` clients at once. */
   readonly maxSseClients: number;
+  /** New auto-spawn registrations per client address per minute; 0 = no limit. */
+  readonly autoSpawnPerMinute: number;
   readonly tls: TlsSettings;
 }
 
