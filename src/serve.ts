@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config/load.js';
 import type { Config, Isolation } from './config/types.js';
 import { TenementError } from './core/errors.js';
+import { DASHBOARD_LABEL } from './core/names.js';
 import { createManagementHandler } from './api/server.js';
 import { ensureAdminToken, TOKEN_FILE } from './api/auth.js';
 import { logRoutes } from './api/routes/logs.js';
@@ -111,7 +112,11 @@ export async function serve(options: ServeOptions): Promise<void> {
   }
   const { port: boundPort } = server.address() as AddressInfo;
   const shownHost = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind;
-  out(`tenement listening on http://${shownHost}:${boundPort} (domain ${domain}; dashboard and API at http://${domain}:${boundPort}/)`);
+  const bareHasTenants = config.routing.default !== undefined || Object.keys(config.routing.path).length > 0;
+  const where = bareHasTenants
+    ? `dashboard at http://${DASHBOARD_LABEL}.${domain}:${boundPort}/, API at http://${domain}:${boundPort}/api`
+    : `dashboard and API at http://${domain}:${boundPort}/`;
+  out(`tenement listening on http://${shownHost}:${boundPort} (domain ${domain}; ${where})`);
 
   let stopping = false;
   const shutdown = async (reason: string, exitCode = 0): Promise<void> => {

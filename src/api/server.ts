@@ -105,9 +105,22 @@ export function createManagementHandler(ctx: ApiContext): ManagementHandler {
   }
 
   return (req, res) => {
+    for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
     handle(req, res).catch((err: unknown) => sendError(res, err, ctx.logger));
   };
 }
+
+/**
+ * On every answer of tenement's own (dashboard, API, errors, streams): scripts, styles and
+ * requests only from this origin and no inline code (the dashboard has none), never framed, no
+ * content sniffing. A JSON answer opened as a page can run nothing.
+ */
+const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ['content-security-policy', "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"],
+  ['x-frame-options', 'DENY'],
+  ['x-content-type-options', 'nosniff'],
+  ['referrer-policy', 'no-referrer'],
+];
 
 /** `/metrics` is public only with `[settings] public_metrics = true`, whatever the route declares. */
 function withMetricsAuth(route: ApiRoute, config: Config): ApiRoute {

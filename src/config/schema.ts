@@ -4,7 +4,7 @@
  * @module
  */
 import * as z from 'zod';
-import { NAME_PATTERN, NAME_RULE } from '../core/names.js';
+import { DASHBOARD_LABEL, NAME_PATTERN, NAME_RULE } from '../core/names.js';
 import { FIXED_ENV_KEYS } from './instance-env.js';
 import { TEMPLATE_VARIABLES, findUnknownVariables } from './interpolate.js';
 import type { Isolation, RestartPolicy } from './types.js';
@@ -124,6 +124,9 @@ export const ConfigFileSchema = table({
       ctx.addIssue({ code: 'custom', path, message: `no [service.${name}] in this file (${known})` });
     }
   };
+  const reserved = `is reserved: ${DASHBOARD_LABEL}.{domain} is the dashboard's own host`;
+  if (Object.hasOwn(file.service, DASHBOARD_LABEL)) ctx.addIssue({ code: 'custom', path: ['service', DASHBOARD_LABEL], message: `the service name "${DASHBOARD_LABEL}" ${reserved}` });
+  if (Object.hasOwn(file.routing.subdomain, DASHBOARD_LABEL)) ctx.addIssue({ code: 'custom', path: ['routing', 'subdomain', DASHBOARD_LABEL], message: `the subdomain "${DASHBOARD_LABEL}" ${reserved}` });
   for (const [name, ids] of Object.entries(file.instances)) {
     requireService(name, ['instances', name]);
     const repeated = ids.find((id, i) => ids.indexOf(id) !== i);

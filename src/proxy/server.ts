@@ -94,11 +94,15 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
   const pathOverrides = Object.entries(routing.path).sort((a, b) => b[0].length - a[0].length);
   const spawnBudget = new AutoSpawnLimiter(supervisor.config.settings.autoSpawnPerMinute);
 
-  /** The service a bare-domain path goes to, or undefined for tenement's own handler. */
-  function bareService(url: string): string | undefined {
-    if (isManagementPath(url)) return undefined;
+  // The dashboard keeps the admin token in its origin's storage: when [routing] puts tenant pages on
+  // the bare domain, the dashboard is served only on tenement.{domain} (docs in the README).
+  const bareHasTenants = routing.default !== undefined || pathOverrides.length > 0;
+
+  /** The service a bare-domain path goes to, MANAGEMENT for tenement's own handler, or 404. */
+  function bareService(url: string): string | typeof MANAGEMENT | 404 {
+    if (isManagementPath(url)) return MANAGEMENT;
     for (const [prefix, service] of pathOverrides) if (matchesPrefix(url, prefix)) return service;
-    return routing.default;
+    return routing.default ?? (bareHasTenants ? 404 : MANAGEMENT);
   }
 
   function autoSpawn(service: string, id: string): Promise<InstanceRoute | 404 | 503> {
@@ -118,9 +122,11 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     switch (target.kind) {
       case 'none':
         return 404;
+      case 'dashboard':
+        return MANAGEMENT;
       case 'bare': {
         const mapped = bareService(url);
-        if (mapped === undefined) return MANAGEMENT;
+        if (typeof mapped !== 'string') return mapped;
         service = mapped;
         break;
       }
