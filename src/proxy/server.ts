@@ -117,7 +117,7 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
   }
 
   /** Route by Host (and path on the bare domain); MANAGEMENT: tenement's own handler. */
-  function resolve(target: RouteTarget, url: string, clientAddress: string | undefined): Resolution {
+  function resolve(target: RouteTarget, url: string, client: Pick<Socket, 'remoteAddress'>): Resolution {
     let service: string;
     switch (target.kind) {
       case 'none':
@@ -137,7 +137,7 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
         const route = table.instance(target.service, target.id);
         if (route !== undefined) return route;
         if (table.service(target.service)?.config.autoSpawn !== true) return 404;
-        if (!spawnBudget.take(clientAddress ?? '')) return 429;
+        if (!spawnBudget.take(client.remoteAddress ?? '')) return 429;
         return autoSpawn(target.service, target.id);
       }
     }
@@ -168,7 +168,7 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     const url = req.url ?? '';
     const host = findHost(req.rawHeaders);
     const target = hosts.resolve(host);
-    const resolution = resolve(target, url, req.socket.remoteAddress);
+    const resolution = resolve(target, url, req.socket);
     if (resolution === MANAGEMENT) {
       management(req, res);
       return;
@@ -191,7 +191,7 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     socket.on('error', () => socket.destroy());
     const url = req.url ?? '';
     const host = findHost(req.rawHeaders);
-    const resolution = resolve(hosts.resolve(host), url, req.socket.remoteAddress);
+    const resolution = resolve(hosts.resolve(host), url, req.socket);
     if (resolution === MANAGEMENT) {
       socket.end(proxyErrorHead(404));
       return;
@@ -223,7 +223,7 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     const url = head.target;
     if (url.charCodeAt(0) !== 47 /* '/' */) return false;
     const target = hosts.resolve(head.host);
-    const resolution = resolve(target, url, conn.socket.remoteAddress);
+    const resolution = resolve(target, url, conn.socket);
     if (resolution === MANAGEMENT) return false;
     if (typeof resolution === 'number') {
       conn.respondError(resolution);
