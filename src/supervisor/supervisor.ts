@@ -213,6 +213,7 @@ export class Supervisor implements SupervisorApi {
   }
 
   private async launch(instance: Instance, cause: 'spawn' | 'start', wait: boolean): Promise<void> {
+    if (instance.isRetired) throw instance.retiredError();
     this.deps.store.setDesired(instance.service, instance.id, 'running');
     instance.resetRestartWindow();
     const started = instance.start(cause);
