@@ -121,6 +121,8 @@ export class SseStreams {
       },
     };
     res.once('close', close);
+    // A client gone before its stream began must not hold a slot ('close' has been emitted already).
+    if (res.destroyed) close();
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
