@@ -91,7 +91,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   const quota = enforceStorageQuotas(supervisor, events);
   const sampler = new ResourceSampler({ supervisor, metrics });
 
-  const sse = new SseStreams({ ...DEFAULT_SSE_LIMITS, maxClients: config.settings.maxSseClients });
+  const sse = new SseStreams({ ...DEFAULT_SSE_LIMITS, maxClients: config.settings.maxSseClients },
+    () => logger.info({}, 'dropped an event-stream client that stopped reading'));
   const management = createManagementHandler({
     supervisor, db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR, sse,
     extraRoutes: [...logRoutes({ store: logStore, capture, sse }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics })],

@@ -48,8 +48,12 @@ export class SseStreams {
   /** Clients dropped for not reading, since start (for tests and logs). */
   dropped = 0;
 
-  constructor(limits: SseLimits) {
+  private readonly onDrop: (() => void) | undefined;
+
+  /** `onDrop` runs whenever a client is dropped for not reading (the server logs it). */
+  constructor(limits: SseLimits, onDrop?: () => void) {
     this.limits = limits;
+    this.onDrop = onDrop;
   }
 
   get openCount(): number {
@@ -77,6 +81,7 @@ export class SseStreams {
       this.dropped++;
       res.destroy();
       close();
+      this.onDrop?.();
     };
     const close = (): void => {
       if (closed) return;

@@ -22,6 +22,8 @@ export interface LogRouteDeps {
 
 /** Live lines kept back while the history is sent; past this the client is too far behind. */
 const MAX_HELD_LINES = 10_000;
+/** Lines per store query when a resumed stream catches up. */
+const RESUME_PAGE = 1000;
 
 const UNIT_MS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -129,15 +131,27 @@ export function logRoutes(deps: LogRouteDeps): ApiRoute[] {
         stream.onClose(unfollow);
         await deps.capture.flush();
         if (stream.isClosed) return;
-        const history = afterSeq !== undefined
-          ? deps.store.query({ ...filter, sinceMs: undefined, afterSeq, limit: MAX_LOG_LIMIT })
-          : tail > 0 ? deps.store.query({ ...filter, limit: tail }) : [];
-        // History can be megabytes: it goes out as fast as the client reads, not all at once.
-        for (const r of history) {
-          send(r);
-          if (!await stream.drained()) return;
+        // History can be megabytes: it goes out as fast as the client reads, not all at once. A
+        // resumed stream pages forward from where the client was, so a long gap loses nothing.
+        let sentUpTo = 0;
+        const sendAll = async (records: readonly LogRecord[]): Promise<boolean> => {
+          for (const r of records) {
+            send(r);
+            sentUpTo = r.seq;
+            if (!await stream.drained()) return false;
+          }
+          return true;
+        };
+        if (afterSeq !== undefined) {
+          sentUpTo = afterSeq;
+          for (;;) {
+            const page = deps.store.query({ ...filter, sinceMs: undefined, afterSeq: sentUpTo, limit: RESUME_PAGE, oldest: true });
+            if (!await sendAll(page)) return;
+            if (page.length < RESUME_PAGE) break;
+          }
+        } else if (tail > 0 && !await sendAll(deps.store.query({ ...filter, limit: tail }))) {
+          return;
         }
-        const sentUpTo = history.at(-1)?.seq ?? 0;
         for (const r of held) if (r.seq > sentUpTo) send(r);
         held = undefined;
       },

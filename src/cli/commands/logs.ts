@@ -3,6 +3,7 @@
  * stored instance logs, newest last; `-f` then follows new lines live (GET /api/logs/stream).
  * @module
  */
+import { once } from 'node:events';
 import { TenementError } from '../../core/errors.js';
 import { assertName, parseInstanceName } from '../../core/names.js';
 import type { LogLine } from '../../api/contract.js';
@@ -99,7 +100,7 @@ export const register: RegisterCommand = (program, ctx) => {
       const limit = query.get('limit');
       query.delete('limit');
       query.set('tail', limit ?? '100');
-      await follow(client, query, options.json === true);
+      if (await follow(client, query, options.json === true) === 'closed') return;
       throw new TenementError('server_unreachable', 'the server closed the log stream', { hint: 'is `ten serve` still running?' });
     }));
 };
@@ -107,9 +108,11 @@ export const register: RegisterCommand = (program, ctx) => {
 /**
  * Prints each `log` event as it arrives. The server drops a reader that falls too far behind (a
  * slow terminal or pipe); then this reconnects after the last line printed, so no line is lost.
- * Returns when the server ends the stream or a reconnect brings nothing new.
+ * Resolves 'ended' when the server ends the stream (a reconnect brings nothing new), or 'closed'
+ * when whoever reads our output has gone (`ten logs -f | head`).
  */
-async function follow(client: ApiClient, query: URLSearchParams, json: boolean): Promise<void> {
+async function follow(client: ApiClient, query: URLSearchParams, json: boolean): Promise<'ended' | 'closed'> {
+  const out = new Output();
   let lastEventId: string | undefined;
   for (;;) {
     const before = lastEventId;
@@ -117,15 +120,33 @@ async function follow(client: ApiClient, query: URLSearchParams, json: boolean):
     try {
       for await (const event of sseEvents(body)) {
         if (event.id !== undefined) lastEventId = event.id;
-        if (event.event === 'log') {
-          const line = JSON.parse(event.data) as LogLine;
-          process.stdout.write(`${json ? jsonWithoutControls(line) : formatLogLine(line)}\n`);
-        }
+        if (event.event !== 'log') continue;
+        const line = JSON.parse(event.data) as LogLine;
+        if (!await out.write(`${json ? jsonWithoutControls(line) : formatLogLine(line)}\n`)) return 'closed';
       }
     } catch {
       // The connection was cut (dropped as too slow, or the server went away): try to resume.
     }
-    if (lastEventId === undefined || lastEventId === before) return;
+    if (out.isClosed) return 'closed';
+    if (lastEventId === undefined || lastEventId === before) return 'ended';
+  }
+}
+
+/** stdout with back-pressure: a slow reader of our output slows our reading of the stream, never grows our memory. */
+class Output {
+  isClosed = false;
+
+  constructor() {
+    process.stdout.on('error', () => { this.isClosed = true; });
+  }
+
+  /** False once the reader has gone (EPIPE). */
+  async write(text: string): Promise<boolean> {
+    if (this.isClosed) return false;
+    if (!process.stdout.write(text)) {
+      await Promise.race([once(process.stdout, 'drain'), once(process.stdout, 'close')]).catch(() => undefined);
+    }
+    return !this.isClosed;
   }
 }
 
