@@ -5,9 +5,9 @@
  * @module
  */
 import { parseInstanceName } from '../../core/names.js';
-import type { LifecycleEvent, StateChangeEvent, WeightChangeEvent } from '../../observability/events.js';
+import type { LifecycleEvent, StateChangeEvent, WeightChangeEvent } from '../../core/events.js';
 import type { ApiRoute } from '../router.js';
-import type { ApiContext } from '../server.js';
+import type { ApiContext } from '../context.js';
 
 export function eventRoutes(api: ApiContext): ApiRoute[] {
   return [{
