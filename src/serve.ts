@@ -11,10 +11,11 @@ import { loadConfig } from './config/load.js';
 import type { Isolation } from './config/types.js';
 import { TenementError } from './core/errors.js';
 import { EventBus } from './core/events.js';
-import { formatInstanceUrl } from './core/names.js';
+import { DASHBOARD_LABEL, formatInstanceUrl } from './core/names.js';
 import { createManagementHandler } from './api/server.js';
 import { ensureAdminToken, TOKEN_FILE } from './api/auth.js';
 import { logRoutes } from './api/routes/logs.js';
+import { DEFAULT_SSE_LIMITS, SseStreams } from './api/sse.js';
 import { metricsRoutes } from './api/routes/metrics.js';
 import { telemetryRoutes } from './api/routes/telemetry.js';
 import { createLogger } from './observability/logger.js';
@@ -100,9 +101,11 @@ export async function serve(options: ServeOptions): Promise<void> {
     out(result.changed ? `config reloaded:\n${result.diff.map((line) => `  ${line}`).join('\n')}` : 'config reloaded: no change');
     return result;
   };
+  const sse = new SseStreams({ ...DEFAULT_SSE_LIMITS, maxClients: config.settings.maxSseClients },
+    () => logger.info({}, 'dropped an event-stream client that stopped reading'));
   const management = createManagementHandler({
-    supervisor, reload, deployments: new Deployments(supervisor, logger), db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR,
-    extraRoutes: [...logRoutes({ store: logStore, capture }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics })],
+    supervisor, reload, deployments: new Deployments(supervisor, logger), db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR, sse,
+    extraRoutes: [...logRoutes({ store: logStore, capture, sse }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics })],
   });
   const server = createFrontServer({ supervisor, domain, stats, management, logger });
   // Under systemd socket activation the port comes bound already (and --port/--bind are its).
@@ -125,7 +128,11 @@ export async function serve(options: ServeOptions): Promise<void> {
   const { port: boundPort, address: boundAddress } = server.address() as AddressInfo;
   const listenHost = inheritedFd === undefined ? bind : boundAddress;
   const shownHost = listenHost === '0.0.0.0' || listenHost === '::' ? '127.0.0.1' : listenHost;
-  out(`tenement listening on http://${shownHost}:${boundPort} (domain ${domain}; dashboard and API at http://${domain}:${boundPort}/)`);
+  const bareHasTenants = config.routing.default !== undefined || Object.keys(config.routing.path).length > 0;
+  const where = bareHasTenants
+    ? `dashboard at http://${DASHBOARD_LABEL}.${domain}:${boundPort}/, API at http://${domain}:${boundPort}/api`
+    : `dashboard and API at http://${domain}:${boundPort}/`;
+  out(`tenement listening on http://${shownHost}:${boundPort} (domain ${domain}; ${where})`);
 
   let stopping = false;
   const shutdown = async (reason: string, exitCode = 0): Promise<void> => {

@@ -12,6 +12,7 @@ import type { ReloadResult } from '../supervisor/reload.js';
 import type { SupervisorApi } from '../supervisor/types.js';
 import type { AuthLimits } from './auth.js';
 import type { ApiRoute } from './router.js';
+import type { SseStreams } from './sse.js';
 
 export interface ApiContext {
   readonly supervisor: SupervisorApi;
@@ -31,4 +32,6 @@ export interface ApiContext {
   readonly domain?: string;
   /** Failed-auth limits; tests may shrink the window. */
   readonly authLimits?: AuthLimits;
+  /** Open event and log streams; shared with the log routes among `extraRoutes`. */
+  readonly sse: SseStreams;
 }
