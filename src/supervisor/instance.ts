@@ -16,7 +16,8 @@ import type { ExitInfo, Runtime, RunningProcess } from '../runtime/runtime.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { InstanceStore } from '../store/instances.js';
 import { backoffDelayMs, countRecent } from './backoff.js';
-import type { InstanceOutput, OutputDir, OutputOffsets } from './output-files.js';
+import { OutputSlot, type OutputDir, type OutputOffsets } from './output-files.js';
+import { describeExit, stoppedWhileStarting } from './exit-reasons.js';
 import { ReadinessWaiter, probeOnce } from './readiness.js';
 import type { InstanceHandle } from './types.js';
 
@@ -75,7 +76,7 @@ export class Instance implements InstanceHandle {
   /** A stop under way: the next launch waits for it (one process per instance at a time). */
   private stopping: Promise<void> | null = null;
   /** The files the current process writes to, when ctx.output is set. */
-  private output: InstanceOutput | null = null;
+  private readonly output: OutputSlot;
   /** Why no process may be started any more (being removed, server stopping); null while it may. */
   private retiredBecause: string | null = null;
 
@@ -87,6 +88,7 @@ export class Instance implements InstanceHandle {
     this.name = formatInstanceName(this.service, id);
     this.weight = weight;
     this.restarts = restarts;
+    this.output = new OutputSlot(ctx.output, this.service, id, (stream, line) => this.onLine(stream, line));
   }
 
   connectionOpened(): void {
@@ -205,7 +207,7 @@ export class Instance implements InstanceHandle {
     this.proc = proc;
     this.port = port;
     this.startedAt = Date.now();
-    this.output = this.ctx.output?.resume(this.service, this.id, offsets, (stream, line) => this.onLine(stream, line)) ?? null;
+    this.output.resume(offsets);
     void proc.exited.then((info) => this.onExit(gen, info));
     const ok = await probeOnce(port, this.serviceConfig.health, Math.min(5000, this.serviceConfig.startupTimeoutMs));
     if (gen !== this.generation) return true;
@@ -232,22 +234,12 @@ export class Instance implements InstanceHandle {
     clearTimeout(this.restartTimer);
     this.disarmHealth();
     this.waiter?.cancel();
-    const output = this.output;
-    this.closeOutput(false);
-    return output?.offsets;
+    return this.output.close(false);
   }
 
   /** Where reading the current process's output files stands; undefined without them. */
   get outputOffsets(): OutputOffsets | undefined {
-    return this.output?.offsets;
-  }
-
-  private closeOutput(processGone: boolean): void {
-    const output = this.output;
-    if (output === null) return;
-    this.output = null;
-    this.ctx.output?.forget(this.service, this.id, output);
-    output.close(processGone);
+    return this.output.offsets;
   }
 
   private async launch(cause: LaunchCause): Promise<void> {
@@ -263,7 +255,7 @@ export class Instance implements InstanceHandle {
 
     let port: number;
     let proc: RunningProcess;
-    let files: ReturnType<OutputDir['create']> | undefined;
+    let fds: { stdout: number; stderr: number } | undefined;
     try {
       port = await this.ctx.ports.allocate();
     } catch (err) {
@@ -278,8 +270,7 @@ export class Instance implements InstanceHandle {
     try {
       const dataDir = instanceDataDir(this.ctx.config.settings, this.service, this.id);
       await mkdir(dataDir, { recursive: true });
-      files = this.ctx.output?.create(this.service, this.id, (stream, line) => this.onLine(stream, line));
-      this.output = files?.output ?? null;
+      fds = this.output.create();
       proc = await this.runtime.start({
         instance: this.name,
         service: this.service,
@@ -292,14 +283,14 @@ export class Instance implements InstanceHandle {
         memoryLimitMb: svc.memoryLimitMb,
         cpuShares: svc.cpuShares,
         onLine: (stream, line) => this.onLine(stream, line),
-        ...(files === undefined ? {} : { outputFds: files.fds }),
+        ...(fds === undefined ? {} : { outputFds: fds }),
       }).finally(() => {
         // The child has its own copies now; ours would keep nothing but the files open.
-        if (files !== undefined) for (const fd of [files.fds.stdout, files.fds.stderr]) closeSync(fd);
+        if (fds !== undefined) for (const fd of [fds.stdout, fds.stderr]) closeSync(fd);
       });
     } catch (err) {
       this.ctx.ports.release(port);
-      this.closeOutput(true);
+      this.output.close(true);
       // A stop that came meanwhile has settled the state already.
       if (gen === this.generation) this.fail(err instanceof TenementError ? err.message : 'could not start');
       throw err instanceof TenementError ? err : new TenementError('spawn_failed', `cannot start ${this.name}`, { cause: err });
@@ -461,7 +452,7 @@ export class Instance implements InstanceHandle {
   private async releaseProcess(): Promise<void> {
     if (this.port !== null) this.ctx.ports.release(this.port);
     const hadProcess = this.proc !== null;
-    this.closeOutput(true);
+    this.output.close(true);
     this.proc = null;
     this.port = null;
     this.startedAt = null;
@@ -496,16 +487,4 @@ export class Instance implements InstanceHandle {
   private ids(): { instance: string; service: string; id: string } {
     return { instance: this.name, service: this.service, id: this.id };
   }
-}
-
-function describeExit(info: ExitInfo): string {
-  if (info.oomKilled) return 'was killed for exceeding its memory limit (OOM)';
-  if (info.signal !== null) return `was killed by ${info.signal}`;
-  // An adopted process's status went to its real parent, the previous server.
-  if (info.code === null) return 'exited';
-  return `exited with code ${info.code}`;
-}
-
-function stoppedWhileStarting(name: string): TenementError {
-  return new TenementError('unavailable', `${name} was stopped while starting`);
 }

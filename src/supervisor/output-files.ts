@@ -230,3 +230,46 @@ export class OutputDir {
     return { stdout: `${base}.stdout`, stderr: `${base}.stderr` };
   }
 }
+
+/** The output files of one instance's current process, if the server has an output folder. */
+export class OutputSlot {
+  private current: InstanceOutput | null = null;
+  private readonly dir: OutputDir | undefined;
+  private readonly service: string;
+  private readonly id: string;
+  private readonly onLine: (stream: OutputStream, line: string) => void;
+
+  constructor(dir: OutputDir | undefined, service: string, id: string, onLine: (stream: OutputStream, line: string) => void) {
+    this.dir = dir;
+    this.service = service;
+    this.id = id;
+    this.onLine = onLine;
+  }
+
+  /** Fresh files for a new process: the fds to give it (the caller closes its copies), or undefined for pipes. */
+  create(): { stdout: number; stderr: number } | undefined {
+    if (this.dir === undefined) return undefined;
+    const { fds, output } = this.dir.create(this.service, this.id, this.onLine);
+    this.current = output;
+    return fds;
+  }
+
+  /** An adopted process's files, read on from `offsets`. */
+  resume(offsets: OutputOffsets): void {
+    this.current = this.dir?.resume(this.service, this.id, offsets, this.onLine) ?? null;
+  }
+
+  get offsets(): OutputOffsets | undefined {
+    return this.current?.offsets;
+  }
+
+  /** Last read (see InstanceOutput.close); returns where reading stopped. */
+  close(processGone: boolean): OutputOffsets | undefined {
+    const output = this.current;
+    if (output === null) return undefined;
+    this.current = null;
+    this.dir?.forget(this.service, this.id, output);
+    output.close(processGone);
+    return output.offsets;
+  }
+}
