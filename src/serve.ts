@@ -52,6 +52,9 @@ export interface ServeOptions {
   stopInstancesOnExit?: boolean;
 }
 
+/** How long requests in flight may take to finish when the server exits leaving its tenants running. */
+const DRAIN_MS = 5_000;
+
 const DASHBOARD_DIR = join(fileURLToPath(new URL('.', import.meta.url)), 'dashboard');
 
 export async function serve(options: ServeOptions): Promise<void> {
@@ -143,13 +146,15 @@ export async function serve(options: ServeOptions): Promise<void> {
     stopping = true;
     const stopInstances = options.stopInstancesOnExit === true;
     out(`${reason}: ${stopInstances ? 'stopping instances…' : 'leaving instances running for the next ten serve'}`);
-    server.close();
+    // Requests in flight get their answers; each connection closes once its exchange ends.
+    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     quota.close();
     sampler.close();
     await offsets.close();
     const detached = stopInstances ? (await supervisor.shutdown(), { left: 0, offsets: [] }) : supervisor.detach();
     const left = detached.left;
+    if (!stopInstances) await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())]);
     server.closeAllConnections();
     output.close();
     // Lines read so far are committed before their offsets are: none lost, none stored twice.
