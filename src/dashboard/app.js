@@ -286,7 +286,7 @@ async function followEvents(s) {
 }
 
 function onServerEvent(s, name, data) {
-  if (name !== 'state' && name !== 'lifecycle' && name !== 'weight') return;
+  if (name !== 'state' && name !== 'lifecycle' && name !== 'weight' && name !== 'config') return;
   scheduleRefresh();
   if (s.selected !== null && data !== null && typeof data === 'object' && data.instance === s.selected) {
     // A lifecycle event is also a log line; fetch it once the burst settles.

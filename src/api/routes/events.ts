@@ -5,7 +5,7 @@
  * @module
  */
 import { parseInstanceName } from '../../core/names.js';
-import type { LifecycleEvent, StateChangeEvent, WeightChangeEvent } from '../../core/events.js';
+import type { ConfigChangeEvent, LifecycleEvent, StateChangeEvent, WeightChangeEvent } from '../../core/events.js';
 import type { ApiRoute } from '../router.js';
 import type { ApiContext } from '../context.js';
 
@@ -32,7 +32,11 @@ export function eventRoutes(api: ApiContext): ApiRoute[] {
       api.events.on('state', onState);
       api.events.on('lifecycle', onLifecycle);
       api.events.on('weight', onWeight);
+      // A reload may make instances outdated: admins' views refresh (it names no instance).
+      const onConfig = (e: ConfigChangeEvent): void => { if (tenant === null && only === null) write('config', e); };
+      api.events.on('config', onConfig);
       stream.onClose(() => {
+        api.events.off('config', onConfig);
         api.events.off('state', onState);
         api.events.off('lifecycle', onLifecycle);
         api.events.off('weight', onWeight);
