@@ -110,7 +110,7 @@ idle_timeout = 0
 `);
   // The server and its instances on CPU 1, wrk on CPU 0, as in bench/proxy.ts.
   const server: ChildProcess = spawn('taskset', ['-c', '1', process.execPath, join(ROOT, 'bin/ten'), 'serve', '--config', join(dir, 'tenement.toml'),
-    '--data-dir', join(dir, 'data'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    '--data-dir', join(dir, 'data'), '--port', '0', '--stop-instances-on-exit'], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const port = await new Promise<number>((res, rej) => {
       let out = '';

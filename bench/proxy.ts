@@ -157,7 +157,7 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
     const dir = mkdtempSync(join(tmpdir(), 'tenement-bench-proxy-'));
     dirs.push(dir);
     writeFileSync(join(dir, 'tenement.toml'), appConfig());
-    const front = await startPinned([process.execPath, join(root, 'bin/ten'), '--config', join(dir, 'tenement.toml'), '--data-dir', join(dir, 'data'), 'serve', '--port', String(port)]);
+    const front = await startPinned([process.execPath, join(root, 'bin/ten'), '--config', join(dir, 'tenement.toml'), '--data-dir', join(dir, 'data'), 'serve', '--port', String(port), ...(root === ROOT ? ['--stop-instances-on-exit'] : [])]);
     children.push(front);
     return { front, appPort: await instancePort(port, readFileSync(join(dir, 'data', 'api_token'), 'utf8').trim()) };
   };
@@ -292,7 +292,7 @@ export async function benchWake(options: WakeBenchOptions = {}): Promise<WakeBen
   const dir = mkdtempSync(join(tmpdir(), 'tenement-bench-wake-'));
   writeFileSync(join(dir, 'tenement.toml'), appConfig());
   const port = await freePort();
-  const server = spawn(process.execPath, [join(ROOT, 'bin/ten'), '--config', join(dir, 'tenement.toml'), '--data-dir', join(dir, 'data'), 'serve', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(process.execPath, [join(ROOT, 'bin/ten'), '--config', join(dir, 'tenement.toml'), '--data-dir', join(dir, 'data'), 'serve', '--port', String(port), '--stop-instances-on-exit'], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     let out = '';
     server.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
