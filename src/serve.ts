@@ -4,8 +4,8 @@
  * (stop accepting, stop instances, flush logs, close the store).
  * @module
  */
-import { join, relative } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { basename, join, relative } from 'node:path';
+import type { AddressInfo, Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config/load.js';
 import type { Config, Isolation } from './config/types.js';
@@ -15,6 +15,7 @@ import { ensureAdminToken, TOKEN_FILE } from './api/auth.js';
 import { logRoutes } from './api/routes/logs.js';
 import { metricsRoutes } from './api/routes/metrics.js';
 import { telemetryRoutes } from './api/routes/telemetry.js';
+import { tlsAskRoutes } from './api/routes/tls-ask.js';
 import { EventBus } from './observability/events.js';
 import { createLogger } from './observability/logger.js';
 import { LogCapture } from './observability/log-capture.js';
@@ -34,6 +35,11 @@ import { InstanceStore } from './store/instances.js';
 import { LogStore } from './store/logs.js';
 import { enforceStorageQuotas } from './supervisor/quota-enforcement.js';
 import { Supervisor } from './supervisor/supervisor.js';
+import { routedNames } from './tls/routed-names.js';
+import type { NameRoutes } from './tls/routed-names.js';
+import { createTlsFront, HSTS_HEADERS } from './tls/tls-front.js';
+import type { TlsFront } from './tls/tls-front.js';
+import { registerTlsMetrics } from './tls/tls-metrics.js';
 
 export interface ServeOptions {
   config?: string;
@@ -53,9 +59,11 @@ export async function serve(options: ServeOptions): Promise<void> {
   } catch (err) {
     exitWith(err);
   }
-  const port = options.port ?? 8080;
+  const tls = config.settings.tls;
+  // With TLS on, the plain port only redirects; it is the standard one unless --port says otherwise.
+  const port = options.port ?? (tls.enabled ? 80 : 8080);
   const bind = options.bind ?? '127.0.0.1';
-  const domain = (options.domain ?? 'localhost').toLowerCase();
+  const domain = (options.domain ?? (tls.enabled ? tls.domain : undefined) ?? 'localhost').toLowerCase();
   const logger = createLogger();
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
 
@@ -89,27 +97,43 @@ export async function serve(options: ServeOptions): Promise<void> {
   const quota = enforceStorageQuotas(supervisor, events);
   const sampler = new ResourceSampler({ supervisor, metrics });
 
+  // Bound once the front server (and its route table) exists.
+  let nameRoutes: NameRoutes = () => false;
   const management = createManagementHandler({
     supervisor, db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR,
-    extraRoutes: [...logRoutes({ store: logStore, capture }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics })],
+    extraRoutes: [
+      ...logRoutes({ store: logStore, capture }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics }),
+      ...tlsAskRoutes({ routes: (name) => nameRoutes(name) }),
+    ],
   });
-  const server = createFrontServer({ supervisor, domain, stats, management, logger });
+  const server = createFrontServer({ supervisor, domain, stats, management, logger, secureHeaders: tls.enabled ? HSTS_HEADERS : [] });
+  nameRoutes = routedNames(domain, config.routing.subdomain, server.routes);
 
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, bind, () => {
-        server.off('error', reject);
-        resolve();
+  let tlsFront: TlsFront | undefined;
+  if (tls.enabled) {
+    const tlsMetrics = registerTlsMetrics(metrics.registry);
+    try {
+      tlsFront = createTlsFront({
+        settings: tls, dataDir: config.settings.dataDir, configName: basename(config.file), front: server, management,
+        routes: nameRoutes, logger, onOrder: tlsMetrics.onOrder,
       });
-    });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    exitWith(new TenementError('unavailable', code === 'EADDRINUSE' ? `port ${port} on ${bind} is already in use` : `cannot listen on ${bind}:${port} (${code ?? 'error'})`, { hint: 'choose another with --port' }));
+    } catch (err) {
+      exitWith(err);
+    }
+    tlsMetrics.attach(tlsFront);
   }
-  const { port: boundPort } = server.address() as AddressInfo;
+  const listener: Server = tlsFront?.http ?? server;
+  const boundPort = await listenOrExit(listener, port, bind, '--port');
   const shownHost = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind;
-  out(`tenement listening on http://${shownHost}:${boundPort} (domain ${domain}; dashboard and API at http://${domain}:${boundPort}/)`);
+  if (tlsFront !== undefined) {
+    const httpsPort = await listenOrExit(tlsFront.https, tls.httpsPort, bind, 'https_port in [settings.tls]');
+    const shownPort = httpsPort === 443 ? '' : `:${httpsPort}`;
+    const source = tlsFront.onDemand === undefined ? 'certificates from cert_file' : `certificates on demand from ${tls.acmeDirectory}`;
+    out(`tenement listening on http://${shownHost}:${boundPort} (redirects to HTTPS) and https://${shownHost}:${httpsPort} (${source})`);
+    out(`domain ${domain}; dashboard and API at https://${domain}${shownPort}/`);
+  } else {
+    out(`tenement listening on http://${shownHost}:${boundPort} (domain ${domain}; dashboard and API at http://${domain}:${boundPort}/)`);
+  }
 
   let stopping = false;
   const shutdown = async (reason: string, exitCode = 0): Promise<void> => {
@@ -119,6 +143,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     }
     stopping = true;
     out(`${reason}: stopping instances…`);
+    tlsFront?.close();
     server.close();
     server.closeIdleConnections();
     quota.close();
@@ -144,13 +169,34 @@ export async function serve(options: ServeOptions): Promise<void> {
   metrics.start();
   sampler.start();
   await supervisor.boot();
+  const instanceBase = tlsFront === undefined ? (name: string) => `http://${name}:${boundPort}/`
+    : (name: string) => `https://${name}${tls.httpsPort === 443 ? '' : `:${tls.httpsPort}`}/`;
   for (const info of supervisor.list()) {
-    const url = `http://${info.id}.${info.service}.${domain}:${boundPort}/`;
+    const url = instanceBase(`${info.id}.${info.service}.${domain}`);
     out(`  ${info.instance.padEnd(24)} ${info.state.padEnd(9)} ${url}`);
   }
   const shownDataDir = relative(process.cwd(), config.settings.dataDir);
   const cli = relative(process.cwd(), process.argv[1] ?? 'ten');
   out(`manage it with: ${cli.startsWith('..') || cli === '' ? 'ten' : cli} --server http://${shownHost}:${boundPort} --data-dir ${shownDataDir.startsWith('..') ? config.settings.dataDir : shownDataDir || '.'} ps`);
+}
+
+async function listenOrExit(server: Server, port: number, bind: string, option: string): Promise<number> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, bind, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EADDRINUSE' ? `port ${port} on ${bind} is already in use`
+      : code === 'EACCES' ? `no permission to listen on ${bind}:${port} (ports below 1024 need root or CAP_NET_BIND_SERVICE)`
+        : `cannot listen on ${bind}:${port} (${code ?? 'error'})`;
+    exitWith(new TenementError('unavailable', why, { hint: `choose another with ${option}` }));
+  }
+  return (server.address() as AddressInfo).port;
 }
 
 function exitWith(err: unknown): never {

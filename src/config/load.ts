@@ -3,15 +3,15 @@
  * resolve paths, convert seconds to ms and split `command`. Every failure is one `invalid_config` line.
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { parse as parseShellWords } from 'shell-quote';
 import { TomlError, parse as parseToml } from 'smol-toml';
 import type * as z from 'zod';
 import { TenementError } from '../core/errors.js';
-import { ConfigFileSchema, describeIssue } from './schema.js';
+import { ConfigFileSchema, describeIssue, LETSENCRYPT_DIRECTORY } from './schema.js';
 import type { ConfigFile, ServiceFile } from './schema.js';
-import type { Config, ServiceConfig, Settings } from './types.js';
+import type { CertificateFiles, Config, ServiceConfig, Settings, TlsSettings } from './types.js';
 
 export interface ConfigOverrides {
   /** `--data-dir`: replaces `[settings] data_dir`; relative to the current directory. */
@@ -105,7 +105,7 @@ function toConfig(file: ConfigFile, path: string, overrides: ConfigOverrides, fa
     logRetentionDays: s.log_retention_days,
     logRetentionMb: s.log_retention_mb,
     publicMetrics: s.public_metrics,
-    tls: { enabled: s.tls.enabled, domain: s.tls.domain, acmeEmail: s.tls.acme_email, acmeDirectory: s.tls.acme_directory },
+    tls: toTls(s.tls, folder, fail),
   };
   const services = Object.fromEntries(Object.entries(file.service).map(([name, service]) => [name, toService(name, service, folder, fail)]));
   return {
@@ -115,6 +115,40 @@ function toConfig(file: ConfigFile, path: string, overrides: ConfigOverrides, fa
     instances: file.instances,
     routing: { default: file.routing.default, subdomain: file.routing.subdomain, path: file.routing.path },
   };
+}
+
+function toTls(t: ConfigFile['settings']['tls'], folder: string, fail: Fail): TlsSettings {
+  const certFiles = t.cert_file === undefined ? [] : [t.cert_file].flat();
+  const keyFiles = t.key_file === undefined ? [] : [t.key_file].flat();
+  const certificates = certFiles.map((cert, i): CertificateFiles => {
+    const index = Array.isArray(t.cert_file) ? `[${i}]` : '';
+    const pair = { certFile: resolve(folder, cert), keyFile: resolve(folder, keyFiles[i]!), key: `settings.tls.cert_file${index}` };
+    // Checked only when TLS is on: a config kept for later must not stop a plain-HTTP server.
+    if (t.enabled) {
+      requireReadable(pair.certFile, pair.key, fail);
+      requireReadable(pair.keyFile, `settings.tls.key_file${index}`, fail);
+    }
+    return pair;
+  });
+  return {
+    enabled: t.enabled,
+    domain: t.domain?.toLowerCase(),
+    httpsPort: t.https_port,
+    acmeEmail: t.acme_email,
+    acmeDirectory: t.acme_directory ?? LETSENCRYPT_DIRECTORY,
+    ordersPerHour: t.orders_per_hour,
+    renewalWindowRatio: t.renewal_window_ratio,
+    certificates,
+  };
+}
+
+function requireReadable(file: string, key: string, fail: Fail): void {
+  try {
+    accessSync(file, fsConstants.R_OK);
+  } catch (err) {
+    const reason = { ENOENT: 'no such file', EACCES: 'permission denied' }[String((err as NodeJS.ErrnoException).code)] ?? 'cannot be read';
+    throw fail(`${key}: ${file}: ${reason}`, { key });
+  }
 }
 
 function toService(name: string, s: ServiceFile, folder: string, fail: Fail): ServiceConfig {

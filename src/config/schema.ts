@@ -50,14 +50,33 @@ const envTemplate = z.string().superRefine((value, ctx) => {
   }
 });
 
+/** One path, or several paired by position with the other key (`cert_file` ↔ `key_file`). */
+const pemFiles = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], { error: 'expected a file path or an array of file paths' });
+
 const TlsSchema = table({
   enabled: z.boolean().default(false),
   domain: z.string().min(1).optional(),
+  https_port: z.int().min(1).max(65535).default(443),
   acme_email: z.string().min(1).optional(),
-  acme_directory: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).default(LETSENCRYPT_DIRECTORY),
-}).refine((tls) => !tls.enabled || tls.domain !== undefined, {
-  path: ['domain'],
-  error: 'missing: required when enabled = true',
+  // No default here: load.ts fills Let's Encrypt in, so "set together with cert_file" can be told.
+  acme_directory: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+  orders_per_hour: positiveInt.default(20),
+  renewal_window_ratio: z.number().gt(0).lt(1).default(1 / 3),
+  cert_file: pemFiles.optional(),
+  key_file: pemFiles.optional(),
+}).superRefine((tls, ctx) => {
+  if (tls.enabled && tls.domain === undefined) ctx.addIssue({ code: 'custom', path: ['domain'], message: 'missing: required when enabled = true' });
+  const certs = tls.cert_file === undefined ? 0 : [tls.cert_file].flat().length;
+  const keys = tls.key_file === undefined ? 0 : [tls.key_file].flat().length;
+  if (certs !== keys) {
+    ctx.addIssue({ code: 'custom', path: [certs > keys ? 'key_file' : 'cert_file'], message: `${certs} cert_file and ${keys} key_file: give one key_file per cert_file, in the same order` });
+  }
+  if (certs > 0) {
+    const acmeKey = tls.acme_directory !== undefined ? 'acme_directory' : tls.acme_email !== undefined ? 'acme_email' : undefined;
+    if (acmeKey !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['cert_file'], message: `cannot be used with ${acmeKey}: choose ACME certificates or your own (cert_file + key_file), not both` });
+    }
+  }
 });
 
 const SettingsSchema = table({

@@ -7,11 +7,26 @@
 export type Isolation = 'process' | 'namespace' | 'sandbox';
 export type RestartPolicy = 'always' | 'on-failure' | 'never';
 
+/** A certificate the user brings (`cert_file` + `key_file`); paths are absolute. */
+export interface CertificateFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** Where it was configured, for error messages: `settings.tls.cert_file[1]`. */
+  readonly key: string;
+}
+
 export interface TlsSettings {
   readonly enabled: boolean;
   readonly domain: string | undefined;
+  readonly httpsPort: number;
   readonly acmeEmail: string | undefined;
   readonly acmeDirectory: string;
+  /** New ACME orders allowed per hour (renewals included). */
+  readonly ordersPerHour: number;
+  /** Renew when less than this fraction of a certificate's lifetime is left. */
+  readonly renewalWindowRatio: number;
+  /** Empty: certificates come from ACME on demand. */
+  readonly certificates: readonly CertificateFiles[];
 }
 
 export interface Settings {

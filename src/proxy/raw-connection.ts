@@ -29,6 +29,8 @@ export interface RawConnectionOwner {
   readonly date: string;
   /** No new exchanges: close connections as their exchange ends. */
   readonly isClosing: boolean;
+  /** Header lines ("Name: value\r\n") added to every answer on an encrypted socket. */
+  readonly secureHead: string;
   /** Route and start a request; false leaves it (untouched) to the node:http server. */
   dispatch(conn: RawConnection, head: RequestHead): boolean;
   handOff(conn: RawConnection, socket: Socket): void;
@@ -66,6 +68,10 @@ class RawBody extends Readable {
 
 export class RawConnection {
   readonly socket: Socket;
+  /** The client connection is TLS (a TLSSocket, or the HTTP/2 bridge's stand-in for one). */
+  readonly isEncrypted: boolean;
+  /** owner.secureHead on an encrypted connection, else ''. */
+  private readonly extraHead: string;
   private readonly owner: RawConnectionOwner;
   private phase = Phase.Head;
   private buffered: Buffer | null = null;
@@ -94,6 +100,8 @@ export class RawConnection {
   constructor(owner: RawConnectionOwner, socket: Socket) {
     this.owner = owner;
     this.socket = socket;
+    this.isEncrypted = (socket as { encrypted?: boolean }).encrypted === true;
+    this.extraHead = this.isEncrypted ? owner.secureHead : '';
     this.headSince = owner.now;
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
@@ -291,6 +299,7 @@ export class RawConnection {
       out += `${name}: ${value}\r\n`;
     }
     if (!hasDate) out += `Date: ${this.owner.date}\r\n`;
+    out += this.extraHead;
     if (!this.isHeadRequest && !hasNoBody(status) && head.contentLength < 0) {
       this.isChunkedOut = true;
       out += 'Transfer-Encoding: chunked\r\n';
@@ -352,7 +361,7 @@ export class RawConnection {
     const text = TEXT[status]!;
     if (this.phase === Phase.Body) this.wantsClose = true;
     const close = this.wantsClose || this.owner.isClosing ? 'Connection: close\r\n' : '';
-    this.socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${text.length}\r\ncache-control: no-store\r\nDate: ${this.owner.date}\r\n${close}\r\n${text}`, 'latin1');
+    this.socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${text.length}\r\ncache-control: no-store\r\nDate: ${this.owner.date}\r\n${this.extraHead}${close}\r\n${text}`, 'latin1');
     this.endExchange();
   }
 
