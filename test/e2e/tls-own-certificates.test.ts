@@ -1,0 +1,77 @@
+// `[settings.tls]` with the user's own certificates (cert_file + key_file pairs): SNI picks the
+// pair that names the host, a name no pair covers gets no certificate, no CA is involved; a pair
+// that does not load stops ten serve at start, naming the key.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TEN, startDaemon, tempDir, waitFor } from '../helpers/daemon.js';
+import { freePort } from '../helpers/net.js';
+import { h2Get, httpsGet } from '../helpers/tls-client.js';
+
+function selfSigned(dir: string, name: string, sans: string): { cert: string; key: string } {
+  const cert = join(dir, `${name}.pem`);
+  const key = join(dir, `${name}.key`);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
+    '-days', '2', '-subj', `/CN=${name}`, '-addext', `subjectAltName=${sans}`], { stdio: 'ignore' });
+  return { cert, key };
+}
+
+function config(httpsPort: number, certs: string[], keys: string[]): string {
+  return `
+[settings.tls]
+enabled = true
+domain = "example.test"
+https_port = ${httpsPort}
+cert_file = ${JSON.stringify(certs)}
+key_file = ${JSON.stringify(keys)}
+
+[service.notes]
+command = "node {apps}/proxy-app.mjs"
+health = "/health"
+
+[instances]
+notes = ["alice"]
+`;
+}
+
+test('SNI picks among the certificates the user brings; a name none covers is refused', async (t) => {
+  const certs = tempDir(t);
+  const wildcard = selfSigned(certs, 'wildcard', 'DNS:*.notes.example.test,DNS:notes.example.test');
+  const apex = selfSigned(certs, 'apex', 'DNS:example.test');
+  const httpsPort = await freePort();
+  const d = await startDaemon(t, { config: config(httpsPort, [wildcard.cert, apex.cert], [wildcard.key, apex.key]), domain: 'example.test' });
+  assert.match(d.output(), /certificates from cert_file/);
+  await waitFor(async () => (await d.ten(['ps', '--json'])).stdout.includes('"running"'), 15_000, 'alice running');
+
+  const alice = await httpsGet(httpsPort, { servername: 'alice.notes.example.test', ca: readFileSync(wildcard.cert, 'utf8'), path: '/headers' });
+  assert.equal(alice.status, 200);
+  assert.equal(alice.cert.subject.CN, 'wildcard');
+  assert.equal((JSON.parse(alice.body) as { headers: Record<string, string> }).headers['x-forwarded-proto'], 'https');
+  const service = await h2Get(httpsPort, { servername: 'notes.example.test', ca: readFileSync(wildcard.cert, 'utf8'), path: '/whoami' });
+  assert.equal(service.status, 200);
+  assert.equal(service.alpn, 'h2');
+  const bare = await httpsGet(httpsPort, { servername: 'example.test', ca: readFileSync(apex.cert, 'utf8'), path: '/health' });
+  assert.equal(bare.status, 200);
+  assert.equal(bare.cert.subject.CN, 'apex');
+  // One label only: a wildcard does not cover deeper names or other domains.
+  await assert.rejects(httpsGet(httpsPort, { servername: 'x.alice.notes.example.test' }));
+  await assert.rejects(httpsGet(httpsPort, { servername: 'other.test' }));
+  assert.doesNotMatch(d.output(), /certificate issued|order/);
+});
+
+test('a certificate whose key does not match stops ten serve at start, naming the key (exit 2)', async (t) => {
+  const dir = tempDir(t);
+  const one = selfSigned(dir, 'one', 'DNS:example.test');
+  const two = selfSigned(dir, 'two', 'DNS:*.example.test');
+  const file = join(dir, 'tenement.toml');
+  writeFileSync(file, config(await freePort(), [one.cert, two.cert], [one.key, one.key]));
+  const child = spawn(process.execPath, [TEN, 'serve', '--config', file, '--data-dir', join(dir, 'data'), '--port', String(await freePort())], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  assert.equal(code, 2);
+  assert.match(stderr, /^error: tenement\.toml: settings\.tls\.cert_file\[1\]: .*two\.pem with its key_file is not a usable certificate and key/);
+  assert.equal(stderr.trim().split('\n').length, 1, stderr);
+});
