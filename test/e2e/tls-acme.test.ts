@@ -44,7 +44,7 @@ notes = ["alice"]
 
 async function startTlsServer(t: TestContext, options: { validitySeconds?: number; extra?: string; dir?: string; pebble?: Pebble; ports?: [number, number] } = {}): Promise<TlsServer> {
   const [httpPort, httpsPort] = options.ports ?? [await freePort(), await freePort()];
-  const pebble = options.pebble ?? await startPebble(t, { httpPort, validitySeconds: options.validitySeconds });
+  const pebble = options.pebble ?? await startPebble((undo) => t.after(undo), { httpPort, validitySeconds: options.validitySeconds });
   const d = await startDaemon(t, {
     config: config(pebble, httpsPort, options.extra), domain: DOMAIN, dir: options.dir,
     extraArgs: ['--port', String(httpPort)], env: { NODE_EXTRA_CA_CERTS: pebble.caFile },

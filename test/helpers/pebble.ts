@@ -7,11 +7,10 @@
  */
 import { spawn, execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { get } from 'node:https';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
 import { tempDir, waitFor } from './daemon.js';
 import { freePort } from './net.js';
 
@@ -50,8 +49,11 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-export async function startPebble(t: TestContext, options: PebbleOptions): Promise<Pebble> {
-  const dir = tempDir(t, 'tenement-pebble-');
+/** Registers what to undo when the caller is done (a test's `t.after`, a bench's finally list). */
+export type Cleanup = (undo: () => Promise<void> | void) => void;
+
+export async function startPebble(cleanup: Cleanup, options: PebbleOptions): Promise<Pebble> {
+  const dir = tempDir(undefined, 'tenement-pebble-');
   const caFile = join(dir, 'cert.pem');
   const keyFile = join(dir, 'key.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', caFile,
@@ -76,7 +78,10 @@ export async function startPebble(t: TestContext, options: PebbleOptions): Promi
     await stopProcess(pebble);
     await stopProcess(dns);
   };
-  t.after(stop);
+  cleanup(async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
   await waitFor(() => log.includes('ACME directory available') && dnsLog.includes('Starting challenge servers'), 10_000, () => `pebble to start:\n${log}\n${dnsLog}`);
 
   return {
