@@ -1,5 +1,5 @@
 /**
- * The plain-HTTP listener when TLS is on (docs: Production): answers ACME HTTP-01 challenges,
+ * The plain-HTTP listener when TLS is on (README: Production): answers ACME HTTP-01 challenges,
  * lets the local CLI reach the API (a loopback client addressing the server by IP or localhost),
  * and redirects everything else to HTTPS with 308, which keeps the method and body.
  * @module

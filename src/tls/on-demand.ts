@@ -1,5 +1,5 @@
 /**
- * Certificates issued on demand by ACME (docs: Production): cached as TLS contexts, loaded from
+ * Certificates issued on demand by ACME (README: Production): cached as TLS contexts, loaded from
  * the data dir at start, ordered at the first handshake for a name (one order per name at a time),
  * at most `ordersPerHour` new orders in any hour, a failed name backed off, and renewed in the
  * background once less than `renewalWindowRatio` of the lifetime is left. A failed renewal keeps

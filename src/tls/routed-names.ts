@@ -1,6 +1,6 @@
 /**
  * Which TLS server names may get a certificate: exactly the names the routing table would send
- * somewhere (docs: Production). The bare domain, a service (or a `[routing.subdomain]` label), and
+ * somewhere (README: Production). The bare domain, a service (or a `[routing.subdomain]` label), and
  * a registered instance; never `localhost`, an IP literal, an unknown service or an unregistered
  * id, so a stranger's SNI cannot make tenement spend the CA's rate limit.
  * @module

@@ -1,5 +1,5 @@
 /**
- * `ten serve` as a complete front door when `[settings.tls] enabled = true` (docs: Production):
+ * `ten serve` as a complete front door when `[settings.tls] enabled = true` (README: Production):
  * the HTTPS listener (TLS 1.2/1.3, certificates by SNI, ALPN h2 or http/1.1) hands HTTP/1.1
  * connections to the same front server as plain HTTP and h2 connections to the bridge in front of
  * it; the plain-HTTP listener answers ACME challenges and redirects. Certificates come from the
@@ -116,6 +116,8 @@ export function createTlsFront(options: TlsFrontOptions): TlsFront {
   const defaultContext = own.defaultContext;
   const https = createTlsServer({
     minVersion: 'TLSv1.2',
+    // As on the plain front: answers go out at once, not held back by Nagle's algorithm.
+    noDelay: true,
     ALPNProtocols: ['h2', 'http/1.1'],
     SNICallback: selectCertificate,
     // A handshake may wait for issuance; past that, a client that stalls it is dropped.

@@ -1,6 +1,6 @@
 /**
  * `ten caddy --domain D [--output FILE]`: a Caddyfile for running tenement behind Caddy instead
- * of terminating TLS itself (docs: Production). Caddy gets certificates on demand and asks
+ * of terminating TLS itself (README: Production). Caddy gets certificates on demand and asks
  * tenement's `/api/tls/ask` first, so only names that route are ever ordered; every request is
  * proxied to tenement with its Host kept and X-Forwarded-Proto set (believed from loopback).
  * @module

@@ -1,5 +1,5 @@
 /**
- * `ten install [--domain D] [--dry-run]`: runs `ten serve` under systemd (docs: Production). Writes
+ * `ten install [--domain D] [--dry-run]`: runs `ten serve` under systemd (README: Production). Writes
  * /etc/systemd/system/tenement.service for the config and data dir it was given, then reloads
  * systemd, enables and starts it; `--dry-run` prints the unit instead. The unit lets tenement stop
  * its own tenants (SIGTERM to tenement alone, the rest only after TimeoutStopSec), delegates its
