@@ -71,9 +71,10 @@ export class OnDemandCertificates {
     clearTimeout(this.renewalTimer);
   }
 
-  /** The cached context for `name`, if it has a certificate. */
+  /** The cached context for `name`, if it has a certificate that has not expired. */
   cached(name: string): SecureContext | undefined {
-    return this.entries.get(name)?.context;
+    const entry = this.entries.get(name);
+    return entry !== undefined && entry.cert.notAfter > Date.now() ? entry.context : undefined;
   }
 
   /** Certificates held now (for metrics). */
@@ -82,13 +83,14 @@ export class OnDemandCertificates {
   }
 
   /**
-   * The context for `name`, ordering a certificate if there is none. The caller has already
+   * The context for `name`, ordering a certificate if there is none or it has expired. The caller has already
    * checked that the name routes. Rejects with OrderRefused when the hourly cap or a backoff
    * stops a new order.
    */
   obtain(name: string): Promise<SecureContext> {
-    const entry = this.entries.get(name);
-    if (entry !== undefined) return Promise.resolve(entry.context);
+    const context = this.cached(name);
+    if (context !== undefined) return Promise.resolve(context);
+    // None, or expired (the server was down past its renewal): order now, holding the handshake.
     return this.order(name).then((e) => e.context);
   }
 
