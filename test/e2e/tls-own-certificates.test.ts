@@ -5,7 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { join } from 'node:path';
+import WebSocket from 'ws';
 import { TEN, startDaemon, tempDir, waitFor } from '../helpers/daemon.js';
 import { freePort } from '../helpers/net.js';
 import { h2Get, httpsGet } from '../helpers/tls-client.js';
@@ -55,10 +57,28 @@ test('SNI picks among the certificates the user brings; a name none covers is re
   const bare = await httpsGet(httpsPort, { servername: 'example.test', ca: readFileSync(apex.cert, 'utf8'), path: '/health' });
   assert.equal(bare.status, 200);
   assert.equal(bare.cert.subject.CN, 'apex');
+  // tenement's own handler answers over h2 too (the bridge hands it to the same front).
+  const api = await h2Get(httpsPort, { servername: 'example.test', ca: readFileSync(apex.cert, 'utf8'), path: '/api/instances' });
+  assert.equal(api.status, 401);
+  assert.equal(api.headers['strict-transport-security'], 'max-age=31536000');
+  assert.match(api.body, /"code":"unauthorized"/);
   // One label only: a wildcard does not cover deeper names or other domains.
   await assert.rejects(httpsGet(httpsPort, { servername: 'x.alice.notes.example.test' }));
   await assert.rejects(httpsGet(httpsPort, { servername: 'other.test' }));
   assert.doesNotMatch(d.output(), /certificate issued|order/);
+
+  // A WebSocket over TLS (wss://) is tunnelled to the app like a plain one.
+  // ws hands `servername` on to tls.connect; its types do not list it.
+  const wsOptions = { servername: 'alice.notes.example.test', ca: readFileSync(wildcard.cert, 'utf8'), headers: { host: 'alice.notes.example.test' } };
+  const ws = new WebSocket(`wss://127.0.0.1:${httpsPort}/ws`, wsOptions as WebSocket.ClientOptions);
+  const got: string[] = [];
+  ws.on('message', (m) => got.push(m.toString()));
+  await once(ws, 'open');
+  ws.send('over tls');
+  await waitFor(() => got.length >= 2, 10_000, 'the echo');
+  assert.deepEqual(got, ['hello from notes:alice forwarded', 'over tls']);
+  ws.close();
+  await once(ws, 'close');
 });
 
 test('a certificate whose key does not match stops ten serve at start, naming the key (exit 2)', async (t) => {
