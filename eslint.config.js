@@ -31,7 +31,8 @@ export default tseslint.config(
   layer(['src/config/**'], ['runtime', 'store', 'observability', 'supervisor', 'proxy', 'tls', 'api', 'cli'], 'config imports only core'),
   layer(['src/store/**'], ['config', 'runtime', 'observability', 'supervisor', 'proxy', 'tls', 'api', 'cli'], 'store imports only core'),
   layer(['src/runtime/**'], ['store', 'observability', 'supervisor', 'proxy', 'tls', 'api', 'cli'], 'runtime imports only core and config'),
-  layer(['src/supervisor/**'], ['proxy', 'tls', 'api', 'cli'], 'supervisor must not import proxy, tls, api or cli'),
+  layer(['src/supervisor/**'], ['observability', 'proxy', 'tls', 'api', 'cli'], 'supervisor must not import observability, proxy, tls, api or cli (it publishes on core/events)'),
+  layer(['src/observability/**'], ['proxy', 'tls', 'api', 'cli'], 'observability reads the supervisor and the store; it must not import proxy, tls, api or cli'),
   layer(['src/proxy/**'], ['tls', 'api', 'cli'], 'proxy must not import tls, api or cli'),
   // TLS sits in front of the proxy: it hands connections to the front server and asks its route table.
   layer(['src/tls/**'], ['api', 'cli'], 'tls must not import api or cli'),

@@ -10,13 +10,14 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config/load.js';
 import type { Config, Isolation } from './config/types.js';
 import { TenementError } from './core/errors.js';
+import { EventBus } from './core/events.js';
+import { formatInstanceUrl } from './core/names.js';
 import { createManagementHandler } from './api/server.js';
 import { ensureAdminToken, TOKEN_FILE } from './api/auth.js';
 import { logRoutes } from './api/routes/logs.js';
 import { metricsRoutes } from './api/routes/metrics.js';
 import { telemetryRoutes } from './api/routes/telemetry.js';
 import { tlsAskRoutes } from './api/routes/tls-ask.js';
-import { EventBus } from './observability/events.js';
 import { createLogger } from './observability/logger.js';
 import { LogCapture } from './observability/log-capture.js';
 import { Metrics } from './observability/metrics.js';
@@ -33,6 +34,7 @@ import { SandboxRuntime } from './runtime/sandbox.js';
 import { openDb } from './store/db.js';
 import { InstanceStore } from './store/instances.js';
 import { LogStore } from './store/logs.js';
+import { Deployments } from './supervisor/deployments.js';
 import { enforceStorageQuotas } from './supervisor/quota-enforcement.js';
 import { Supervisor } from './supervisor/supervisor.js';
 import { routedNames } from './tls/routed-names.js';
@@ -93,14 +95,14 @@ export async function serve(options: ServeOptions): Promise<void> {
     retention: { days: config.settings.logRetentionDays, mb: config.settings.logRetentionMb },
     onError: (err) => logger.warn({ err }, 'log writer'),
   });
-  const metrics = new Metrics({ supervisor, events, stats, logLines: capture });
+  const sampler = new ResourceSampler({ supervisor });
+  const metrics = new Metrics({ supervisor, events, stats, logLines: capture, resources: sampler });
   const quota = enforceStorageQuotas(supervisor, events);
-  const sampler = new ResourceSampler({ supervisor, metrics });
 
   // Bound once the front server (and its route table) exists.
   let nameRoutes: NameRoutes = () => false;
   const management = createManagementHandler({
-    supervisor, db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR,
+    supervisor, deployments: new Deployments(supervisor, logger), db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR,
     extraRoutes: [
       ...logRoutes({ store: logStore, capture }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics }),
       ...tlsAskRoutes({ routes: (name) => nameRoutes(name) }),
@@ -169,10 +171,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   metrics.start();
   sampler.start();
   await supervisor.boot();
-  const instanceBase = tlsFront === undefined ? (name: string) => `http://${name}:${boundPort}/`
-    : (name: string) => `https://${name}${tls.httpsPort === 443 ? '' : `:${tls.httpsPort}`}/`;
   for (const info of supervisor.list()) {
-    const url = instanceBase(`${info.id}.${info.service}.${domain}`);
+    const url = tlsFront === undefined ? formatInstanceUrl(info, domain, boundPort) : formatInstanceUrl(info, domain, tls.httpsPort, 'https');
     out(`  ${info.instance.padEnd(24)} ${info.state.padEnd(9)} ${url}`);
   }
   const shownDataDir = relative(process.cwd(), config.settings.dataDir);

@@ -44,6 +44,12 @@ export function formatInstanceName(service: string, id: string): string {
   return `${service}:${id}`;
 }
 
+/** How an instance is reached through the proxy: `http://{id}.{service}.{domain}[:{port}]/` (or https). */
+export function formatInstanceUrl(name: InstanceName, domain: string, port: number, scheme: 'http' | 'https' = 'http'): string {
+  const isDefaultPort = port === (scheme === 'https' ? 443 : 80);
+  return `${scheme}://${name.id}.${name.service}.${domain}${isDefaultPort ? '' : `:${port}`}/`;
+}
+
 function truncate(value: string): string {
   return value.length > 80 ? `${value.slice(0, 77)}...` : value;
 }
