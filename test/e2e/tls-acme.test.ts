@@ -102,6 +102,15 @@ test('a name that does not route gets no certificate, and Pebble sees no order f
   // The server is unharmed: a routed name still works.
   assert.equal((await httpsGet(s.httpsPort, { servername: ALICE, ca: s.root, path: '/whoami' })).status, 200);
   assert.equal(s.pebble.orders(), 1);
+
+  // Once registered, a name routes: `ten spawn` prints its https URL and its first visit gets a certificate.
+  const spawned = await s.d.ten(['spawn', 'notes:mallory']);
+  assert.equal(spawned.code, 0, spawned.stderr);
+  assert.match(spawned.stdout, new RegExp(`https://mallory\\.notes\\.example\\.test:${s.httpsPort}/`));
+  const mallory = await httpsGet(s.httpsPort, { servername: `mallory.notes.${DOMAIN}`, ca: s.root, path: '/whoami' });
+  assert.equal(mallory.status, 200);
+  assert.match(mallory.body, /notes:mallory/);
+  assert.equal(s.pebble.orders(), 2);
 });
 
 test('concurrent first handshakes for one name share one order', async (t) => {
