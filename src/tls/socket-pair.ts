@@ -12,6 +12,7 @@ export class PairEnd extends Duplex {
   remoteAddress: string | undefined;
   remotePort: number | undefined;
   readonly encrypted: boolean;
+  /** The peer's write waiting for this end's reader to want more (back-pressure). */
   private pendingWrite: (() => void) | null = null;
 
   constructor(remoteAddress: string | undefined, remotePort: number | undefined, encrypted: boolean) {
@@ -27,9 +28,9 @@ export class PairEnd extends Duplex {
   }
 
   override _read(): void {
-    const pending = this.peer.pendingWrite;
+    const pending = this.pendingWrite;
     if (pending === null) return;
-    this.peer.pendingWrite = null;
+    this.pendingWrite = null;
     pending();
   }
 

@@ -5,7 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { connect as h2Connect } from 'node:http2';
+import type { IncomingHttpHeaders } from 'node:http2';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { TEN, startDaemon, tempDir, waitFor } from '../helpers/daemon.js';
@@ -94,4 +97,36 @@ test('a certificate whose key does not match stops ten serve at start, naming th
   assert.equal(code, 2);
   assert.match(stderr, /^error: tenement\.toml: settings\.tls\.cert_file\[1\]: .*two\.pem with its key_file is not a usable certificate and key/);
   assert.equal(stderr.trim().split('\n').length, 1, stderr);
+});
+
+test('over HTTP/2, bodies stream both ways intact and repeated response headers survive', async (t) => {
+  const certs = tempDir(t);
+  const wildcard = selfSigned(certs, 'wildcard', 'DNS:*.notes.example.test');
+  const httpsPort = await freePort();
+  const d = await startDaemon(t, { config: config(httpsPort, [wildcard.cert], [wildcard.key]), domain: 'example.test' });
+  await waitFor(async () => (await d.ten(['ps', '--json'])).stdout.includes('"running"'), 15_000, 'alice running');
+  const session = h2Connect(`https://127.0.0.1:${httpsPort}`, { servername: 'alice.notes.example.test', ca: readFileSync(wildcard.cert, 'utf8') });
+  t.after(() => session.close());
+  const exchange = async (path: string, method = 'GET', body?: Buffer): Promise<{ headers: IncomingHttpHeaders; body: Buffer }> => {
+    const stream = session.request({ ':path': path, ':method': method, ':authority': 'alice.notes.example.test' });
+    stream.end(body);
+    const [headers] = (await once(stream, 'response')) as [IncomingHttpHeaders];
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return { headers, body: Buffer.concat(chunks) };
+  };
+
+  const upload = randomBytes(8 * 1024 * 1024);
+  const stored = await exchange('/upload', 'POST', upload);
+  assert.equal(stored.headers[':status'], 200);
+  assert.deepEqual(JSON.parse(stored.body.toString()), { bytes: upload.length, sha256: createHash('sha256').update(upload).digest('hex') });
+
+  const download = await exchange('/download?mb=8');
+  assert.equal(download.headers['content-length'], String(8 * 1024 * 1024));
+  assert.equal(download.body.length, 8 * 1024 * 1024);
+  assert.ok(download.body.every((byte, i) => byte === (i % (64 * 1024)) % 251), 'every byte as the app sent it');
+
+  const cookies = await exchange('/cookies');
+  assert.deepEqual(cookies.headers['set-cookie'], ['a=1; Path=/', 'b=2; HttpOnly']);
+  assert.equal(cookies.headers['strict-transport-security'], 'max-age=31536000');
 });
