@@ -37,7 +37,6 @@ export function createH2Bridge(front: Server, limits: H2BridgeLimits = H2_LIMITS
     settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderListSize },
     maxHeaderListPairs: 256,
   });
-  h2.setTimeout(limits.idleTimeout, () => undefined);
   h2.on('session', (session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));

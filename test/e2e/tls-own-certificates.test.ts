@@ -126,6 +126,14 @@ test('over HTTP/2, bodies stream both ways intact and repeated response headers 
   assert.equal(download.body.length, 8 * 1024 * 1024);
   assert.ok(download.body.every((byte, i) => byte === (i % (64 * 1024)) % 251), 'every byte as the app sent it');
 
+  // A server-sent event stream is relayed as it comes, not when it ends.
+  const events = session.request({ ':path': '/sse', ':authority': 'alice.notes.example.test' });
+  events.end();
+  const [first] = (await once(events, 'data')) as [Buffer];
+  assert.match(first.toString(), /^data: first from notes:alice/);
+  assert.equal(events.readableEnded, false);
+  events.close();
+
   const cookies = await exchange('/cookies');
   assert.deepEqual(cookies.headers['set-cookie'], ['a=1; Path=/', 'b=2; HttpOnly']);
   assert.equal(cookies.headers['strict-transport-security'], 'max-age=31536000');
