@@ -83,7 +83,7 @@ export class CertStore {
 }
 
 /** Splits a stored file into key and chain, and reads the leaf's validity. */
-export function parseStored(name: string, pem: string): StoredCertificate {
+function parseStored(name: string, pem: string): StoredCertificate {
   let keyPem = '';
   let certPem = '';
   for (const block of pem.matchAll(PEM_BLOCK)) {

@@ -46,7 +46,7 @@ const FAILURE_BACKOFF_MS = 60_000;
 const MAX_RENEWAL_SLEEP_MS = 6 * HOUR_MS;
 const MIN_RENEWAL_SLEEP_MS = 1_000;
 
-export class OrderRefused extends Error {}
+class OrderRefused extends Error {}
 
 export class OnDemandCertificates {
   private readonly entries = new Map<string, Entry>();

@@ -17,7 +17,7 @@ import { createH2Bridge } from './h2-bridge.js';
 import type { H2Bridge } from './h2-bridge.js';
 import { createHttpPortServer } from './http-port.js';
 import { OnDemandCertificates } from './on-demand.js';
-import type { CertificateIssuer, TlsLogger } from './on-demand.js';
+import type { TlsLogger } from './on-demand.js';
 import { OwnCertificates } from './own-certificates.js';
 import type { NameRoutes } from './routed-names.js';
 
@@ -41,10 +41,6 @@ export interface TlsFrontOptions {
    * Must not throw or block; the default does nothing.
    */
   readonly onServerName?: (name: string) => void;
-  /** Longest a handshake is held while its certificate is issued (default 30 s). */
-  readonly issuanceHoldMs?: number;
-  /** Replaces the ACME client (tests of the on-demand rules). */
-  readonly issuer?: CertificateIssuer & { challengeAnswer(token: string): string | undefined };
   readonly onOrder?: (name: string, result: 'issued' | 'failed') => void;
 }
 
@@ -59,18 +55,18 @@ export interface TlsFront {
   close(): void;
 }
 
-const DEFAULT_HOLD_MS = 30_000;
+/** Longest a handshake is held while its certificate is issued. */
+const ISSUANCE_HOLD_MS = 30_000;
 
 export function createTlsFront(options: TlsFrontOptions): TlsFront {
   const { settings, logger, routes } = options;
   const onServerName = options.onServerName ?? (() => undefined);
-  const holdMs = options.issuanceHoldMs ?? DEFAULT_HOLD_MS;
   const own = new OwnCertificates(settings.certificates, options.configName);
   let onDemand: OnDemandCertificates | undefined;
   let challengeAnswer: (token: string) => string | undefined = () => undefined;
   if (own.isEmpty) {
     const store = new CertStore(options.dataDir);
-    const issuer = options.issuer ?? new AcmeIssuer({ directoryUrl: settings.acmeDirectory, email: settings.acmeEmail, store });
+    const issuer = new AcmeIssuer({ directoryUrl: settings.acmeDirectory, email: settings.acmeEmail, store });
     challengeAnswer = (token) => issuer.challengeAnswer(token);
     onDemand = new OnDemandCertificates({
       store, issuer, logger, onOrder: options.onOrder,
@@ -97,7 +93,7 @@ export function createTlsFront(options: TlsFrontOptions): TlsFront {
     const timer = setTimeout(() => {
       isDone = true;
       done(new Error('certificate not issued in time'));
-    }, holdMs);
+    }, ISSUANCE_HOLD_MS);
     onDemand.obtain(name).then(
       (ctx) => {
         if (isDone) return;
@@ -121,7 +117,7 @@ export function createTlsFront(options: TlsFrontOptions): TlsFront {
     ALPNProtocols: ['h2', 'http/1.1'],
     SNICallback: selectCertificate,
     // A handshake may wait for issuance; past that, a client that stalls it is dropped.
-    handshakeTimeout: holdMs + 10_000,
+    handshakeTimeout: ISSUANCE_HOLD_MS + 10_000,
     ...(defaultContext === undefined ? {} : { secureContext: defaultContext }),
   });
   https.on('secureConnection', (socket: TLSSocket) => {
