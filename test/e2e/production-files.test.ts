@@ -46,6 +46,12 @@ test('ten install --dry-run prints a unit systemd-analyze verify accepts, for th
   assert.equal(verified.code, 0, verified.stderr);
   assert.equal(verified.stderr.split('\n').filter((l) => l.includes(file)).join('\n'), '', 'no warning about the unit');
 
+  // With TLS on, tenement is the front door: it listens on every address, not only loopback.
+  writeFileSync(config, `${CONFIG}\n[settings.tls]\nenabled = true\ndomain = "example.com"\n`);
+  const front = await runTen(['--config', config, 'install', '--dry-run'], {}, dir);
+  assert.match(front.stdout, / serve --bind 0\.0\.0\.0$/m);
+  assert.doesNotMatch(result.stdout, /--bind/);
+
   // The same check does notice a broken directive: its silence above means something.
   writeFileSync(file, unit.replace('KillMode=mixed', 'KillMode=sometimes'));
   assert.match((await run('systemd-analyze', ['verify', file])).stderr, /kill mode/i);

@@ -29,6 +29,8 @@ export interface UnitOptions {
   readonly domain: string | undefined;
   /** The longest `stop_timeout` of the config's services, in seconds. */
   readonly maxStopTimeoutS: number;
+  /** `[settings.tls] enabled`: tenement is the front door, reachable on every address. */
+  readonly isFrontDoor: boolean;
 }
 
 /** systemd quoting for one ExecStart argument. */
@@ -37,7 +39,10 @@ function quote(arg: string): string {
 }
 
 export function renderUnit(o: UnitOptions): string {
-  const exec = [o.node, o.ten, '--config', o.configFile, '--data-dir', o.dataDir, 'serve', ...(o.domain === undefined ? [] : ['--domain', o.domain])];
+  const exec = [o.node, o.ten, '--config', o.configFile, '--data-dir', o.dataDir, 'serve',
+    // Behind Caddy (TLS off) it stays on loopback, the default.
+    ...(o.isFrontDoor ? ['--bind', '0.0.0.0'] : []),
+    ...(o.domain === undefined ? [] : ['--domain', o.domain])];
   return `# Written by \`ten install\`. Reinstall with it rather than editing by hand.
 [Unit]
 Description=tenement: one process per tenant (ten serve)
@@ -87,8 +92,9 @@ export function register(program: Command, ctx: CliContext): void {
       }
       const domain = flags.domain?.toLowerCase();
       if (domain !== undefined && !DOMAIN.test(domain)) throw new TenementError('usage', `invalid domain ${JSON.stringify(flags.domain)}: expected a DNS name such as example.com`);
+      const file = readSettings(configFile);
       const unit = renderUnit({
-        node: process.execPath, ten: TEN_BIN, configFile, dataDir: ctx.dataDir(), domain, maxStopTimeoutS: maxStopTimeout(configFile),
+        node: process.execPath, ten: TEN_BIN, configFile, dataDir: ctx.dataDir(), domain, maxStopTimeoutS: file.maxStopTimeoutS, isFrontDoor: file.isTlsEnabled,
       });
       if (flags.dryRun === true) return { stdout: `# ${UNIT_FILE}\n${unit}` };
       try {
@@ -108,13 +114,13 @@ export function register(program: Command, ctx: CliContext): void {
     }));
 }
 
-/** The longest stop_timeout among the config's services (default 10 s); the file's own errors are ten serve's to report. */
-function maxStopTimeout(configFile: string): number {
+/** What the unit depends on in the config; the file's own errors are ten serve's to report. */
+function readSettings(configFile: string): { maxStopTimeoutS: number; isTlsEnabled: boolean } {
   try {
-    const services = (parse(readFileSync(configFile, 'utf8')) as { service?: Record<string, { stop_timeout?: unknown }> }).service ?? {};
-    return Math.max(10, ...Object.values(services).map((s) => (typeof s.stop_timeout === 'number' ? s.stop_timeout : 10)));
+    const file = parse(readFileSync(configFile, 'utf8')) as { service?: Record<string, { stop_timeout?: unknown }>; settings?: { tls?: { enabled?: unknown } } };
+    const stops = Object.values(file.service ?? {}).map((s) => (typeof s.stop_timeout === 'number' ? s.stop_timeout : 10));
+    return { maxStopTimeoutS: Math.max(10, ...stops), isTlsEnabled: file.settings?.tls?.enabled === true };
   } catch {
-    return 10;
+    return { maxStopTimeoutS: 10, isTlsEnabled: false };
   }
 }
-
