@@ -8,13 +8,14 @@ import { basename, join, relative } from 'node:path';
 import type { AddressInfo, Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config/load.js';
-import type { Config, Isolation } from './config/types.js';
+import type { Isolation } from './config/types.js';
 import { TenementError } from './core/errors.js';
 import { EventBus } from './core/events.js';
-import { formatInstanceUrl } from './core/names.js';
+import { DASHBOARD_LABEL, formatInstanceUrl } from './core/names.js';
 import { createManagementHandler } from './api/server.js';
 import { ensureAdminToken, TOKEN_FILE } from './api/auth.js';
 import { logRoutes } from './api/routes/logs.js';
+import { DEFAULT_SSE_LIMITS, SseStreams } from './api/sse.js';
 import { metricsRoutes } from './api/routes/metrics.js';
 import { telemetryRoutes } from './api/routes/telemetry.js';
 import { tlsAskRoutes } from './api/routes/tls-ask.js';
@@ -55,12 +56,8 @@ const DASHBOARD_DIR = join(fileURLToPath(new URL('.', import.meta.url)), 'dashbo
 
 export async function serve(options: ServeOptions): Promise<void> {
   const configFile = options.config ?? 'tenement.toml';
-  let config: Config;
-  try {
-    config = loadConfig(configFile, { dataDir: options.dataDir });
-  } catch (err) {
-    exitWith(err);
-  }
+  // A bad config or a taken port is thrown to cli/main, the one place errors become exit codes.
+  const config = loadConfig(configFile, { dataDir: options.dataDir });
   const tls = config.settings.tls;
   // With TLS on, the plain port only redirects; it is the standard one unless --port says otherwise.
   const port = options.port ?? (tls.enabled ? 80 : 8080);
@@ -99,12 +96,14 @@ export async function serve(options: ServeOptions): Promise<void> {
   const metrics = new Metrics({ supervisor, events, stats, logLines: capture, resources: sampler });
   const quota = enforceStorageQuotas(supervisor, events);
 
+  const sse = new SseStreams({ ...DEFAULT_SSE_LIMITS, maxClients: config.settings.maxSseClients },
+    () => logger.info({}, 'dropped an event-stream client that stopped reading'));
   // Bound once the front server (and its route table) exists.
   let nameRoutes: NameRoutes = () => false;
   const management = createManagementHandler({
-    supervisor, deployments: new Deployments(supervisor, logger), db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR,
+    supervisor, deployments: new Deployments(supervisor, logger), db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR, sse,
     extraRoutes: [
-      ...logRoutes({ store: logStore, capture }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics }),
+      ...logRoutes({ store: logStore, capture, sse }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics }),
       ...tlsAskRoutes({ routes: (name) => nameRoutes(name) }),
     ],
   });
@@ -114,27 +113,29 @@ export async function serve(options: ServeOptions): Promise<void> {
   let tlsFront: TlsFront | undefined;
   if (tls.enabled) {
     const tlsMetrics = registerTlsMetrics(metrics.registry);
-    try {
-      tlsFront = createTlsFront({
-        settings: tls, dataDir: config.settings.dataDir, configName: basename(config.file), front: server, management,
-        routes: nameRoutes, logger, onOrder: tlsMetrics.onOrder,
-      });
-    } catch (err) {
-      exitWith(err);
-    }
+    tlsFront = createTlsFront({
+      settings: tls, dataDir: config.settings.dataDir, configName: basename(config.file), front: server, management,
+      routes: nameRoutes, logger, onOrder: tlsMetrics.onOrder,
+    });
     tlsMetrics.attach(tlsFront);
   }
-  const listener: Server = tlsFront?.http ?? server;
-  const boundPort = await listenOrExit(listener, port, bind, '--port');
+  const boundPort = await listen(tlsFront?.http ?? server, port, bind, '--port');
   const shownHost = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind;
+  const bareHasTenants = config.routing.default !== undefined || Object.keys(config.routing.path).length > 0;
   if (tlsFront !== undefined) {
-    const httpsPort = await listenOrExit(tlsFront.https, tls.httpsPort, bind, 'https_port in [settings.tls]');
-    const shownPort = httpsPort === 443 ? '' : `:${httpsPort}`;
+    const httpsPort = await listen(tlsFront.https, tls.httpsPort, bind, 'https_port in [settings.tls]');
+    const base = `https://${domain}${httpsPort === 443 ? '' : `:${httpsPort}`}`;
+    const where = bareHasTenants
+      ? `dashboard at ${base.replace('https://', `https://${DASHBOARD_LABEL}.`)}/, API at ${base}/api`
+      : `dashboard and API at ${base}/`;
     const source = tlsFront.onDemand === undefined ? 'certificates from cert_file' : `certificates on demand from ${tls.acmeDirectory}`;
     out(`tenement listening on http://${shownHost}:${boundPort} (redirects to HTTPS) and https://${shownHost}:${httpsPort} (${source})`);
-    out(`domain ${domain}; dashboard and API at https://${domain}${shownPort}/`);
+    out(`domain ${domain}; ${where}`);
   } else {
-    out(`tenement listening on http://${shownHost}:${boundPort} (domain ${domain}; dashboard and API at http://${domain}:${boundPort}/)`);
+    const where = bareHasTenants
+      ? `dashboard at http://${DASHBOARD_LABEL}.${domain}:${boundPort}/, API at http://${domain}:${boundPort}/api`
+      : `dashboard and API at http://${domain}:${boundPort}/`;
+    out(`tenement listening on http://${shownHost}:${boundPort} (domain ${domain}; ${where})`);
   }
 
   let stopping = false;
@@ -180,7 +181,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   out(`manage it with: ${cli.startsWith('..') || cli === '' ? 'ten' : cli} --server http://${shownHost}:${boundPort} --data-dir ${shownDataDir.startsWith('..') ? config.settings.dataDir : shownDataDir || '.'} ps`);
 }
 
-async function listenOrExit(server: Server, port: number, bind: string, option: string): Promise<number> {
+/** Listens, or throws the reason (a taken port, one below 1024 without the right) naming the option. */
+async function listen(server: Server, port: number, bind: string, option: string): Promise<number> {
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -194,13 +196,7 @@ async function listenOrExit(server: Server, port: number, bind: string, option: 
     const why = code === 'EADDRINUSE' ? `port ${port} on ${bind} is already in use`
       : code === 'EACCES' ? `no permission to listen on ${bind}:${port} (ports below 1024 need root or CAP_NET_BIND_SERVICE)`
         : `cannot listen on ${bind}:${port} (${code ?? 'error'})`;
-    exitWith(new TenementError('unavailable', why, { hint: `choose another with ${option}` }));
+    throw new TenementError('unavailable', why, { hint: `choose another with ${option}` });
   }
   return (server.address() as AddressInfo).port;
-}
-
-function exitWith(err: unknown): never {
-  const e = err instanceof TenementError ? err : new TenementError('internal', String(err));
-  process.stderr.write(`error: ${e.message}\n${e.hint === undefined ? '' : `hint: ${e.hint}\n`}`);
-  process.exit(e.code === 'invalid_config' || e.code === 'usage' ? 2 : 1);
 }

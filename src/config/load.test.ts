@@ -66,6 +66,8 @@ test('a minimal service gets every SPEC default, times in ms', () => {
     logRetentionDays: 7,
     logRetentionMb: 100,
     publicMetrics: false,
+    maxSseClients: 100,
+    autoSpawnPerMinute: 10,
     tls: {
       enabled: false, domain: undefined, httpsPort: 443, acmeEmail: undefined, acmeDirectory: 'https://acme-v02.api.letsencrypt.org/directory',
       ordersPerHour: 20, renewalWindowRatio: 1 / 3, certificates: [],
@@ -106,6 +108,8 @@ test('good-full.toml sets every key and each one arrives in the Config', () => {
   assert.equal(config.settings.healthCheckIntervalMs, 5000);
   assert.deepEqual(config.settings.portRange, [31000, 32000]);
   assert.equal(config.settings.publicMetrics, true);
+  assert.equal(config.settings.maxSseClients, 20);
+  assert.equal(config.settings.autoSpawnPerMinute, 3);
   assert.deepEqual(config.settings.tls, {
     enabled: true,
     domain: 'example.com',

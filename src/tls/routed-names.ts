@@ -1,8 +1,8 @@
 /**
  * Which TLS server names may get a certificate: exactly the names the routing table would send
- * somewhere (README: Production). The bare domain, a service (or a `[routing.subdomain]` label), and
- * a registered instance; never `localhost`, an IP literal, an unknown service or an unregistered
- * id, so a stranger's SNI cannot make tenement spend the CA's rate limit.
+ * somewhere (README: Production). The bare domain, the dashboard's host, a service (or a
+ * `[routing.subdomain]` label), and a registered instance; never `localhost`, an IP literal, an
+ * unknown service or an unregistered id, so a stranger's SNI cannot spend the CA's rate limit.
  * @module
  */
 import { parseHost } from '../proxy/host.js';
@@ -21,6 +21,8 @@ export function routedNames(domain: string, subdomains: Readonly<Record<string, 
     switch (target.kind) {
       case 'bare':
         return name === domain;
+      case 'dashboard':
+        return true;
       case 'service':
         return table.service(target.service) !== undefined;
       case 'instance':
