@@ -74,7 +74,7 @@ function cpuTicks(pid: number | null): number {
   }
 }
 
-async function wrk(url: string, seconds: number, connections: number): Promise<Omit<Figures, 'cpuUsPerReq'> & { requests: number }> {
+async function wrk(url: string, seconds: number, connections: number): Promise<Omit<Figures, 'cpuUsPerReq'> & { requests: number; errorDetail: string }> {
   const out = await run('taskset', ['-c', '0', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-H', `Host: ${HOST_HEADER}`, url]);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   return {
@@ -83,6 +83,7 @@ async function wrk(url: string, seconds: number, connections: number): Promise<O
     p50Ms: toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? ''),
     p99Ms: toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? ''),
     errors: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + (sock ? Number(sock[1]) + Number(sock[2]) + Number(sock[3]) + Number(sock[4]) : 0),
+    errorDetail: [/Non-2xx or 3xx responses: \d+/.exec(out)?.[0], sock?.[0]].filter((x) => x !== undefined).join('; '),
   };
 }
 
@@ -244,7 +245,7 @@ app = ["prod"]
         const r = await wrk(target.url, durationS, connections);
         const cpu = pid === null || r.requests === 0 ? null : ((cpuTicks(pid) - before) / ticksPerS) * 1e6 / r.requests;
         samples.get(target.name)!.push({ reqPerS: r.reqPerS, p50Ms: r.p50Ms, p99Ms: r.p99Ms, errors: r.errors, cpuUsPerReq: cpu });
-        log(`  round ${round} ${target.name.padEnd(20)} ${r.reqPerS.toFixed(0).padStart(7)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  errors ${r.errors}${cpu === null ? '' : `  cpu ${cpu.toFixed(0)} µs/req`}`);
+        log(`  round ${round} ${target.name.padEnd(20)} ${r.reqPerS.toFixed(0).padStart(7)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  errors ${r.errors}${r.errors > 0 ? ` (${r.errorDetail})` : ''}${cpu === null ? '' : `  cpu ${cpu.toFixed(0)} µs/req`}`);
       }
     }
     const paths = new Map<string, Figures>();
