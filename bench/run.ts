@@ -1,7 +1,8 @@
 // `npm run bench`: every benchmark of the project in one run, each measured side by side with its
-// peer (direct to the app, nginx, the app's own start). Needs wrk, nginx-light and runsc
-// (apt-get install -y wrk nginx-light runsc pebble openssl) and a built tree (npm run bench builds first).
-//   npm run bench                 everything (about 8 minutes on 2 cores)
+// peer (direct to the app, nginx, the app's own start). Needs wrk, nginx-light, runsc, pebble and
+// openssl (apt-get install -y wrk nginx-light runsc pebble openssl) and a built tree (npm run bench
+// builds first).
+//   npm run bench                 everything (about 11 minutes on 2 cores)
 //   npm run bench -- --quick      shorter runs, for a smoke check
 //   npm run bench -- proxy logs   only the named parts: supervisor proxy wake api logs isolation tls
 import { benchApi } from './api.js';
