@@ -6,7 +6,7 @@
  * @module
  */
 import { request } from 'node:http';
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { constants, createServer } from 'node:http2';
 import type { Http2Server, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import type { Server } from 'node:net';
@@ -76,7 +76,15 @@ function bridgeStream(front: Server, stream: ServerHttp2Stream, headers: Incomin
   const hasBody = !stream.endAfterHeaders;
   if (hasBody && out['content-length'] === undefined) out['transfer-encoding'] = 'chunked';
 
-  const upstream = request({ method, path, headers: out, createConnection: () => client, setHost: false });
+  let upstream: ClientRequest;
+  try {
+    upstream = request({ method, path, headers: out, createConnection: () => client, setHost: false });
+  } catch {
+    // Something nghttp2 let through that HTTP/1.1 cannot carry: refuse this stream, not the server.
+    client.destroy();
+    respondStatus(stream, 400);
+    return;
+  }
   upstream.on('response', (res: IncomingMessage) => relayResponse(stream, res));
   upstream.on('error', () => {
     if (!stream.headersSent) respondStatus(stream, 502);
