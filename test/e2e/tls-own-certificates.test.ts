@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect as h2Connect } from 'node:http2';
+import { connect } from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http2';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -65,6 +66,13 @@ test('SNI picks among the certificates the user brings; a name none covers is re
   assert.equal(api.status, 401);
   assert.equal(api.headers['strict-transport-security'], 'max-age=31536000');
   assert.match(api.body, /"code":"unauthorized"/);
+  // Plain HTTP on the HTTPS port is dropped; the server goes on.
+  const plain = connect(httpsPort, '127.0.0.1');
+  plain.on('error', () => undefined);
+  plain.end('GET / HTTP/1.1\r\nHost: example.test\r\n\r\n');
+  await once(plain, 'close');
+  assert.equal((await httpsGet(httpsPort, { servername: 'example.test', ca: readFileSync(apex.cert, 'utf8'), path: '/health' })).status, 200);
+
   // One label only: a wildcard does not cover deeper names or other domains.
   await assert.rejects(httpsGet(httpsPort, { servername: 'x.alice.notes.example.test' }));
   await assert.rejects(httpsGet(httpsPort, { servername: 'other.test' }));
