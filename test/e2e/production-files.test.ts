@@ -37,7 +37,7 @@ test('ten install --dry-run prints a unit systemd-analyze verify accepts, for th
   assert.equal(header, '# /etc/systemd/system/tenement.service');
   const unit = rest.join('\n');
   assert.match(unit, new RegExp(`^ExecStart=${process.execPath} \\S+/bin/ten --config ${config} --data-dir ${join(dir, 'state')} serve --domain example\\.com$`, 'm'));
-  for (const line of ['Restart=on-failure', 'KillMode=mixed', 'Delegate=yes', 'TimeoutStopSec=55', `ReadWritePaths=${join(dir, 'state')}`]) {
+  for (const line of ['Restart=on-failure', 'KillMode=process', 'Delegate=yes', 'TimeoutStopSec=55', `ReadWritePaths=${join(dir, 'state')}`]) {
     assert.ok(unit.split('\n').includes(line), `unit has ${line}`);
   }
   const file = join(dir, 'tenement.service');
@@ -53,7 +53,7 @@ test('ten install --dry-run prints a unit systemd-analyze verify accepts, for th
   assert.doesNotMatch(result.stdout, /--bind/);
 
   // The same check does notice a broken directive: its silence above means something.
-  writeFileSync(file, unit.replace('KillMode=mixed', 'KillMode=sometimes'));
+  writeFileSync(file, unit.replace('KillMode=process', 'KillMode=sometimes'));
   assert.match((await run('systemd-analyze', ['verify', file])).stderr, /kill mode/i);
 });
 

@@ -1,8 +1,8 @@
 /**
  * `ten install [--domain D] [--dry-run]`: runs `ten serve` under systemd (README: Production). Writes
  * /etc/systemd/system/tenement.service for the config and data dir it was given, then reloads
- * systemd, enables and starts it; `--dry-run` prints the unit instead. The unit lets tenement stop
- * its own tenants (SIGTERM to tenement alone, the rest only after TimeoutStopSec), delegates its
+ * systemd, enables and starts it; `--dry-run` prints the unit instead. The unit leaves tenants
+ * running across a restart of tenement (SIGTERM to tenement alone, KillMode=process), delegates its
  * cgroup, and sandboxes only in ways that keep process, namespace and gVisor isolation working.
  * @module
  */
@@ -55,9 +55,10 @@ ExecStart=${exec.map(quote).join(' ')}
 WorkingDirectory=${quote(dirname(o.configFile))}
 Restart=on-failure
 RestartSec=2
-# SIGTERM goes to tenement alone: it stops every tenant itself (stop_timeout each). Whatever is
-# left after TimeoutStopSec is killed with the rest of the group.
-KillMode=mixed
+# SIGTERM goes to tenement alone, and the tenants stay: \`systemctl restart tenement\` keeps them
+# running and the next start adopts them (README: Restarting the server keeps tenants). To stop
+# them too: systemctl kill tenement (SIGTERM to every process of the unit).
+KillMode=process
 TimeoutStopSec=${Math.ceil(o.maxStopTimeoutS) + STOP_MARGIN_S}
 # tenement manages cgroups for the tenants' limits (cgroup v2: a delegated subtree).
 Delegate=yes
