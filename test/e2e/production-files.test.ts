@@ -27,29 +27,36 @@ stop_timeout = 25
 notes = ["alice"]
 `;
 
-test('ten install --dry-run prints a unit systemd-analyze verify accepts, for this config and data dir', async (t) => {
+test('ten install --dry-run prints a service and a socket unit systemd-analyze verify accepts, for this config and data dir', async (t) => {
   const dir = tempDir(t);
   const config = join(dir, 'tenement.toml');
   writeFileSync(config, CONFIG);
   const result = await runTen(['--config', config, 'install', '--dry-run', '--domain', 'Example.COM'], {}, dir);
   assert.equal(result.code, 0, result.stderr);
-  const [header, ...rest] = result.stdout.split('\n');
+  // Two files: the service, and the socket that keeps the port open across restarts.
+  const [serviceText, socketText] = result.stdout.split(/^# \/etc\/systemd\/system\/tenement\.socket\n/m);
+  const [header, ...rest] = serviceText!.split('\n');
   assert.equal(header, '# /etc/systemd/system/tenement.service');
   const unit = rest.join('\n');
+  assert.ok(unit.split('\n').includes('Requires=tenement.socket'));
+  assert.ok(socketText!.split('\n').includes('ListenStream=127.0.0.1:8080'));
+  writeFileSync(join(dir, 'tenement.socket'), socketText!);
   assert.match(unit, new RegExp(`^ExecStart=${process.execPath} \\S+/bin/ten --config ${config} --data-dir ${join(dir, 'state')} serve --domain example\\.com$`, 'm'));
   for (const line of ['Restart=on-failure', 'KillMode=process', 'Delegate=yes', 'TimeoutStopSec=55', `ReadWritePaths=${join(dir, 'state')}`]) {
     assert.ok(unit.split('\n').includes(line), `unit has ${line}`);
   }
   const file = join(dir, 'tenement.service');
   writeFileSync(file, unit);
-  const verified = await run('systemd-analyze', ['verify', file]);
+  const verified = await run('systemd-analyze', ['verify', join(dir, 'tenement.socket'), file]);
   assert.equal(verified.code, 0, verified.stderr);
-  assert.equal(verified.stderr.split('\n').filter((l) => l.includes(file)).join('\n'), '', 'no warning about the unit');
+  assert.equal(verified.stderr.split('\n').filter((l) => l.includes(dir)).join('\n'), '', 'no warning about the units');
 
   // With TLS on, tenement is the front door: it listens on every address, not only loopback.
   writeFileSync(config, `${CONFIG}\n[settings.tls]\nenabled = true\ndomain = "example.com"\n`);
   const front = await runTen(['--config', config, 'install', '--dry-run'], {}, dir);
   assert.match(front.stdout, / serve --bind 0\.0\.0\.0$/m);
+  // It binds HTTP and HTTPS itself then: no socket unit.
+  assert.doesNotMatch(front.stdout, /tenement\.socket/);
   assert.doesNotMatch(result.stdout, /--bind/);
 
   // The same check does notice a broken directive: its silence above means something.

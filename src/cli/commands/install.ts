@@ -16,6 +16,9 @@ import { TenementError } from '../../core/errors.js';
 import type { CliContext } from '../command.js';
 
 export const UNIT_FILE = '/etc/systemd/system/tenement.service';
+export const SOCKET_FILE = '/etc/systemd/system/tenement.socket';
+/** Where `ten serve` listens by default; the socket unit holds it open across restarts. */
+const LISTEN = '127.0.0.1:8080';
 const TEN_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bin/ten');
 /** Time tenement gets for its own shutdown beyond the slowest service's stop_timeout. */
 const STOP_MARGIN_S = 30;
@@ -46,8 +49,10 @@ export function renderUnit(o: UnitOptions): string {
   return `# Written by \`ten install\`. Reinstall with it rather than editing by hand.
 [Unit]
 Description=tenement: one process per tenant (ten serve)
-After=network-online.target
-Wants=network-online.target
+After=network-online.target${o.isFrontDoor ? '' : ' tenement.socket'}
+Wants=network-online.target${o.isFrontDoor ? '' : `
+# The port is tenement.socket's: it stays open (connections wait) while tenement restarts.
+Requires=tenement.socket`}
 
 [Service]
 Type=simple
@@ -79,6 +84,24 @@ WantedBy=multi-user.target
 `;
 }
 
+/**
+ * The listening socket systemd holds for `ten serve` (socket activation). Behind Caddy only: with
+ * TLS on, tenement binds its HTTP and HTTPS ports itself.
+ */
+export function renderSocket(): string {
+  return `# Written by \`ten install\`. Reinstall with it rather than editing by hand.
+[Unit]
+Description=tenement's port, kept open while ten serve restarts
+
+[Socket]
+ListenStream=${LISTEN}
+Backlog=4096
+
+[Install]
+WantedBy=sockets.target
+`;
+}
+
 interface InstallFlags { domain?: string; dryRun?: boolean }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -97,13 +120,17 @@ export function register(program: Command, ctx: CliContext): void {
       const unit = renderUnit({
         node: process.execPath, ten: TEN_BIN, configFile, dataDir: ctx.dataDir(), domain, maxStopTimeoutS: file.maxStopTimeoutS, isFrontDoor: file.isTlsEnabled,
       });
-      if (flags.dryRun === true) return { stdout: `# ${UNIT_FILE}\n${unit}` };
-      try {
-        writeFileSync(UNIT_FILE, unit, { mode: 0o644 });
-      } catch (err) {
-        throw new TenementError('unavailable', `cannot write ${UNIT_FILE} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { hint: 'run it as root, or use --dry-run to see the unit' });
+      const files: Array<[string, string]> = [[UNIT_FILE, unit], ...(file.isTlsEnabled ? [] : [[SOCKET_FILE, renderSocket()] as [string, string]])];
+      if (flags.dryRun === true) return { stdout: files.map(([path, text]) => `# ${path}\n${text}`).join('\n') };
+      for (const [path, text] of files) {
+        try {
+          writeFileSync(path, text, { mode: 0o644 });
+        } catch (err) {
+          throw new TenementError('unavailable', `cannot write ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { hint: 'run it as root, or use --dry-run to see the units' });
+        }
       }
-      for (const args of [['daemon-reload'], ['enable', '--now', 'tenement.service']]) {
+      const units = file.isTlsEnabled ? ['tenement.service'] : ['tenement.socket', 'tenement.service'];
+      for (const args of [['daemon-reload'], ['enable', '--now', ...units]]) {
         try {
           execFileSync('systemctl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
         } catch (err) {
@@ -111,7 +138,7 @@ export function register(program: Command, ctx: CliContext): void {
           throw new TenementError('unavailable', `systemctl ${args.join(' ')} failed${stderr ? `: ${stderr}` : ''}`, { hint: `the unit is in ${UNIT_FILE}` });
         }
       }
-      return `installed ${UNIT_FILE}; tenement.service is enabled and started\nsee it with: systemctl status tenement; journalctl -u tenement -f`;
+      return `installed ${files.map(([path]) => path).join(' and ')}; ${units.join(' and ')} enabled and started\nsee it with: systemctl status tenement; journalctl -u tenement -f`;
     }));
 }
 
