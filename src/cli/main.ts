@@ -108,7 +108,20 @@ function reportError(err: unknown): number {
   return exitCodeOf(e.code);
 }
 
+/** Resolves once everything written to `stream` so far has been handed to the OS. */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => stream.write('', () => resolve()));
+}
+
+// A reader that went away (`ten logs -f | head`) ends the command quietly, as for any Unix tool.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => process.exit(exitCode));
+
 const code = await main(process.argv);
-// Exit explicitly (keep-alive sockets of fetch must not hold the CLI open), except for `ten serve`.
-if (keepAlive) process.exitCode = code;
-else process.exit(code);
+if (keepAlive) {
+  process.exitCode = code;
+} else {
+  // Exit explicitly (keep-alive sockets of fetch must not hold the CLI open), but only once the
+  // output is out: a pipe takes 64 KiB at a time and process.exit() drops whatever is still queued.
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
+}
