@@ -160,3 +160,10 @@ test('the loaded Config is deeply frozen', () => {
     (config.settings as { maxRestarts: number }).maxRestarts = 99;
   }, TypeError);
 });
+
+test('backoff_base_ms = 0 means restart at once; below 0 is refused', () => {
+  const config = parseConfig('[settings]\nbackoff_base_ms = 0\n', '/srv/app/tenement.toml');
+  assert.equal(config.settings.backoffBaseMs, 0);
+  assert.equal(configError(() => parseConfig('[settings]\nbackoff_base_ms = -1\n', '/srv/app/tenement.toml')).message,
+    'tenement.toml: settings.backoff_base_ms: must be at least 0, got -1');
+});

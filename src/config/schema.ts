@@ -65,7 +65,8 @@ const SettingsSchema = table({
   health_check_interval: positiveSeconds.default(10),
   max_restarts: count.default(3),
   restart_window: positiveSeconds.default(300),
-  backoff_base_ms: positiveInt.default(1000),
+  // 0 = restart at once (the original tenement's configs use it).
+  backoff_base_ms: count.default(1000),
   backoff_max_ms: positiveInt.default(60000),
   port_range: z.tuple([port, port], { error: 'expected [low, high]: two ports from 1024 to 65535' })
     .refine(([low, high]) => low < high, { error: 'the low port must be below the high port' })
