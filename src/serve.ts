@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config/load.js';
 import type { Config, Isolation } from './config/types.js';
 import { TenementError } from './core/errors.js';
+import { recordLocalServer, removeLocalServer } from './core/local-server.js';
 import { createManagementHandler } from './api/server.js';
 import { ensureAdminToken, TOKEN_FILE } from './api/auth.js';
 import { logRoutes } from './api/routes/logs.js';
@@ -110,6 +111,17 @@ export async function serve(options: ServeOptions): Promise<void> {
   const { port: boundPort } = server.address() as AddressInfo;
   const shownHost = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind;
   out(`tenement listening on http://${shownHost}:${boundPort} (domain ${domain}; dashboard and API at http://${domain}:${boundPort}/)`);
+  // So a plain `ten ps` on this machine finds this server (and its token file) on its own.
+  let localRecord: string | undefined;
+  try {
+    localRecord = recordLocalServer({
+      url: `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${boundPort}`,
+      tokenFile: join(config.settings.dataDir, TOKEN_FILE), dataDir: config.settings.dataDir,
+      pid: process.pid, startedAt: new Date().toISOString(),
+    });
+  } catch (err) {
+    logger.warn({ err }, 'cannot record this server for the local CLI: pass --server and --data-dir to ten');
+  }
 
   let stopping = false;
   const shutdown = async (reason: string, exitCode = 0): Promise<void> => {
@@ -118,6 +130,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       process.exit(1);
     }
     stopping = true;
+    if (localRecord !== undefined) removeLocalServer(localRecord);
     out(`${reason}: stopping instances…`);
     server.close();
     server.closeIdleConnections();
@@ -150,7 +163,10 @@ export async function serve(options: ServeOptions): Promise<void> {
   }
   const shownDataDir = relative(process.cwd(), config.settings.dataDir);
   const cli = relative(process.cwd(), process.argv[1] ?? 'ten');
-  out(`manage it with: ${cli.startsWith('..') || cli === '' ? 'ten' : cli} --server http://${shownHost}:${boundPort} --data-dir ${shownDataDir.startsWith('..') ? config.settings.dataDir : shownDataDir || '.'} ps`);
+  const ten = cli.startsWith('..') || cli === '' ? 'ten' : cli;
+  out(localRecord === undefined
+    ? `manage it with: ${ten} --server http://${shownHost}:${boundPort} --data-dir ${shownDataDir.startsWith('..') ? config.settings.dataDir : shownDataDir || '.'} ps`
+    : `manage it with: ${ten} ps (on this machine ten finds this server by itself)`);
 }
 
 function exitWith(err: unknown): never {

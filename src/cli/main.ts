@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import { exitCodeOf, TenementError, toTenementError } from '../core/errors.js';
 import { ApiClient } from './client.js';
 import type { CliContext, CommandOutput, GlobalOptions, RegisterCommand } from './command.js';
-import { resolveDataDir, resolveServer, resolveToken } from './globals.js';
+import { resolveConnection, resolveDataDir } from './globals.js';
 import { StatusLine } from './output.js';
 import { register as configCommand } from './commands/config.js';
 import { register as deployCommand } from './commands/deploy.js';
@@ -60,7 +60,10 @@ export function buildProgram(): Command {
     globals,
     dataDir: () => resolveDataDir(globals()),
     client: () => {
-      client ??= new ApiClient(resolveServer(globals()), resolveToken(globals(), resolveDataDir(globals())));
+      if (client === undefined) {
+        const { server, token } = resolveConnection(globals());
+        client = new ApiClient(server, token);
+      }
       return client;
     },
     status: () => new StatusLine(process.stdout.isTTY ? process.stderr : process.stdout),
