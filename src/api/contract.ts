@@ -84,6 +84,8 @@ export interface ErrorBody {
 export interface HealthResponse {
   instance: string;
   health: Health;
+  /** As in InstanceInfo: the HTTP status of the failing health check, or null. */
+  health_check_status: number | null;
   state: InstanceInfo['state'];
 }
 

@@ -13,7 +13,7 @@ import type { ExitInfo, Runtime, RunningProcess } from '../runtime/runtime.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { InstanceStore } from '../store/instances.js';
 import { backoffDelayMs, countRecent } from './backoff.js';
-import { ReadinessWaiter, probeOnce } from './readiness.js';
+import { ReadinessWaiter, probeOnce, type ProbeResult } from './readiness.js';
 import type { InstanceState } from './state.js';
 import type { InstanceHandle } from './types.js';
 
@@ -49,6 +49,8 @@ export class Instance implements InstanceHandle {
   lastActivityAt = 0;
   /** Automatic restarts over the instance's registered life. */
   restarts: number;
+  /** HTTP status of the last health check answered with an error, until one passes; else null. */
+  failedCheckStatus: number | null = null;
 
   private readonly ctx: InstanceContext;
   private proc: RunningProcess | null = null;
@@ -216,7 +218,8 @@ export class Instance implements InstanceHandle {
     this.lifecycle('spawn', `started (${cause})`);
     void proc.exited.then((info) => this.onExit(gen, info));
 
-    const waiter = new ReadinessWaiter(port, svc.health);
+    this.failedCheckStatus = null;
+    const waiter = new ReadinessWaiter(port, svc.health, (probe) => this.noteProbe(probe));
     this.waiter = waiter;
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
@@ -325,9 +328,10 @@ export class Instance implements InstanceHandle {
   private async checkHealth(gen: number): Promise<void> {
     if (gen !== this.generation || this.port === null) return;
     const timeoutMs = Math.min(5000, this.ctx.config.settings.healthCheckIntervalMs);
-    const ok = await probeOnce(this.port, this.serviceConfig.health, timeoutMs);
+    const probe = await probeOnce(this.port, this.serviceConfig.health, timeoutMs);
     if (gen !== this.generation) return;
-    if (ok) {
+    this.noteProbe(probe);
+    if (probe.ok) {
       if (this.healthFailures > 0) {
         this.healthFailures = 0;
         this.setState('running');
@@ -343,6 +347,11 @@ export class Instance implements InstanceHandle {
       this.setState('degraded');
       this.lifecycle('degraded', `failed health check ${this.healthFailures} of ${UNHEALTHY_AFTER}`);
     }
+  }
+
+  private noteProbe(probe: ProbeResult): void {
+    if (probe.ok) this.failedCheckStatus = null;
+    else if (probe.status !== null) this.failedCheckStatus = probe.status;
   }
 
   /** Ends the current process (if any) and frees what it held; a launch waits for this. */

@@ -15,18 +15,27 @@ const HOST = '127.0.0.1';
 /** Poll schedule (ms between probes): quick at first, then settles. */
 const POLL_STEPS_MS = [5, 5, 10, 10, 10, 15, 20, 25];
 
-/** Resolves true on a TCP connect (no health path) or a 2xx/3xx answer to GET healthPath. */
-export function probeOnce(port: number, healthPath: string | undefined, timeoutMs: number): Promise<boolean> {
+/** One probe: ok, or not, with the HTTP status when the app answered (null: no answer, or TCP). */
+export interface ProbeResult {
+  readonly ok: boolean;
+  readonly status: number | null;
+}
+
+const NO_ANSWER: ProbeResult = { ok: false, status: null };
+const CONNECTED: ProbeResult = { ok: true, status: null };
+
+/** Ok on a TCP connect (no health path) or a 2xx/3xx answer to GET healthPath. */
+export function probeOnce(port: number, healthPath: string | undefined, timeoutMs: number): Promise<ProbeResult> {
   return healthPath === undefined ? probeTcp(port, timeoutMs) : probeHttp(port, healthPath, timeoutMs);
 }
 
-function probeTcp(port: number, timeoutMs: number): Promise<boolean> {
+function probeTcp(port: number, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const socket = connect({ host: HOST, port });
     const done = (ok: boolean): void => {
       socket.destroy();
       clearTimeout(timer);
-      resolve(ok);
+      resolve(ok ? CONNECTED : NO_ANSWER);
     };
     const timer = setTimeout(() => done(false), timeoutMs);
     socket.once('connect', () => done(true));
@@ -34,15 +43,15 @@ function probeTcp(port: number, timeoutMs: number): Promise<boolean> {
   });
 }
 
-function probeHttp(port: number, path: string, timeoutMs: number): Promise<boolean> {
+function probeHttp(port: number, path: string, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const req = request({ host: HOST, port, path, method: 'GET', agent: false, timeout: timeoutMs, headers: { 'user-agent': 'tenement-health' } }, (res) => {
       res.resume();
       const status = res.statusCode ?? 0;
-      resolve(status >= 200 && status < 400);
+      resolve({ ok: status >= 200 && status < 400, status });
     });
     req.once('timeout', () => req.destroy());
-    req.once('error', () => resolve(false));
+    req.once('error', () => resolve(NO_ANSWER));
     req.end();
   });
 }
@@ -50,6 +59,7 @@ function probeHttp(port: number, path: string, timeoutMs: number): Promise<boole
 export class ReadinessWaiter {
   private readonly port: number;
   private readonly healthPath: string | undefined;
+  private readonly onProbe: (result: ProbeResult) => void;
   private probing = false;
   private again = false;
   private settled = false;
@@ -59,9 +69,11 @@ export class ReadinessWaiter {
   /** Resolves on the first successful probe; never rejects (the caller races it with exit/timeout). */
   readonly ready: Promise<void>;
 
-  constructor(port: number, healthPath: string | undefined) {
+  /** `onProbe` sees every probe's result (the instance shows a failing health check while starting). */
+  constructor(port: number, healthPath: string | undefined, onProbe: (result: ProbeResult) => void = () => undefined) {
     this.port = port;
     this.healthPath = healthPath;
+    this.onProbe = onProbe;
     this.ready = new Promise((resolve) => { this.resolveReady = resolve; });
     this.schedule();
   }
@@ -90,10 +102,11 @@ export class ReadinessWaiter {
   private async probe(): Promise<void> {
     this.probing = true;
     clearTimeout(this.timer);
-    const ok = await probeOnce(this.port, this.healthPath, 1000);
+    const result = await probeOnce(this.port, this.healthPath, 1000);
     this.probing = false;
     if (this.settled) return;
-    if (ok) {
+    this.onProbe(result);
+    if (result.ok) {
       this.settled = true;
       this.resolveReady();
       return;

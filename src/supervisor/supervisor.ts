@@ -297,7 +297,9 @@ export class Supervisor implements SupervisorApi {
       service: i.service,
       id: i.id,
       state: i.state,
-      health: healthOf(i.state),
+      // A start whose health check answers with an error shows that, not "starting".
+      health: i.state === 'starting' && i.failedCheckStatus !== null ? 'unhealthy' : healthOf(i.state),
+      health_check_status: hasProcess(i.state) ? i.failedCheckStatus : null,
       port: i.port,
       pid: i.pid,
       uptime_s: uptime === null ? null : Math.floor(uptime / 1000),

@@ -14,6 +14,8 @@ export interface InstanceInfo {
   id: string;
   state: InstanceState;
   health: Health;
+  /** HTTP status of the last health check answered with an error, while checks fail; else null. */
+  health_check_status: number | null;
   port: number | null;
   pid: number | null;
   uptime_s: number | null;

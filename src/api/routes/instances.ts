@@ -65,7 +65,7 @@ export function instanceRoutes(api: ApiContext): ApiRoute[] {
       handler: async (ctx) => {
         const { service, id } = target(ctx);
         const info = supervisor.info(service, id);
-        const body: HealthResponse = { instance: info.instance, health: info.health, state: info.state };
+        const body: HealthResponse = { instance: info.instance, health: info.health, health_check_status: info.health_check_status, state: info.state };
         return { body };
       },
     },
