@@ -17,7 +17,7 @@ export const NameSchema = z.string().regex(NAME_PATTERN, {
   error: (iss) => `invalid name ${JSON.stringify(iss.input)}: use ${NAME_RULE}`,
 });
 
-/** A weight: an integer 0-100 (SPEC §1). */
+/** A weight: an integer 0-100 (docs/lifecycle.md). */
 export const WeightSchema = z.int({ error: 'weight must be a whole number from 0 to 100' })
   .min(0, { error: 'weight must be a whole number from 0 to 100' })
   .max(100, { error: 'weight must be a whole number from 0 to 100' });

@@ -42,7 +42,7 @@ test('a missing config file names the path as given and suggests ten init', () =
   assert.match(err.hint ?? '', /ten init/);
 });
 
-test('a minimal service gets every SPEC default, times in ms', () => {
+test('a minimal service gets every documented default, times in ms', () => {
   const config = parseConfig('[service.api]\ncommand = "node app.js"\n', '/srv/app/tenement.toml');
   assert.equal(config.file, '/srv/app/tenement.toml');
   assert.deepEqual(config.settings, {

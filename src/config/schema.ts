@@ -1,5 +1,5 @@
 /**
- * The shape of tenement.toml (SPEC §4) as zod schemas: keys spelled as in the file, every default
+ * The shape of tenement.toml (docs/configuration.md, checked against this file) as zod schemas: keys spelled as in the file, every default
  * beside its key, unknown keys refused. Messages say what is allowed; load.ts adds file and key.
  * @module
  */
@@ -30,7 +30,7 @@ const count = z.int().nonnegative();
 const positiveInt = z.int().positive();
 const port = z.int().min(1024).max(65535);
 
-/** A `[service.X]` or `[instances]` key: one host label (SPEC §1). */
+/** A `[service.X]` or `[instances]` key: one host label (docs/configuration.md#names). */
 const serviceName = z.string().regex(NAME_PATTERN, { error: `invalid name: use ${NAME_RULE}` });
 const instanceId = z.string().regex(NAME_PATTERN, {
   error: (iss) => `invalid id ${JSON.stringify(iss.input)}: use ${NAME_RULE}`,

@@ -1,5 +1,5 @@
 /**
- * One registered instance and its lifecycle (SPEC §2): launch and readiness, health checks,
+ * One registered instance and its lifecycle (docs/lifecycle.md): launch and readiness, health checks,
  * crash handling with backoff restarts, stop. The fields the proxy reads on every request are
  * plain properties; everything else happens on state changes.
  * @module

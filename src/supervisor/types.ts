@@ -7,7 +7,7 @@ import type { Config, Isolation, ServiceConfig } from '../config/types.js';
 import type { EventBus } from '../observability/events.js';
 import type { Health, InstanceState } from './state.js';
 
-/** One instance as `GET /api/instances` and `ten ps --json` show it (SPEC §7). */
+/** One instance as `GET /api/instances` and `ten ps --json` show it (docs/api.md). */
 export interface InstanceInfo {
   instance: string;
   service: string;

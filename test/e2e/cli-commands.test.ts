@@ -34,7 +34,7 @@ test('the everyday commands print what the README shows', async (t) => {
     assert.match(r.stderr, /^error: notes:alice is already running\n/);
   });
 
-  await t.test('ps prints the SPEC columns; --json parses', async () => {
+  await t.test('ps prints the documented columns; --json parses', async () => {
     await d.ten(['start', 'notes:bob']);
     const table = await d.ten(['ps']);
     assert.equal(table.code, 0, table.stderr);

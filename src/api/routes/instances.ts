@@ -1,5 +1,5 @@
 /**
- * Instance routes: list, spawn, info, start/stop/restart, remove, weight, health (SPEC §7).
+ * Instance routes: list, spawn, info, start/stop/restart, remove, weight, health (docs/api.md).
  * @module
  */
 import { TenementError } from '../../core/errors.js';
