@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EventBus } from '../src/observability/events.js';
+import { EventBus } from '../src/core/events.js';
 import { LogCapture } from '../src/observability/log-capture.js';
 import { openDb } from '../src/store/db.js';
 import { LogStore } from '../src/store/logs.js';

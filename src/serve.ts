@@ -10,13 +10,14 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config/load.js';
 import type { Config, Isolation } from './config/types.js';
 import { TenementError } from './core/errors.js';
+import { EventBus } from './core/events.js';
 import { recordLocalServer, removeLocalServer } from './core/local-server.js';
+import { formatInstanceUrl } from './core/names.js';
 import { createManagementHandler } from './api/server.js';
 import { ensureAdminToken, TOKEN_FILE } from './api/auth.js';
 import { logRoutes } from './api/routes/logs.js';
 import { metricsRoutes } from './api/routes/metrics.js';
 import { telemetryRoutes } from './api/routes/telemetry.js';
-import { EventBus } from './observability/events.js';
 import { createLogger } from './observability/logger.js';
 import { LogCapture } from './observability/log-capture.js';
 import { Metrics } from './observability/metrics.js';
@@ -33,6 +34,7 @@ import { SandboxRuntime } from './runtime/sandbox.js';
 import { openDb } from './store/db.js';
 import { InstanceStore } from './store/instances.js';
 import { LogStore } from './store/logs.js';
+import { Deployments } from './supervisor/deployments.js';
 import { enforceStorageQuotas } from './supervisor/quota-enforcement.js';
 import { Supervisor } from './supervisor/supervisor.js';
 
@@ -86,12 +88,12 @@ export async function serve(options: ServeOptions): Promise<void> {
     retention: { days: config.settings.logRetentionDays, mb: config.settings.logRetentionMb },
     onError: (err) => logger.warn({ err }, 'log writer'),
   });
-  const metrics = new Metrics({ supervisor, events, stats, logLines: capture });
+  const sampler = new ResourceSampler({ supervisor });
+  const metrics = new Metrics({ supervisor, events, stats, logLines: capture, resources: sampler });
   const quota = enforceStorageQuotas(supervisor, events);
-  const sampler = new ResourceSampler({ supervisor, metrics });
 
   const management = createManagementHandler({
-    supervisor, db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR,
+    supervisor, deployments: new Deployments(supervisor, logger), db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR,
     extraRoutes: [...logRoutes({ store: logStore, capture }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics })],
   });
   const server = createFrontServer({ supervisor, domain, stats, management, logger });
@@ -158,8 +160,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   sampler.start();
   await supervisor.boot();
   for (const info of supervisor.list()) {
-    const url = `http://${info.id}.${info.service}.${domain}:${boundPort}/`;
-    out(`  ${info.instance.padEnd(24)} ${info.state.padEnd(9)} ${url}`);
+    out(`  ${info.instance.padEnd(24)} ${info.state.padEnd(9)} ${formatInstanceUrl(info, domain, boundPort)}`);
   }
   const shownDataDir = relative(process.cwd(), config.settings.dataDir);
   const cli = relative(process.cwd(), process.argv[1] ?? 'ten');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { openDb, type Db } from '../store/db.js';
 import { InstanceStore } from '../store/instances.js';
 import { LogStore, type LogRecord } from '../store/logs.js';
-import { EventBus } from './events.js';
+import { EventBus } from '../core/events.js';
 import { LogCapture, type LogCaptureOptions } from './log-capture.js';
 
 interface Setup { bus: EventBus; db: Db; store: LogStore; capture: LogCapture; file: string }

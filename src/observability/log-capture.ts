@@ -6,7 +6,7 @@
  * its place. Only this bounded accounting runs on the main thread; SQLite writes never do.
  * @module
  */
-import type { EventBus, LifecycleEvent, OutputLineEvent } from './events.js';
+import type { EventBus, LifecycleEvent, OutputLineEvent } from '../core/events.js';
 import type { LogRecord, LogStore, LogStream } from '../store/logs.js';
 import type { RetentionSettings } from './log-batch.js';
 import { LogWriter } from './log-writer.js';

@@ -7,7 +7,6 @@ import { readdir, readFile, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { instanceDataDir } from '../config/instance-env.js';
 import type { InstanceInfo, SupervisorApi } from '../supervisor/types.js';
-import type { Metrics } from './metrics.js';
 
 export interface InstanceUsage {
   readonly service: string;
@@ -25,8 +24,6 @@ export interface InstanceUsage {
 export interface ResourceSamplerOptions {
   /** Instances to sample (`list()`), and the data dir whose `{service}/{id}` folders are measured. */
   readonly supervisor: Pick<SupervisorApi, 'list' | 'config' | 'events'>;
-  /** If given, the sampler registers itself as the source of the per-instance memory/CPU metrics. */
-  readonly metrics?: Pick<Metrics, 'useResources'>;
   /** /proc sampling period (default 5 s). */
   readonly intervalMs?: number;
   /** Storage walk period (default 60 s); walking big trees often would cost more than it tells. */
@@ -55,7 +52,6 @@ export class ResourceSampler {
     const supervisor = options.supervisor;
     this.list = () => supervisor.list();
     this.dataDir = supervisor.config.settings.dataDir;
-    options.metrics?.useResources(this);
     // A removed instance's samples go at once, not at the next pass, so its series disappear.
     supervisor.events.on('state', (e) => {
       if (e.to === 'gone') this.usageByInstance.delete(e.instance);

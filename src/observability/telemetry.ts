@@ -6,7 +6,7 @@
 import type { RequestStats, InstanceRequestStats } from './request-stats.js';
 import type { ResourceSampler } from './resource-sampler.js';
 import type { InstanceInfo, SupervisorApi } from '../supervisor/types.js';
-import type { Health, InstanceState } from '../supervisor/state.js';
+import type { Health, InstanceState } from '../core/lifecycle.js';
 
 /** One instance of `GET /api/telemetry`. Latencies in ms over every proxied request so far. */
 export interface TelemetryEntry {

@@ -48,6 +48,7 @@ export class InstanceStore {
         VALUES (?, ?, ?, ?, ?, ?)`),
       setDesired: db.prepare(`UPDATE instances SET desired_state = ?, failed = ?, updated_at = ? WHERE service = ? AND id = ?`),
       setFailed: db.prepare(`UPDATE instances SET failed = ?, updated_at = ? WHERE service = ? AND id = ?`),
+      setRunning: db.prepare(`UPDATE instances SET desired_state = 'running', failed = 0, weight = ?, updated_at = ? WHERE service = ? AND id = ?`),
       setWeight: db.prepare(`UPDATE instances SET weight = ?, updated_at = ? WHERE service = ? AND id = ?`),
       recordProcess: db.prepare(`UPDATE instances SET port = ?, pid = ?, start_time = ?, updated_at = ? WHERE service = ? AND id = ?`),
       clearProcess: db.prepare(`UPDATE instances SET pid = NULL, start_time = NULL, updated_at = ? WHERE service = ? AND id = ?`),
@@ -77,6 +78,11 @@ export class InstanceStore {
 
   setFailed(service: string, id: string, failed: boolean): void {
     this.stmts.setFailed.run(failed ? 1 : 0, Date.now(), service, id);
+  }
+
+  /** `ten spawn` of a stopped registration: desired running, not failed, this weight (one write). */
+  setRunning(service: string, id: string, weight: number): void {
+    this.stmts.setRunning.run(weight, Date.now(), service, id);
   }
 
   setWeight(service: string, id: string, weight: number): void {

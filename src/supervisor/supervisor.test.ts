@@ -8,10 +8,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TenementError } from '../core/errors.js';
+import { IllegalTransitionError } from '../core/lifecycle.js';
 import { ProcessRuntime } from '../runtime/process.js';
 import { readStartTime } from '../runtime/proc-stat.js';
 import { openDb } from '../store/db.js';
 import { InstanceStore } from '../store/instances.js';
+import type { Instance } from './instance.js';
 import { startSupervisor } from '../../test/helpers/real-supervisor.js';
 
 const APPS = resolve(dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/apps');
@@ -154,6 +156,34 @@ test('held and stopped: held refuses wakes, stopped wakes on demand', async (t) 
   await h.supervisor.stop('api', 'a');
   await h.supervisor.ensureReady(handle);
   assert.equal(handle.state, 'running');
+});
+
+test('spawning a held instance is a conflict that points at ten restart; a stopped one is started again with its new weight', async (t) => {
+  const h = await startSupervisor(t, configText(service('api', 'ok.mjs')));
+  await h.supervisor.spawn('api', 'a', { wait: true });
+  await h.supervisor.stop('api', 'a', { hold: true });
+  await assert.rejects(h.supervisor.spawn('api', 'a', { wait: true }), (e: TenementError) => {
+    assert.equal(e.code, 'already_exists');
+    assert.equal(e.message, 'api:a is already held');
+    assert.equal(e.hint, 'use `ten restart api:a`');
+    return true;
+  });
+  assert.equal(h.supervisor.info('api', 'a').state, 'held');
+  await h.supervisor.stop('api', 'a');
+  const again = await h.supervisor.spawn('api', 'a', { weight: 40, wait: true });
+  assert.deepEqual([again.state, again.weight], ['running', 40]);
+  const row = new InstanceStore(h.db).get('api', 'a');
+  assert.deepEqual([row?.desiredState, row?.weight], ['running', 40], 'the new weight is stored, not only applied');
+});
+
+test('a state change outside the lifecycle table is refused and changes nothing', async (t) => {
+  const h = await startSupervisor(t, configText(service('api', 'ok.mjs')));
+  await h.supervisor.spawn('api', 'a', { wait: true });
+  const instance = h.supervisor.get('api', 'a') as Instance;
+  const statesBefore = h.states.length;
+  assert.throws(() => instance.restoreState('failed'), (e: unknown) => e instanceof IllegalTransitionError && e.from === 'running' && e.to === 'failed');
+  assert.equal(instance.state, 'running');
+  assert.equal(h.states.length, statesBefore, 'no state event for a refused change');
 });
 
 test('storage_persist = false deletes the data dir when the process stops and on rm', async (t) => {
