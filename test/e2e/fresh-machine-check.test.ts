@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ROOT, tempDir } from '../helpers/daemon.js';
 
@@ -51,8 +51,12 @@ test('only what is missing is named and installed', async (t) => {
   assert.match(r.stderr, /`apt-get update && apt-get install -y prometheus`/);
 });
 
-test('as a user other than root, it says to run as root', async () => {
-  const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CHECK], {});
+test('as a user other than root, it says to run as root', async (t) => {
+  // A copy that user can read wherever this clone lives.
+  const dir = tempDir(t);
+  chmodSync(dir, 0o755);
+  copyFileSync(CHECK, join(dir, 'check.mjs'));
+  const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(dir, 'check.mjs')], {});
   assert.equal(r.code, 2);
   assert.equal(r.stderr, 'error: npm test must run as root (namespace, sandbox and cgroup tests)\n' +
     'hint: run `sudo npm test`, or `sudo bash .ci/run`, which installs what the tests need and runs them as CI does\n');
