@@ -48,7 +48,7 @@ const COMMANDS: readonly CommandModule[] = [
 const GLOBALS_WITH_VALUE = new Set(['--data-dir', '--config', '--server', '--token']);
 
 /** The command typed (`ten --server U ps -a` → `ps`), or undefined. */
-export function commandName(args: readonly string[]): string | undefined {
+function commandName(args: readonly string[]): string | undefined {
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (GLOBALS_WITH_VALUE.has(arg)) i++;
