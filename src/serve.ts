@@ -8,7 +8,7 @@ import { join, relative } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config/load.js';
-import type { Config, Isolation } from './config/types.js';
+import type { Isolation } from './config/types.js';
 import { TenementError } from './core/errors.js';
 import { EventBus } from './core/events.js';
 import { recordLocalServer, removeLocalServer } from './core/local-server.js';
@@ -50,12 +50,8 @@ const DASHBOARD_DIR = join(fileURLToPath(new URL('.', import.meta.url)), 'dashbo
 
 export async function serve(options: ServeOptions): Promise<void> {
   const configFile = options.config ?? 'tenement.toml';
-  let config: Config;
-  try {
-    config = loadConfig(configFile, { dataDir: options.dataDir });
-  } catch (err) {
-    exitWith(err);
-  }
+  // A bad config or a taken port is thrown to cli/main, the one place errors become exit codes.
+  const config = loadConfig(configFile, { dataDir: options.dataDir });
   const port = options.port ?? 8080;
   const bind = options.bind ?? '127.0.0.1';
   const domain = (options.domain ?? 'localhost').toLowerCase();
@@ -108,7 +104,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    exitWith(new TenementError('unavailable', code === 'EADDRINUSE' ? `port ${port} on ${bind} is already in use` : `cannot listen on ${bind}:${port} (${code ?? 'error'})`, { hint: 'choose another with --port' }));
+    throw new TenementError('unavailable', code === 'EADDRINUSE' ? `port ${port} on ${bind} is already in use` : `cannot listen on ${bind}:${port} (${code ?? 'error'})`, { hint: 'choose another with --port' });
   }
   const { port: boundPort } = server.address() as AddressInfo;
   const shownHost = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind;
@@ -168,10 +164,4 @@ export async function serve(options: ServeOptions): Promise<void> {
   out(localRecord === undefined
     ? `manage it with: ${ten} --server http://${shownHost}:${boundPort} --data-dir ${shownDataDir.startsWith('..') ? config.settings.dataDir : shownDataDir || '.'} ps`
     : `manage it with: ${ten} ps (on this machine ten finds this server by itself)`);
-}
-
-function exitWith(err: unknown): never {
-  const e = err instanceof TenementError ? err : new TenementError('internal', String(err));
-  process.stderr.write(`error: ${e.message}\n${e.hint === undefined ? '' : `hint: ${e.hint}\n`}`);
-  process.exit(e.code === 'invalid_config' || e.code === 'usage' ? 2 : 1);
 }

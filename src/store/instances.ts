@@ -3,14 +3,13 @@
  * `ten serve`. Written on state changes only, never per request.
  * @module
  */
+import type { DesiredState } from '../core/lifecycle.js';
 import type { Db } from './db.js';
-
-export type StoredDesiredState = 'running' | 'stopped' | 'idle' | 'held';
 
 export interface InstanceRow {
   readonly service: string;
   readonly id: string;
-  readonly desiredState: StoredDesiredState;
+  readonly desiredState: DesiredState;
   readonly weight: number;
   readonly port: number | null;
   readonly pid: number | null;
@@ -21,7 +20,7 @@ export interface InstanceRow {
 }
 
 interface RawRow {
-  service: string; id: string; desired_state: StoredDesiredState; weight: number; port: number | null;
+  service: string; id: string; desired_state: DesiredState; weight: number; port: number | null;
   pid: number | null; start_time: number | null; failed: number; created_at: number; restarts: number;
 }
 
@@ -67,12 +66,12 @@ export class InstanceStore {
   }
 
   /** Registers; false if it already was. */
-  insert(service: string, id: string, weight: number, desired: StoredDesiredState): boolean {
+  insert(service: string, id: string, weight: number, desired: DesiredState): boolean {
     const now = Date.now();
     return this.stmts.insert.run(service, id, desired, weight, now, now).changes === 1;
   }
 
-  setDesired(service: string, id: string, desired: StoredDesiredState, failed = false): void {
+  setDesired(service: string, id: string, desired: DesiredState, failed = false): void {
     this.stmts.setDesired.run(desired, failed ? 1 : 0, Date.now(), service, id);
   }
 

@@ -8,6 +8,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import type { Config, ServiceConfig } from '../config/types.js';
 import { buildInstanceEnv, instanceDataDir } from '../config/instance-env.js';
 import { TenementError } from '../core/errors.js';
+import { formatInstanceName } from '../core/names.js';
 import { assertTransition, hasProcess, isServing, refusesRequests, type DesiredState, type InstanceState } from '../core/lifecycle.js';
 import type { EventBus, LaunchCause, LifecycleKind } from '../core/events.js';
 import type { ExitInfo, Runtime, RunningProcess } from '../runtime/runtime.js';
@@ -76,7 +77,7 @@ export class Instance implements InstanceHandle {
     this.serviceConfig = serviceConfig;
     this.service = serviceConfig.name;
     this.id = id;
-    this.name = `${this.service}:${id}`;
+    this.name = formatInstanceName(this.service, id);
     this.weight = weight;
     this.restarts = restarts;
   }

@@ -6,7 +6,7 @@
 import type { Config, Isolation, ServiceConfig } from '../config/types.js';
 import { TenementError } from '../core/errors.js';
 import { canSpawn, hasProcess, healthOf, isServing, refusesRequests, requestOutcome } from '../core/lifecycle.js';
-import { assertName } from '../core/names.js';
+import { assertName, formatInstanceName } from '../core/names.js';
 import type { EventBus } from '../core/events.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -62,7 +62,7 @@ export class Supervisor implements SupervisorApi {
     for (const row of store.all()) {
       const svc = this.config.services[row.service];
       if (svc === undefined) {
-        this.deps.logger.warn({ instance: `${row.service}:${row.id}` }, 'registered instance of a service that is no longer in the config: left alone');
+        this.deps.logger.warn({ instance: formatInstanceName(row.service, row.id) }, 'registered instance of a service that is no longer in the config: left alone');
         continue;
       }
       const instance = this.add(svc, row.id, row.weight, row.restarts);
@@ -247,7 +247,7 @@ export class Supervisor implements SupervisorApi {
     if (row.pid === null || row.startTime === null) return;
     const svc = this.config.services[row.service];
     const runtime = this.deps.runtimes[svc?.isolation ?? 'process'];
-    const instance = `${row.service}:${row.id}`;
+    const instance = formatInstanceName(row.service, row.id);
     const stopped = await runtime.reap({ instance, pid: row.pid, startTime: row.startTime }, svc?.stopTimeoutMs ?? 10_000);
     if (stopped) this.deps.logger.info({ instance }, 'stopped a process left by a previous server');
     this.deps.store.clearProcess(row.service, row.id);
@@ -300,8 +300,7 @@ export class Supervisor implements SupervisorApi {
       service: i.service,
       id: i.id,
       state: i.state,
-      // A start whose health check answers with an error shows that, not "starting".
-      health: i.state === 'starting' && i.failedCheckStatus !== null ? 'unhealthy' : healthOf(i.state),
+      health: healthOf(i.state, i.failedCheckStatus),
       health_check_status: hasProcess(i.state) ? i.failedCheckStatus : null,
       port: i.port,
       pid: i.pid,

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDaemon, TEN, tempDir, type CliResult } from '../helpers/daemon.js';
+import { startDaemon, TEN, tempDir, waitFor, type CliResult } from '../helpers/daemon.js';
 
 const CONFIG = '[service.notes]\ncommand = "node {apps}/ok.mjs"\nhealth = "/health"\n';
 
@@ -29,7 +29,7 @@ test('ten finds the local server by itself', async (t) => {
   const first = await startDaemon(t, { config: CONFIG, env: { XDG_RUNTIME_DIR: runtimeDir } });
   const recordDir = join(runtimeDir, 'tenement');
 
-  await t.test('the record is private and holds no token', () => {
+  await t.test('the record is private and holds no token', async () => {
     const [name, ...more] = readdirSync(recordDir);
     assert.deepEqual(more, []);
     assert.equal(statSync(recordDir).mode & 0o777, 0o700);
@@ -41,7 +41,7 @@ test('ten finds the local server by itself', async (t) => {
       url: first.url, tokenFile: join(first.dataDir, 'api_token'), dataDir: first.dataDir,
       pid: first.proc.pid, startedAt: (JSON.parse(text) as { startedAt: string }).startedAt,
     });
-    assert.match(first.output(), /manage it with: .*ten ps \(on this machine ten finds this server by itself\)/);
+    await waitFor(() => /manage it with: .*ten ps \(on this machine ten finds this server by itself\)/.test(first.output()), 20_000, 'the hint to use a plain ten ps');
   });
 
   await t.test('spawn and ps with no --server, --token or --data-dir', async () => {

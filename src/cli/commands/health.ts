@@ -4,7 +4,7 @@
  * @module
  */
 import type { Command } from 'commander';
-import { parseInstanceName } from '../../core/names.js';
+import { formatInstanceName, parseInstanceName } from '../../core/names.js';
 import type { CliContext } from '../command.js';
 import { formatHealth } from '../output.js';
 
@@ -14,6 +14,6 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<instance>', 'SERVICE:ID')
     .action(ctx.action(async (instance: string) => {
       const { service, id } = parseInstanceName(instance);
-      return formatHealth(await ctx.client().health(`${service}:${id}`));
+      return formatHealth(await ctx.client().health(formatInstanceName(service, id)));
     }));
 }

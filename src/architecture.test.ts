@@ -1,5 +1,6 @@
-// The shape of src/: no import circle between files or between folders (layers), read from the
-// sources themselves with TypeScript's own import scanner, so nothing has to be kept in sync.
+// The shape of src/, read from the sources themselves: no import circle between files or between
+// folders (layers), no source file too long to read in one go, and no lifecycle rule written
+// outside core/lifecycle.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -9,11 +10,36 @@ import ts from 'typescript';
 
 const SRC = dirname(fileURLToPath(import.meta.url));
 
-/** Every non-test source file of src/, relative to it. */
-function sourceFiles(): string[] {
+/** Every non-test source file of src/ with one of these endings, relative to it. */
+function sourceFiles(endings: readonly string[] = ['.ts']): string[] {
   return readdirSync(SRC, { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+    .filter((f) => endings.some((e) => f.endsWith(e)) && !f.endsWith('.test.ts'))
     .sort();
+}
+
+const MAX_CODE_LINES = 400;
+const STATES = 'starting|running|degraded|unhealthy|failed|idle|stopped|held';
+/** An instance state compared by hand: `x.state === 'idle'`, `'held' !== state`, `case 'running':`. */
+const INLINE_STATE_RULE = new RegExp(`\\bstate\\s*[!=]==?\\s*'(${STATES})'|'(${STATES})'\\s*[!=]==?\\s*[\\w.]*\\bstate\\b|case '(${STATES})':`);
+
+/** Lines that are neither blank nor only a comment. */
+function codeLines(text: string): number {
+  let n = 0;
+  let inBlock = false;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (inBlock) {
+      if (line.includes('*/')) inBlock = false;
+      continue;
+    }
+    if (line === '' || line.startsWith('//')) continue;
+    if (line.startsWith('/*')) {
+      inBlock = !line.includes('*/');
+      continue;
+    }
+    n++;
+  }
+  return n;
 }
 
 /** file → the src files it imports (static, type-only, re-exports and literal dynamic imports). */
@@ -98,4 +124,32 @@ test('no import circle between the folders (layers) of src/', () => {
     layers.set(from, edges);
   }
   assert.deepEqual(circles(layers), []);
+});
+
+test('the line counter counts code, not blank lines or comments', () => {
+  assert.equal(codeLines('/**\n * doc\n */\nconst a = 1;\n\n// why\nfoo(a); // trailing\n/* one */\n'), 2);
+});
+
+test(`no source file in src/ has more than ${MAX_CODE_LINES} lines of code`, () => {
+  const files = sourceFiles(['.ts', '.js', '.css', '.html']);
+  assert.ok(files.length > 50);
+  const tooLong = files
+    .map((file) => ({ file, lines: codeLines(readFileSync(join(SRC, file), 'utf8')) }))
+    .filter(({ lines }) => lines > MAX_CODE_LINES)
+    .map(({ file, lines }) => `${file}: ${lines}`);
+  assert.deepEqual(tooLong, [], 'split these files');
+});
+
+test('no instance state is compared outside core/lifecycle.ts: other layers ask it', () => {
+  assert.ok(INLINE_STATE_RULE.test("if (i.state === 'running' || i.state === 'degraded')"));
+  assert.ok(INLINE_STATE_RULE.test("case 'held':"));
+  assert.ok(!INLINE_STATE_RULE.test("this.setState('running');"));
+  const found: string[] = [];
+  for (const file of sourceFiles()) {
+    if (file === 'core/lifecycle.ts') continue;
+    readFileSync(join(SRC, file), 'utf8').split('\n').forEach((line, i) => {
+      if (INLINE_STATE_RULE.test(line)) found.push(`${file}:${i + 1}: ${line.trim()}`);
+    });
+  }
+  assert.deepEqual(found, []);
 });
