@@ -70,3 +70,20 @@ test('an editor using the JSON Schema accepts good configs and flags bad ones', 
     assert.equal(check(`test/fixtures/config/${bad}.toml`), false, `${bad}.toml is flagged`);
   }
 });
+
+test('every key and table in the JSON Schema carries its description from the docs', () => {
+  const schema = JSON.parse(renderConfigJsonSchema(docs)) as JsonSchemaNode;
+  const missing: string[] = [];
+  const walk = (node: JsonSchemaNode, path: string): void => {
+    for (const [key, child] of Object.entries(node.properties ?? {})) {
+      if (child.description === undefined) missing.push(`${path}${key}`);
+      walk(child, `${path}${key}.`);
+    }
+    if (typeof node.additionalProperties === 'object' && node.additionalProperties.type === 'object') {
+      if (node.additionalProperties.description === undefined) missing.push(`${path}*`);
+      walk(node.additionalProperties, `${path}*.`);
+    }
+  };
+  walk(schema, '');
+  assert.deepEqual(missing, []);
+});

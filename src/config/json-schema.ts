@@ -70,6 +70,29 @@ export function parseConfigDocs(markdown: string): DocumentedKey[] {
   return keys;
 }
 
+/** The first paragraph under each table's heading (`settings.tls` → "Accepted and validated, …"). */
+export function parseSectionIntros(markdown: string): Map<string, string> {
+  const intros = new Map<string, string>();
+  let table: string | undefined;
+  let paragraph: string[] = [];
+  const close = (): void => {
+    if (table !== undefined && paragraph.length > 0 && !intros.has(table)) intros.set(table, paragraph.join(' '));
+    paragraph = [];
+  };
+  for (const line of markdown.split('\n')) {
+    if (line.startsWith('#')) {
+      close();
+      table = tablePath(line);
+    } else if (line.trim() === '' || /^(\||```)/.test(line)) {
+      close();
+    } else if (table !== undefined) {
+      paragraph.push(line.trim());
+    }
+  }
+  close();
+  return intros;
+}
+
 /** Every key of a fixed-key table in the schema (not the entries of free tables such as `env`). */
 export function schemaKeys(): Array<{ path: string; node: JsonSchemaNode; required: boolean }> {
   const found: Array<{ path: string; node: JsonSchemaNode; required: boolean }> = [];
@@ -109,14 +132,21 @@ export function configJsonSchema(): JsonSchemaNode {
 export function renderConfigJsonSchema(docsMarkdown: string): string {
   const schema = configJsonSchema();
   const meanings = new Map(parseConfigDocs(docsMarkdown).map((key) => [key.path, key.meaning]));
+  // A table is described by the paragraph under its own heading rather than its row's "See [x]".
+  for (const [path, intro] of parseSectionIntros(docsMarkdown)) meanings.set(path, intro);
   const describe = (node: JsonSchemaNode, prefix: string): void => {
     for (const [key, child] of Object.entries(node.properties ?? {})) {
       const path = prefix === '' ? key : `${prefix}.${key}`;
-      const meaning = meanings.get(path);
+      // `service` itself is described by its entries' heading, `[service.NAME]`.
+      const meaning = meanings.get(path) ?? meanings.get(`${path}.*`);
       if (meaning !== undefined) child.description = meaning;
       describe(child, path);
     }
-    if (typeof node.additionalProperties === 'object') describe(node.additionalProperties, `${prefix}.*`);
+    if (typeof node.additionalProperties === 'object') {
+      const meaning = meanings.get(`${prefix}.*`);
+      if (meaning !== undefined) node.additionalProperties.description = meaning;
+      describe(node.additionalProperties, `${prefix}.*`);
+    }
   };
   describe(schema, '');
   const { $schema, ...rest } = schema;
