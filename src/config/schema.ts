@@ -7,7 +7,7 @@
  */
 import { parse as parseShellWords } from 'shell-quote';
 import * as z from 'zod';
-import { NAME_PATTERN, NAME_RULE } from '../core/names.js';
+import { DASHBOARD_LABEL, NAME_PATTERN, NAME_RULE } from '../core/names.js';
 import { TEMPLATE_VARIABLES, findUnknownVariables } from './interpolate.js';
 
 export const ISOLATIONS = ['process', 'namespace', 'sandbox'] as const;
@@ -79,6 +79,8 @@ const SettingsSchema = table({
   log_retention_days: positiveInt.default(7),
   log_retention_mb: positiveInt.default(100),
   public_metrics: z.boolean().default(false),
+  max_sse_clients: positiveInt.default(100),
+  auto_spawn_per_minute: count.default(10),
   tls: TlsSchema.prefault({}),
 }).refine((s) => s.backoff_max_ms >= s.backoff_base_ms, {
   path: ['backoff_max_ms'],
@@ -95,6 +97,10 @@ const SettingsSchema = table({
   logRetentionDays: s.log_retention_days,
   logRetentionMb: s.log_retention_mb,
   publicMetrics: s.public_metrics,
+  /** Open `/api/events` + `/api/logs/stream` clients at once. */
+  maxSseClients: s.max_sse_clients,
+  /** New auto-spawn registrations per client address per minute; 0 = no limit. */
+  autoSpawnPerMinute: s.auto_spawn_per_minute,
   tls: s.tls,
 }));
 
@@ -190,6 +196,9 @@ export const ConfigFileSchema = table({
       ctx.addIssue({ code: 'custom', path, message: `no [service.${name}] in this file (${known})` });
     }
   };
+  const reserved = `is reserved: ${DASHBOARD_LABEL}.{domain} is the dashboard's own host`;
+  if (Object.hasOwn(file.service, DASHBOARD_LABEL)) ctx.addIssue({ code: 'custom', path: ['service', DASHBOARD_LABEL], message: `the service name "${DASHBOARD_LABEL}" ${reserved}` });
+  if (Object.hasOwn(file.routing.subdomain, DASHBOARD_LABEL)) ctx.addIssue({ code: 'custom', path: ['routing', 'subdomain', DASHBOARD_LABEL], message: `the subdomain "${DASHBOARD_LABEL}" ${reserved}` });
   for (const [name, ids] of Object.entries(file.instances)) {
     requireService(name, ['instances', name]);
     const repeated = ids.find((id, i) => ids.indexOf(id) !== i);
