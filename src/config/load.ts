@@ -10,6 +10,7 @@ import { TomlError, parse as parseToml } from 'smol-toml';
 import type * as z from 'zod';
 import { TenementError } from '../core/errors.js';
 import { ConfigFileSchema, describeIssue } from './schema.js';
+import { readWakePage } from './wake-page.js';
 import type { ConfigFile, ServiceFile } from './schema.js';
 import type { Config, ServiceConfig, Settings } from './types.js';
 
@@ -105,6 +106,7 @@ function toConfig(file: ConfigFile, path: string, overrides: ConfigOverrides, fa
     logRetentionDays: s.log_retention_days,
     logRetentionMb: s.log_retention_mb,
     publicMetrics: s.public_metrics,
+    minFreeMb: s.min_free_mb,
     tls: { enabled: s.tls.enabled, domain: s.tls.domain, acmeEmail: s.tls.acme_email, acmeDirectory: s.tls.acme_directory },
   };
   const services = Object.fromEntries(Object.entries(file.service).map(([name, service]) => [name, toService(name, service, folder, fail)]));
@@ -136,7 +138,22 @@ function toService(name: string, s: ServiceFile, folder: string, fail: Fail): Se
     autoSpawn: s.auto_spawn,
     maxInstances: s.max_instances,
     env: s.env,
+    freezeAfterMs: toMs(s.freeze_after),
+    wakePageAfterMs: toMs(s.wake_page_after),
+    wakePage: s.wake_page === undefined ? undefined : loadWakePage(folder, s.wake_page, `service.${name}.wake_page`, fail),
+    idleIgnore: {
+      paths: s.idle_ignore.filter((entry) => entry.startsWith('/')),
+      agents: s.idle_ignore.filter((entry) => !entry.startsWith('/')).map((entry) => entry.toLowerCase()),
+    },
   };
+}
+
+function loadWakePage(folder: string, file: string, key: string, fail: Fail): string {
+  try {
+    return readWakePage(resolve(folder, file));
+  } catch (err) {
+    throw fail(`${key}: ${JSON.stringify(file)} ${err instanceof Error ? err.message : String(err)}`, { key });
+  }
 }
 
 /** Shell-style words (quotes and backslashes work); anything a shell would interpret is refused. */

@@ -36,6 +36,12 @@ const instanceId = z.string().regex(NAME_PATTERN, {
   error: (iss) => `invalid id ${JSON.stringify(iss.input)}: use ${NAME_RULE}`,
 });
 
+/** A path prefix ("/health") or a User-Agent substring ("UptimeRobot"). */
+const idleIgnoreEntry = z.string()
+  .min(1)
+  .max(200, { error: 'must be at most 200 characters' })
+  .regex(/^[\x20-\x7e]+$/, { error: 'must be printable ASCII: a path starting with "/" or a User-Agent substring' });
+
 const envName = z.string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'invalid variable name: use letters, digits and "_", not starting with a digit' })
   .refine((key) => !(FIXED_ENV_KEYS as readonly string[]).includes(key), {
@@ -73,6 +79,8 @@ const SettingsSchema = table({
   log_retention_days: positiveInt.default(7),
   log_retention_mb: positiveInt.default(100),
   public_metrics: z.boolean().default(false),
+  // Frozen instances are stopped, oldest first, while MemAvailable is below this; 0 = never.
+  min_free_mb: count.default(128),
   tls: TlsSchema.prefault({}),
 }).refine((s) => s.backoff_max_ms >= s.backoff_base_ms, {
   path: ['backoff_max_ms'],
@@ -100,6 +108,13 @@ const ServiceSchema = table({
   auto_spawn: z.boolean().default(false),
   max_instances: positiveInt.default(1000),
   env: z.record(envName, envTemplate).default({}),
+  freeze_after: seconds.default(0),
+  wake_page_after: seconds.default(1),
+  wake_page: z.string().min(1).optional(),
+  idle_ignore: z.array(idleIgnoreEntry).max(100).default([]),
+}).refine((s) => s.freeze_after === 0 || s.idle_timeout === 0 || s.freeze_after < s.idle_timeout, {
+  path: ['freeze_after'],
+  error: 'must be below idle_timeout (at idle_timeout a frozen instance is stopped)',
 });
 
 const RoutingSchema = table({

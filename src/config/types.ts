@@ -26,6 +26,8 @@ export interface Settings {
   readonly logRetentionDays: number;
   readonly logRetentionMb: number;
   readonly publicMetrics: boolean;
+  /** Frozen instances are stopped while MemAvailable is below this (MiB); 0 = never. */
+  readonly minFreeMb: number;
   readonly tls: TlsSettings;
 }
 
@@ -52,6 +54,21 @@ export interface ServiceConfig {
   readonly maxInstances: number;
   /** Values may hold `{name} {id} {data_dir} {port}`; validated at load, filled at spawn. */
   readonly env: Readonly<Record<string, string>>;
+  /** ms without traffic before the instance's cgroup is frozen; 0 = never frozen. */
+  readonly freezeAfterMs: number;
+  /** ms a browser navigation waits for a wake before it gets the waiting page; 0 = never. */
+  readonly wakePageAfterMs: number;
+  /** The waiting page's HTML with `{{placeholders}}` (docs/configuration.md); undefined = built in. */
+  readonly wakePage: string | undefined;
+  /** Requests that neither wake the instance nor keep it awake. */
+  readonly idleIgnore: IdleIgnore;
+}
+
+export interface IdleIgnore {
+  /** Path prefixes, each starting with "/". */
+  readonly paths: readonly string[];
+  /** User-Agent substrings, lower-cased (matched without regard to case). */
+  readonly agents: readonly string[];
 }
 
 export interface RoutingConfig {

@@ -68,6 +68,24 @@ export async function cgroupPids(dir: string): Promise<number[]> {
   return text.split('\n').map(Number).filter((pid) => pid > 0);
 }
 
+/** How long a freeze may take: a task in uninterruptible sleep is frozen only once it wakes. */
+const FREEZE_DEADLINE_MS = 5000;
+
+/**
+ * Polls `isFrozen` until true; after the deadline undoes the freeze with `thaw` and throws, so a
+ * group is never left half frozen.
+ */
+export async function waitFrozen(isFrozen: () => Promise<boolean>, thaw: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + FREEZE_DEADLINE_MS;
+  for (let pause = 1; !(await isFrozen()); pause = Math.min(pause * 2, 50)) {
+    if (Date.now() > deadline) {
+      await thaw();
+      throw new Error(`not frozen within ${FREEZE_DEADLINE_MS / 1000} s`);
+    }
+    await sleep(pause);
+  }
+}
+
 const RELEASE_DEADLINE_MS = 5000;
 
 /**

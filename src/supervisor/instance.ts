@@ -13,6 +13,7 @@ import type { ExitInfo, Runtime, RunningProcess } from '../runtime/runtime.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { InstanceStore } from '../store/instances.js';
 import { backoffDelayMs, countRecent } from './backoff.js';
+import { CgroupFreezer } from './freezer.js';
 import { ReadinessWaiter, probeOnce } from './readiness.js';
 import type { InstanceState } from './state.js';
 import type { InstanceHandle } from './types.js';
@@ -29,7 +30,7 @@ export interface InstanceContext {
 /** Health failures in a row that make a running instance unhealthy (1–2 = degraded). */
 const UNHEALTHY_AFTER = 3;
 
-type StopTarget = 'stopped' | 'idle' | 'held';
+export type StopTarget = 'stopped' | 'idle' | 'held';
 
 interface StateWaiter {
   resolve(): void;
@@ -49,6 +50,8 @@ export class Instance implements InstanceHandle {
   lastActivityAt = 0;
   /** Automatic restarts over the instance's registered life. */
   restarts: number;
+  /** ms timestamp of the last state change (how long a wake or a freeze has lasted). */
+  stateSince = Date.now();
 
   private readonly ctx: InstanceContext;
   private proc: RunningProcess | null = null;
@@ -68,6 +71,9 @@ export class Instance implements InstanceHandle {
   private crashedGeneration = -1;
   /** A stop under way: the next launch waits for it (one process per instance at a time). */
   private stopping: Promise<void> | null = null;
+  /** The current process's cgroup freezer when freeze_after is set. */
+  private freezer: CgroupFreezer | null = null;
+  private thawing: Promise<void> | null = null;
 
   constructor(ctx: InstanceContext, serviceConfig: ServiceConfig, id: string, weight: number, restarts: number) {
     this.ctx = ctx;
@@ -83,9 +89,9 @@ export class Instance implements InstanceHandle {
     this.openConnections++;
   }
 
-  connectionClosed(): void {
+  connectionClosed(isActivity = true): void {
     this.openConnections--;
-    this.lastActivityAt = Date.now();
+    if (isActivity) this.lastActivityAt = Date.now();
   }
 
   get pid(): number | null {
@@ -107,6 +113,7 @@ export class Instance implements InstanceHandle {
    */
   start(cause: LaunchCause): Promise<void> {
     if (this.state === 'running' || this.state === 'degraded') return Promise.resolve();
+    if (this.state === 'frozen') return this.thaw();
     if (this.launching !== null) return this.launching;
     if (cause !== 'restart') clearTimeout(this.restartTimer);
     const launch = this.launch(cause).finally(() => {
@@ -143,7 +150,7 @@ export class Instance implements InstanceHandle {
    * The state changes first, so the proxy stops sending requests to a process on its way out; a
    * wake that arrives meanwhile starts the next process only once this one is gone.
    */
-  async stop(target: StopTarget): Promise<void> {
+  async stop(target: StopTarget, reason?: string): Promise<void> {
     this.generation++;
     clearTimeout(this.restartTimer);
     this.disarmHealth();
@@ -152,17 +159,75 @@ export class Instance implements InstanceHandle {
     this.setState(target);
     await this.stopProcess();
     if (changed) {
-      this.lifecycle(target === 'idle' ? 'idle' : 'stop', target === 'idle' ? 'stopped after being idle' : target === 'held' ? 'stopped and held' : 'stopped');
+      this.lifecycle(target === 'idle' ? 'idle' : 'stop', reason ?? (target === 'idle' ? 'stopped after being idle' : target === 'held' ? 'stopped and held' : 'stopped'));
     }
   }
 
-  /** Called by the idle sweep. */
+  /** Called by the idle sweep (a frozen instance is stopped at idle_timeout too). */
   isIdleDue(now: number): boolean {
     const timeout = this.serviceConfig.idleTimeoutMs;
     return timeout > 0
-      && (this.state === 'running' || this.state === 'degraded')
+      && (this.state === 'running' || this.state === 'degraded' || this.state === 'frozen')
       && this.openConnections === 0
       && now - this.lastActivityAt >= timeout;
+  }
+
+  /** Called by the idle sweep: running, untouched for freeze_after, and able to freeze. */
+  isFreezeDue(now: number): boolean {
+    return this.freezer !== null
+      && this.state === 'running'
+      && this.openConnections === 0
+      && now - this.lastActivityAt >= this.serviceConfig.freezeAfterMs;
+  }
+
+  /**
+   * Freezes the process (no CPU, memory kept) and pauses health checks. The state changes first,
+   * so a request arriving meanwhile thaws it (the thaw waits for the freeze to finish).
+   */
+  async freeze(): Promise<void> {
+    const freezer = this.freezer;
+    if (freezer === null || this.state !== 'running') return;
+    const gen = this.generation;
+    this.disarmHealth();
+    this.setState('frozen');
+    try {
+      await freezer.freeze();
+    } catch (err) {
+      this.lifecycle('freeze', `could not be frozen (${err instanceof Error ? err.message : 'error'}); left running`);
+      if (gen === this.generation && (this.state as InstanceState) === 'frozen') {
+        this.setState('running');
+        this.armHealth(gen);
+      }
+      return;
+    }
+    this.lifecycle('freeze', `frozen after ${this.serviceConfig.freezeAfterMs / 1000} s without traffic`);
+  }
+
+  /** Lets a frozen instance run again; concurrent callers share one thaw. */
+  thaw(): Promise<void> {
+    if (this.state !== 'frozen') return this.waitUntilRunning(this.serviceConfig.startupTimeoutMs);
+    this.thawing ??= this.thawFrozen().finally(() => {
+      this.thawing = null;
+    });
+    return this.thawing;
+  }
+
+  private async thawFrozen(): Promise<void> {
+    const gen = this.generation;
+    const began = performance.now();
+    try {
+      await this.freezer?.thaw();
+    } catch (err) {
+      if (gen === this.generation) void this.handleFailure(gen, `could not be thawed (${err instanceof Error ? err.message : 'error'})`, false);
+      throw new TenementError('unavailable', `${this.name} could not be thawed`);
+    }
+    // Stopped (idle_timeout, memory floor, ten stop) while the thaw ran: that stop wins.
+    if (gen !== this.generation || this.state !== 'frozen') throw new TenementError('unavailable', `${this.name} is ${this.state}`);
+    this.lastActivityAt = Date.now();
+    this.setState('running');
+    this.armHealth(gen);
+    const durationMs = Math.round((performance.now() - began) * 1000) / 1000;
+    this.ctx.events.emit('lifecycle', { ...this.ids(), kind: 'thaw', message: `thawed in ${durationMs} ms`, at: Date.now(), durationMs });
   }
 
   private async launch(cause: LaunchCause): Promise<void> {
@@ -196,6 +261,7 @@ export class Instance implements InstanceHandle {
         dataDir,
         memoryLimitMb: svc.memoryLimitMb,
         cpuShares: svc.cpuShares,
+        freezable: svc.freezeAfterMs > 0,
         onLine: (stream, line) => this.onLine(stream, line),
       });
     } catch (err) {
@@ -210,6 +276,7 @@ export class Instance implements InstanceHandle {
     }
 
     this.proc = proc;
+    this.freezer = svc.freezeAfterMs > 0 && proc.cgroup !== undefined ? new CgroupFreezer(proc.cgroup) : null;
     this.port = port;
     this.startedAt = Date.now();
     this.ctx.store.recordProcess(this.service, this.id, port, proc.pid, proc.startTime);
@@ -326,7 +393,8 @@ export class Instance implements InstanceHandle {
     if (gen !== this.generation || this.port === null) return;
     const timeoutMs = Math.min(5000, this.ctx.config.settings.healthCheckIntervalMs);
     const ok = await probeOnce(this.port, this.serviceConfig.health, timeoutMs);
-    if (gen !== this.generation) return;
+    // A probe that was under way when the instance froze says nothing about its health.
+    if (gen !== this.generation || this.state === 'frozen') return;
     if (ok) {
       if (this.healthFailures > 0) {
         this.healthFailures = 0;
@@ -348,7 +416,10 @@ export class Instance implements InstanceHandle {
   /** Ends the current process (if any) and frees what it held; a launch waits for this. */
   private async stopProcess(): Promise<void> {
     const proc = this.proc;
+    const freezer = this.freezer;
     const stopping = (async () => {
+      // A frozen app gets its SIGTERM only once thawed; a failed thaw leaves it to SIGKILL.
+      if (freezer !== null) await freezer.thaw().catch(() => undefined);
       if (proc !== null) await proc.stop(this.serviceConfig.stopTimeoutMs);
       await this.releaseProcess();
     })();
@@ -361,6 +432,7 @@ export class Instance implements InstanceHandle {
     if (this.port !== null) this.ctx.ports.release(this.port);
     const hadProcess = this.proc !== null;
     this.proc = null;
+    this.freezer = null;
     this.port = null;
     this.startedAt = null;
     if (!hadProcess) return;
@@ -376,6 +448,7 @@ export class Instance implements InstanceHandle {
     const from = this.state;
     if (from === to) return;
     this.state = to;
+    this.stateSince = Date.now();
     this.ctx.events.emit('state', { ...this.ids(), from, to, at: Date.now() });
     if (to === 'running') {
       for (const w of this.stateWaiters.splice(0)) w.resolve();

@@ -8,6 +8,7 @@ import { TenementError } from '../core/errors.js';
 import { assertName } from '../core/names.js';
 import type { EventBus } from '../observability/events.js';
 import type { PortAllocator } from '../runtime/ports.js';
+import { readMemAvailableMb } from '../runtime/meminfo.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { InstanceStore, InstanceRow } from '../store/instances.js';
 import { Instance, type InstanceContext } from './instance.js';
@@ -21,6 +22,8 @@ export interface SupervisorDeps {
   readonly ports: PortAllocator;
   readonly runtimes: Readonly<Record<Isolation, Runtime>>;
   readonly logger: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /** MiB of memory the host has available (default: MemAvailable); tests simulate pressure with it. */
+  readonly memAvailableMb?: () => Promise<number | undefined>;
 }
 
 const NO_INSTANCES: readonly Instance[] = Object.freeze([]);
@@ -36,6 +39,7 @@ export class Supervisor implements SupervisorApi {
   /** service → instances array, replaced (never mutated) when registrations change. */
   private readonly arrays = new Map<string, readonly Instance[]>();
   private idleSweep: NodeJS.Timeout | undefined;
+  private isReclaiming = false;
 
   constructor(deps: SupervisorDeps) {
     this.deps = deps;
@@ -101,6 +105,8 @@ export class Supervisor implements SupervisorApi {
         return Promise.reject(new TenementError('invalid_state', `${instance.name} is ${instance.state}`));
       case 'unhealthy':
         return instance.waitUntilRunning(instance.serviceConfig.startupTimeoutMs);
+      case 'frozen':
+        return instance.thaw();
       case 'idle':
       case 'stopped':
         this.deps.store.setDesired(instance.service, instance.id, 'running');
@@ -119,6 +125,21 @@ export class Supervisor implements SupervisorApi {
     return instance;
   }
 
+  async wake(service: string, id: string): Promise<InstanceInfo> {
+    const instance = this.require(service, id);
+    if (instance.state === 'held' || instance.state === 'failed') {
+      throw new TenementError('invalid_state', `${instance.name} is ${instance.state}: traffic and wake do not start it`, { hint: `start it with ten start ${instance.name}` });
+    }
+    this.ensureReady(instance).catch(() => undefined);
+    return this.toInfo(instance, Date.now());
+  }
+
+  prewake(service: string, id: string): void {
+    const instance = this.byService.get(service)?.get(id);
+    if (instance === undefined || instance.state === 'held' || instance.state === 'failed') return;
+    this.ensureReady(instance).catch(() => undefined);
+  }
+
   list(): InstanceInfo[] {
     const now = Date.now();
     return this.all().map((i) => this.toInfo(i, now));
@@ -135,7 +156,7 @@ export class Supervisor implements SupervisorApi {
     if (options.weight !== undefined) assertWeight(options.weight);
     let instance = this.byService.get(service)?.get(id);
     if (instance !== undefined) {
-      if (instance.state === 'running' || instance.state === 'degraded' || instance.state === 'starting') {
+      if (instance.state === 'running' || instance.state === 'degraded' || instance.state === 'starting' || instance.state === 'frozen') {
         throw new TenementError('already_exists', `${instance.name} is already ${instance.state}`, { hint: `use ten restart ${instance.name} to restart it` });
       }
       if (options.weight !== undefined) this.applyWeight(instance, options.weight);
@@ -251,7 +272,7 @@ export class Supervisor implements SupervisorApi {
   }
 
   private armIdleSweep(): void {
-    const timeouts = Object.values(this.config.services).map((s) => s.idleTimeoutMs).filter((t) => t > 0);
+    const timeouts = Object.values(this.config.services).flatMap((s) => [s.idleTimeoutMs, s.freezeAfterMs]).filter((t) => t > 0);
     if (timeouts.length === 0) return;
     // A sweep a few times per shortest timeout keeps idling within ~25 % of the configured time.
     const everyMs = Math.max(100, Math.min(1000, Math.floor(Math.min(...timeouts) / 4)));
@@ -261,12 +282,42 @@ export class Supervisor implements SupervisorApi {
 
   private sweepIdle(): void {
     const now = Date.now();
+    let hasFrozen = false;
     for (const ids of this.byService.values()) {
       for (const instance of ids.values()) {
-        if (!instance.isIdleDue(now)) continue;
-        this.deps.store.setDesired(instance.service, instance.id, 'idle');
-        void instance.stop('idle');
+        if (instance.isIdleDue(now)) {
+          this.deps.store.setDesired(instance.service, instance.id, 'idle');
+          void instance.stop('idle');
+        } else if (instance.isFreezeDue(now)) {
+          void instance.freeze();
+        } else if (instance.state === 'frozen') {
+          hasFrozen = true;
+        }
       }
+    }
+    if (hasFrozen && this.config.settings.minFreeMb > 0) void this.reclaimMemory();
+  }
+
+  /** While memory available is below min_free_mb, stops frozen instances, the longest frozen first. */
+  private async reclaimMemory(): Promise<void> {
+    if (this.isReclaiming) return;
+    this.isReclaiming = true;
+    const floor = this.config.settings.minFreeMb;
+    const readAvailable = this.deps.memAvailableMb ?? readMemAvailableMb;
+    try {
+      for (;;) {
+        let oldest: Instance | undefined;
+        for (const instance of this.all()) {
+          if (instance.state === 'frozen' && (oldest === undefined || instance.stateSince < oldest.stateSince)) oldest = instance;
+        }
+        if (oldest === undefined) return;
+        const available = await readAvailable();
+        if (available === undefined || available >= floor || oldest.state !== 'frozen') return;
+        this.deps.store.setDesired(oldest.service, oldest.id, 'idle');
+        await oldest.stop('idle', `stopped while frozen: ${Math.round(available)} MiB of memory available, below min_free_mb (${floor})`);
+      }
+    } finally {
+      this.isReclaiming = false;
     }
   }
 
@@ -291,7 +342,7 @@ export class Supervisor implements SupervisorApi {
 
   private toInfo(i: Instance, now: number): InstanceInfo {
     const uptime = i.uptimeMs(now);
-    const live = i.state === 'running' || i.state === 'degraded';
+    const live = i.state === 'running' || i.state === 'degraded' || i.state === 'frozen';
     return {
       instance: i.name,
       service: i.service,
