@@ -9,7 +9,7 @@ import type { InstanceState } from '../supervisor/state.js';
 export type LifecycleKind =
   | 'spawn' | 'ready' | 'crash' | 'restart' | 'idle' | 'wake' | 'stop' | 'failed'
   | 'unhealthy' | 'degraded' | 'recovered' | 'remove' | 'oom' | 'storage_warning' | 'storage_exceeded'
-  | 'freeze' | 'thaw';
+  | 'freeze' | 'freeze_failed' | 'thaw';
 
 export interface StateChangeEvent {
   readonly instance: string;

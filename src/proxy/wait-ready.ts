@@ -1,9 +1,10 @@
 /**
- * Waiting for an instance that cannot take a request right now: wake it (idle, stopped) through
- * the supervisor's single-flight ensureReady, or wait for the restart the supervisor is doing,
- * up to a deadline. Off the hot path: only requests to a non-running instance come here.
+ * Waiting for an instance that cannot take a request right now: wake it (idle, stopped) or thaw
+ * it (frozen) through the supervisor's single-flight ensureReady, or wait for the restart the
+ * supervisor is doing, up to a deadline. Off the hot path: only requests to a non-running instance come here.
  * @module
  */
+import { isAsleep } from '../supervisor/state.js';
 import type { SupervisorApi } from '../supervisor/types.js';
 import type { InstanceRoute } from './route-table.js';
 
@@ -25,7 +26,7 @@ export async function waitUntilReachable(
     if (state === 'held' || state === 'failed') return 'unavailable';
     const remaining = deadline - Date.now();
     if (remaining <= 0) return 'unavailable';
-    if (state === 'idle' || state === 'stopped' || state === 'starting') {
+    if (isAsleep(state) || state === 'starting') {
       // ensureReady is single-flight and bounded by the service's startup_timeout itself.
       const woke = await supervisor.ensureReady(route.handle).then(() => true, () => false);
       if (!woke && !route.isReachable) return 'unavailable';

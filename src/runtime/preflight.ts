@@ -7,7 +7,7 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { delimiter, join, resolve } from 'node:path';
 import { TenementError } from '../core/errors.js';
-import type { LimitRequest, LimitsProvider, SpawnSpec } from './runtime.js';
+import type { LimitRequest, LimitsProvider } from './runtime.js';
 
 /** Limits asked for without a provider, or that the provider cannot give, are refused up front. */
 export async function checkLimits(limits: LimitsProvider | undefined, spec: LimitRequest): Promise<void> {

@@ -193,7 +193,7 @@ export class Instance implements InstanceHandle {
     try {
       await freezer.freeze();
     } catch (err) {
-      this.lifecycle('freeze', `could not be frozen (${err instanceof Error ? err.message : 'error'}); left running`);
+      this.lifecycle('freeze_failed', `could not be frozen (${err instanceof Error ? err.message : 'error'}); left running`);
       if (gen === this.generation && (this.state as InstanceState) === 'frozen') {
         this.setState('running');
         this.armHealth(gen);
