@@ -56,6 +56,7 @@ test('a minimal service gets every SPEC default, times in ms', () => {
     logRetentionDays: 7,
     logRetentionMb: 100,
     publicMetrics: false,
+    minFreeMb: 128,
     tls: { enabled: false, domain: undefined, acmeEmail: undefined, acmeDirectory: 'https://acme-v02.api.letsencrypt.org/directory' },
   });
   assert.deepEqual(config.services.api, {
@@ -76,6 +77,10 @@ test('a minimal service gets every SPEC default, times in ms', () => {
     autoSpawn: false,
     maxInstances: 1000,
     env: {},
+    freezeAfterMs: 0,
+    wakePageAfterMs: 1000,
+    wakePage: undefined,
+    idleIgnore: { paths: [], agents: [] },
   });
   assert.deepEqual(config.instances, {});
   assert.deepEqual(config.routing, { default: undefined, subdomain: {}, path: {} });
@@ -87,6 +92,7 @@ test('good-full.toml sets every key and each one arrives in the Config', () => {
   assert.equal(config.settings.healthCheckIntervalMs, 5000);
   assert.deepEqual(config.settings.portRange, [31000, 32000]);
   assert.equal(config.settings.publicMetrics, true);
+  assert.equal(config.settings.minFreeMb, 512);
   assert.deepEqual(config.settings.tls, {
     enabled: true,
     domain: 'example.com',
@@ -105,6 +111,10 @@ test('good-full.toml sets every key and each one arrives in the Config', () => {
   assert.deepEqual([notes.memoryLimitMb, notes.cpuShares, notes.storageQuotaMb], [256, 100, 100]);
   assert.deepEqual([notes.autoSpawn, notes.maxInstances], [true, 50]);
   assert.deepEqual(notes.env, { DATA_DIR: '{data_dir}/{name}/{id}', LOG_LEVEL: 'info' });
+  assert.deepEqual([notes.freezeAfterMs, notes.wakePageAfterMs], [0, 2500]);
+  assert.match(notes.wakePage ?? '', /^<p>\{\{instance\}\} is starting/);
+  assert.deepEqual(notes.idleIgnore, { paths: ['/health'], agents: ['uptimerobot', 'googlebot'] });
+  assert.equal(config.services.adminsvc?.freezeAfterMs, 30_000);
   assert.deepEqual(config.instances, { notes: ['demo', 'alice'] });
   assert.deepEqual(config.routing, { default: 'notes', subdomain: { admin: 'adminsvc' }, path: { '/app': 'appsvc' } });
 });
