@@ -4,7 +4,7 @@
  * (stop accepting, stop instances, flush logs, close the store).
  * @module
  */
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config/load.js';
@@ -73,6 +73,14 @@ export async function serve(options: ServeOptions): Promise<void> {
     sandbox: new SandboxRuntime({ stateDir: join(config.settings.dataDir, '.sandbox'), dataRoot: config.settings.dataDir, limits }),
   };
   out(formatCapabilities(await detectCapabilities({ runtimes, limits })));
+  // Never a silent fallback: a service that wants freezing on a host that cannot is a config error.
+  const { freezeMissing } = await limits.detect();
+  const freezing = Object.values(config.services).find((s) => s.freezeAfterMs > 0);
+  if (freezing !== undefined && freezeMissing !== undefined) {
+    exitWith(new TenementError('invalid_config', `${basename(config.file)}: service.${freezing.name}.freeze_after: this host cannot freeze instances (${freezeMissing})`, {
+      hint: 'set freeze_after = 0 for this service, or run tenement where cgroups can freeze',
+    }));
+  }
   const store = new InstanceStore(db);
   const supervisor = new Supervisor({ config, events, store, ports: new PortAllocator(config.settings.portRange), runtimes, logger });
 

@@ -8,7 +8,7 @@ import { access, mkdir, readFile } from 'node:fs/promises';
 import { TenementError } from '../core/errors.js';
 import { parseInstanceName } from '../core/names.js';
 import type { AppliedLimits, LimitRequest, LimitsProvider, SpawnSpec } from './runtime.js';
-import { isCode, readControl } from './cgroup-fs.js';
+import { isCode, readControl, writeOptionalControl } from './cgroup-fs.js';
 import { CgroupV1Group, type V1Controller, type V1Mounts } from './cgroups-v1.js';
 import { CgroupV2Group, prepareV2Parent, v2Controllers, type CgroupController } from './cgroups-v2.js';
 
@@ -130,13 +130,18 @@ export class CgroupLimits implements LimitsProvider {
     }
   }
 
+  async thawLeftover(instance: string): Promise<void> {
+    const host = await this.detect();
+    const relPath = this.relPath(instance);
+    if (host.version === 'v2' && host.v2Root !== undefined) await writeOptionalControl(`${host.v2Root}/${relPath}/cgroup.freeze`, '0');
+    else if (host.v1Mounts?.freezer !== undefined) await writeOptionalControl(`${host.v1Mounts.freezer}/${relPath}/freezer.state`, 'THAWED');
+  }
+
   async apply(spec: Pick<SpawnSpec, 'instance'> & LimitRequest): Promise<AppliedLimits | undefined> {
     if (spec.memoryLimitMb === undefined && spec.cpuShares === undefined && spec.freezable !== true) return undefined;
     await this.check(spec);
     const host = await this.detect();
-    const { service, id } = parseInstanceName(spec.instance);
-    // Names are DNS labels, which never contain '.', so `service.id` cannot collide.
-    const relPath = `${this.options.parent ?? 'tenement'}/${service}.${id}`;
+    const relPath = this.relPath(spec.instance);
     const settings = {
       memoryBytes: spec.memoryLimitMb === undefined ? undefined : Math.round(spec.memoryLimitMb * 1024 * 1024),
       cpuShares: spec.cpuShares,
@@ -152,6 +157,12 @@ export class CgroupLimits implements LimitsProvider {
       }
       throw new TenementError('spawn_failed', `could not set the resource limits of ${spec.instance} (${errorCode(err)})`, { cause: err });
     }
+  }
+
+  /** The instance's group under the parent; names are DNS labels (no '.'), so `service.id` cannot collide. */
+  private relPath(instance: string): string {
+    const { service, id } = parseInstanceName(instance);
+    return `${this.options.parent ?? 'tenement'}/${service}.${id}`;
   }
 }
 

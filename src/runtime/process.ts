@@ -75,6 +75,7 @@ export class ProcessRuntime implements Runtime {
     // pid gone, a group still named after it is ours: Linux does not reuse a live pgid as a pid.
     if (startTime !== undefined && startTime !== orphan.startTime) return false;
     if (!isGroupRunning(orphan.pid)) return false;
+    await this.#limits?.thawLeftover?.(orphan.instance).catch(() => undefined);
     signalGroup(orphan.pid, 'SIGTERM');
     await emptyGroup(orphan.pid, Date.now() + timeoutMs);
     return true;

@@ -91,6 +91,8 @@ export interface AppliedLimits {
 export interface LimitsProvider {
   /** Throws `isolation_unavailable` if a limit the spec asks for cannot be given on this host. */
   check?(spec: LimitRequest): Promise<void>;
+  /** Thaws what a crashed server left frozen in `instance`'s group, so a stop's signals reach it. */
+  thawLeftover?(instance: string): Promise<void>;
   /** undefined when the spec asks for no limit. */
   apply(spec: Pick<SpawnSpec, 'instance'> & LimitRequest): Promise<AppliedLimits | undefined>;
 }

@@ -107,6 +107,8 @@ export class SandboxRuntime implements Runtime {
 
   async reap(orphan: Orphan, timeoutMs: number): Promise<boolean> {
     const containerId = containerIdOf(orphan.instance);
+    // A frozen sandbox would not die of runsc's signals.
+    await this.#limits?.thawLeftover?.(orphan.instance).catch(() => undefined);
     const hadContainer = (await this.#listContainers()).includes(containerId);
     if (hadContainer) await this.#deleteContainer(containerId);
     const hadProcess = await new ProcessRuntime().reap(orphan, timeoutMs);
