@@ -65,6 +65,13 @@ export class CgroupV1Group implements AppliedLimits {
     return group;
   }
 
+  /** Removes `relPath` from every mounted hierarchy it exists in, killing what is in it. */
+  static async remove(mounts: V1Mounts, relPath: string): Promise<void> {
+    const dirs: Partial<Record<V1Controller, string>> = {};
+    for (const [controller, mount] of Object.entries(mounts) as Array<[V1Controller, string]>) dirs[controller] = `${mount}/${relPath}`;
+    await new CgroupV1Group(dirs).release();
+  }
+
   wrapArgv(argv: readonly string[]): string[] {
     return joinCgroupsArgv(Object.values(this.dirs).map((dir) => `${dir}/cgroup.procs`), argv);
   }

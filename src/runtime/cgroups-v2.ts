@@ -71,6 +71,11 @@ export class CgroupV2Group implements AppliedLimits {
     return group;
   }
 
+  /** Removes the group at `dir` if it exists, killing what is in it. */
+  static async remove(dir: string): Promise<void> {
+    await new CgroupV2Group(dir).release();
+  }
+
   wrapArgv(argv: readonly string[]): string[] {
     return joinCgroupsArgv([`${this.dir}/cgroup.procs`], argv);
   }

@@ -137,6 +137,13 @@ export class CgroupLimits implements LimitsProvider {
     else if (host.v1Mounts?.freezer !== undefined) await writeOptionalControl(`${host.v1Mounts.freezer}/${relPath}/freezer.state`, 'THAWED');
   }
 
+  async removeLeftover(instance: string): Promise<void> {
+    const host = await this.detect();
+    const relPath = this.relPath(instance);
+    if (host.version === 'v2' && host.v2Root !== undefined) await CgroupV2Group.remove(`${host.v2Root}/${relPath}`);
+    else await CgroupV1Group.remove(host.v1Mounts ?? {}, relPath);
+  }
+
   async apply(spec: Pick<SpawnSpec, 'instance'> & LimitRequest): Promise<AppliedLimits | undefined> {
     if (spec.memoryLimitMb === undefined && spec.cpuShares === undefined && spec.freezable !== true) return undefined;
     await this.check(spec);

@@ -78,6 +78,7 @@ export class ProcessRuntime implements Runtime {
     await this.#limits?.thawLeftover?.(orphan.instance).catch(() => undefined);
     signalGroup(orphan.pid, 'SIGTERM');
     await emptyGroup(orphan.pid, Date.now() + timeoutMs);
+    await this.#limits?.removeLeftover?.(orphan.instance).catch(() => undefined);
     return true;
   }
 }

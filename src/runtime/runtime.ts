@@ -93,6 +93,8 @@ export interface LimitsProvider {
   check?(spec: LimitRequest): Promise<void>;
   /** Thaws what a crashed server left frozen in `instance`'s group, so a stop's signals reach it. */
   thawLeftover?(instance: string): Promise<void>;
+  /** Kills what is left in `instance`'s group (a crashed server's) and removes it. */
+  removeLeftover?(instance: string): Promise<void>;
   /** undefined when the spec asks for no limit. */
   apply(spec: Pick<SpawnSpec, 'instance'> & LimitRequest): Promise<AppliedLimits | undefined>;
 }

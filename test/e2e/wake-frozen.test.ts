@@ -4,7 +4,7 @@
 // instances are stopped when memory available is below min_free_mb.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isAlive, startDaemon, tempDir, waitFor } from '../helpers/daemon.js';
@@ -168,4 +168,8 @@ test('a server killed while an instance is frozen: the next one thaws and stops 
   assert.equal(isAlive(pid), true, 'the frozen process outlived the killed server');
   await startDaemon(t, { config: '[service.other]\ncommand = "node {apps}/ok.mjs"\n', dir });
   await waitFor(() => !isAlive(pid), 15_000, 'the frozen leftover to be stopped');
+  await waitFor(() => !readFileSync('/proc/self/mounts', 'utf8').split('\n').some((line) => {
+    const [, mount, type] = line.split(' ');
+    return (type === 'cgroup' || type === 'cgroup2') && existsSync(`${mount}/tenement/chill.a`);
+  }), 10_000, 'its cgroup to be removed');
 });
