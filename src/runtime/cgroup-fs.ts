@@ -3,7 +3,7 @@
  * exec, kill what is left in a cgroup and remove it, tolerating a half-made setup.
  * @module
  */
-import { constants } from 'node:fs';
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { readFile, rmdir, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -20,6 +20,19 @@ export async function readControl(file: string): Promise<string | undefined> {
 /** Writes a control file; never creates one (a missing file means the kernel lacks it). */
 export async function writeControl(file: string, value: string): Promise<void> {
   await writeFile(file, value, { flag: constants.O_WRONLY });
+}
+
+/**
+ * writeControl without the thread-pool round trip: for the one write a waiting request depends on
+ * (a thaw). A cgroupfs write is a short in-kernel call, not disk I/O.
+ */
+export function writeControlNow(file: string, value: string): void {
+  const fd = openSync(file, constants.O_WRONLY);
+  try {
+    writeSync(fd, value);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Like writeControl for a file an older kernel or an absent controller may lack; true if written. */

@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { AppliedLimits } from './runtime.js';
 import type { CgroupSettings } from './cgroups-v2.js';
-import { joinCgroupsArgv, readControl, readCounter, removeCgroup, waitFrozen, writeControl, writeOptionalControl } from './cgroup-fs.js';
+import { joinCgroupsArgv, readControl, readCounter, removeCgroup, waitFrozen, writeControl, writeControlNow, writeOptionalControl } from './cgroup-fs.js';
 
 export type V1Controller = 'memory' | 'cpu' | 'cpuacct' | 'pids' | 'freezer';
 
@@ -104,7 +104,7 @@ export class CgroupV1Group implements AppliedLimits {
   }
 
   async thaw(): Promise<void> {
-    await writeControl(`${this.freezerDir()}/freezer.state`, 'THAWED');
+    writeControlNow(`${this.freezerDir()}/freezer.state`, 'THAWED');
   }
 
   async release(): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import type { AppliedLimits } from './runtime.js';
-import { joinCgroupsArgv, readControl, readCounter, removeCgroup, waitFrozen, writeControl, writeOptionalControl } from './cgroup-fs.js';
+import { joinCgroupsArgv, readControl, readCounter, removeCgroup, waitFrozen, writeControl, writeControlNow, writeOptionalControl } from './cgroup-fs.js';
 
 export type CgroupController = 'memory' | 'cpu' | 'pids';
 
@@ -97,7 +97,7 @@ export class CgroupV2Group implements AppliedLimits {
   }
 
   async thaw(): Promise<void> {
-    await writeControl(`${this.dir}/cgroup.freeze`, '0');
+    writeControlNow(`${this.dir}/cgroup.freeze`, '0');
   }
 
   async release(): Promise<void> {
