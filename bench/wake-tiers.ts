@@ -1,7 +1,8 @@
 /**
  * Wake tiers through the real `ten serve` (needs `npm run build`), in one run and interleaved:
- * request → response for an instance that is already running, one that is frozen (thaw), and one
- * that is stopped (cold start), each on a fresh connection with the reference app
+ * request → response for an instance that is already running (right after traffic, and after the
+ * same idle gap a frozen one had, not frozen), one that is frozen (thaw), and one that is stopped
+ * (cold start), each on a fresh connection with the reference app
  * (../shared/bench/upstream-app.mjs); then the memory a frozen instance holds (PSS).
  *   npm run bench -- wake [--quick]
  * @module
@@ -33,10 +34,13 @@ export interface Latency {
 
 export interface WakeTiersResult {
   readonly running: Latency;
+  /** Running, but idle for as long as the frozen one was before its thaw. */
+  readonly runningAfterIdle: Latency;
   readonly thaw: Latency;
   readonly cold: Latency;
-  /** Median thaw minus median running. */
+  /** Median thaw minus median running (hot), and minus median running after the same idle gap. */
   readonly thawAddsMs: number;
+  readonly thawAddsOverIdleMs: number;
   /** Mean PSS of one frozen instance, MiB. */
   readonly frozenPssMb: number;
 }
@@ -92,7 +96,7 @@ export async function benchWakeTiers(options: WakeTiersOptions = {}): Promise<Wa
   const log = options.log ?? ((line: string) => console.log(line));
   const dir = mkdtempSync(join(tmpdir(), 'tenement-bench-tiers-'));
   const app = `${process.execPath} ${join(SHARED_BENCH, 'upstream-app.mjs')}`;
-  writeFileSync(join(dir, 'tenement.toml'), `[settings]\nhealth_check_interval = 1\n\n[service.app]\ncommand = "${app}"\nhealth = "/health"\nidle_timeout = 0\nfreeze_after = 0.5\nstop_timeout = 2\n\n[instances]\napp = ["prod"]\n`);
+  writeFileSync(join(dir, 'tenement.toml'), `[settings]\nhealth_check_interval = 1\n\n[service.app]\ncommand = "${app}"\nhealth = "/health"\nidle_timeout = 0\nfreeze_after = 0.5\nstop_timeout = 2\n\n[service.warm]\ncommand = "${app}"\nhealth = "/health"\nidle_timeout = 0\nstop_timeout = 2\n\n[instances]\napp = ["prod"]\nwarm = ["prod"]\n`);
   const port = await freePort();
   const server = spawn(process.execPath, [join(ROOT, 'bin/ten'), '--config', join(dir, 'tenement.toml'), '--data-dir', join(dir, 'data'), 'serve', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
@@ -117,9 +121,9 @@ export async function benchWakeTiers(options: WakeTiersOptions = {}): Promise<Wa
         await new Promise((r) => setTimeout(r, 20));
       }
     };
-    const timed = async (): Promise<number> => {
+    const timed = async (to = host): Promise<number> => {
       const started = performance.now();
-      const r = await call(port, '/', host);
+      const r = await call(port, '/', to);
       const ms = performance.now() - started;
       if (r.status !== 200) throw new Error(`request got ${r.status}`);
       return ms;
@@ -131,13 +135,20 @@ export async function benchWakeTiers(options: WakeTiersOptions = {}): Promise<Wa
       await new Promise((r) => setTimeout(r, 50));
     }
 
+    const warmHost = 'prod.warm.localhost';
     const running: number[] = [];
+    const runningAfterIdle: number[] = [];
     const thaw: number[] = [];
     const cold: number[] = [];
     for (let i = 0; i < samples; i++) {
-      for (let w = 0; w < 3; w++) await timed();
+      for (let w = 0; w < 3; w++) {
+        await timed(warmHost);
+        await timed();
+      }
       running.push(await timed());
       await waitState(['app:prod'], 'frozen');
+      // warm:prod has been idle as long as app:prod, without being frozen.
+      runningAfterIdle.push(await timed(warmHost));
       thaw.push(await timed());
       const stopped = await call(port, '/api/instances/app:prod/stop', 'localhost', 'POST', token);
       if (stopped.status !== 200) throw new Error(`stop failed: ${stopped.status} ${stopped.body}`);
@@ -155,16 +166,21 @@ export async function benchWakeTiers(options: WakeTiersOptions = {}): Promise<Wa
 
     const result: WakeTiersResult = {
       running: latency(running),
+      runningAfterIdle: latency(runningAfterIdle),
       thaw: latency(thaw),
       cold: latency(cold),
       thawAddsMs: round2(latency(thaw).medianMs - latency(running).medianMs),
+      thawAddsOverIdleMs: round2(latency(thaw).medianMs - latency(runningAfterIdle).medianMs),
       frozenPssMb: round2(pssTotalKb / 1024 / frozenCount),
     };
     log(`wake tiers, ${samples} interleaved rounds, request → full response on a new connection:`);
-    for (const [label, l] of [['already running', result.running], ['frozen (thaw)', result.thaw], ['stopped (cold start)', result.cold]] as const) {
+    const table: Array<[string, Latency]> = [
+      ['running (hot)', result.running], ['running, idle as long', result.runningAfterIdle], ['frozen (thaw)', result.thaw], ['stopped (cold start)', result.cold],
+    ];
+    for (const [label, l] of table) {
       log(`  ${label.padEnd(22)} median ${l.medianMs.toFixed(2)} ms, p99 ${l.p99Ms.toFixed(2)} ms`);
     }
-    log(`  thaw adds ${result.thawAddsMs.toFixed(2)} ms median over running (goal ≤ 5 ms: ${result.thawAddsMs <= 5 ? 'met' : 'NOT met'}); cold start is ${round2(result.cold.medianMs / result.thaw.medianMs)}× the thaw`);
+    log(`  thaw adds ${result.thawAddsMs.toFixed(2)} ms median over running hot, ${result.thawAddsOverIdleMs.toFixed(2)} ms over running after the same idle gap (goal ≤ 5 ms: ${result.thawAddsMs <= 5 ? 'met' : 'NOT met'}); cold start is ${round2(result.cold.medianMs / result.thaw.medianMs)}× the thaw`);
     log(`  memory held per frozen instance: ${result.frozenPssMb} MiB PSS (mean of ${frozenCount})`);
     return result;
   } finally {
