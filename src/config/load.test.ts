@@ -57,9 +57,12 @@ test('a minimal service gets every SPEC default, times in ms', () => {
     logRetentionMb: 100,
     publicMetrics: false,
     minFreeMb: 128,
+    maxSseClients: 100,
+    autoSpawnPerMinute: 10,
     tls: { enabled: false, domain: undefined, acmeEmail: undefined, acmeDirectory: 'https://acme-v02.api.letsencrypt.org/directory' },
   });
-  assert.deepEqual(config.services.api, {
+  const { asWritten, ...api } = config.services.api!;
+  assert.deepEqual(api, {
     name: 'api',
     argv: ['node', 'app.js'],
     workdir: '/srv/app',
@@ -82,8 +85,14 @@ test('a minimal service gets every SPEC default, times in ms', () => {
     wakePage: undefined,
     idleIgnore: { paths: [], agents: [] },
   });
+  assert.deepEqual(asWritten, {
+    command: 'node app.js', args: [], workdir: '.', isolation: 'process', idle_timeout: 300, startup_timeout: 10,
+    request_timeout: 30, stop_timeout: 10, restart: 'on-failure', storage_persist: true, auto_spawn: false, max_instances: 1000, env: {},
+    freeze_after: 0, wake_page_after: 1, idle_ignore: [],
+  }, 'the table as written, defaults filled in, for GET /api/config');
   assert.deepEqual(config.instances, {});
-  assert.deepEqual(config.routing, { default: undefined, subdomain: {}, path: {} });
+  assert.deepEqual(config.routing, { subdomain: {}, path: {} });
+  assert.equal(config.routing.default, undefined);
 });
 
 test('good-full.toml sets every key and each one arrives in the Config', () => {
@@ -93,6 +102,8 @@ test('good-full.toml sets every key and each one arrives in the Config', () => {
   assert.deepEqual(config.settings.portRange, [31000, 32000]);
   assert.equal(config.settings.publicMetrics, true);
   assert.equal(config.settings.minFreeMb, 512);
+  assert.equal(config.settings.maxSseClients, 20);
+  assert.equal(config.settings.autoSpawnPerMinute, 3);
   assert.deepEqual(config.settings.tls, {
     enabled: true,
     domain: 'example.com',

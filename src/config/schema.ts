@@ -1,16 +1,19 @@
 /**
  * The shape of tenement.toml (SPEC §4) as zod schemas: keys spelled as in the file, every default
  * beside its key, unknown keys refused. Messages say what is allowed; load.ts adds file and key.
+ * Each table's transform gives the form the server uses (times in ms, `command` split into argv):
+ * config/types.ts is that output, so a key is declared here and nowhere else.
  * @module
  */
+import { parse as parseShellWords } from 'shell-quote';
 import * as z from 'zod';
-import { NAME_PATTERN, NAME_RULE } from '../core/names.js';
-import { FIXED_ENV_KEYS } from './instance-env.js';
+import { DASHBOARD_LABEL, NAME_PATTERN, NAME_RULE } from '../core/names.js';
 import { TEMPLATE_VARIABLES, findUnknownVariables } from './interpolate.js';
-import type { Isolation, RestartPolicy } from './types.js';
 
-export const ISOLATIONS = ['process', 'namespace', 'sandbox'] as const satisfies readonly Isolation[];
-export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const satisfies readonly RestartPolicy[];
+export const ISOLATIONS = ['process', 'namespace', 'sandbox'] as const;
+export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const;
+/** The variables tenement sets for every instance (instance-env.ts); refused in `env`, DATA_DIR excepted. */
+export const FIXED_ENV_KEYS = ['PORT', 'HOST', 'TENEMENT_INSTANCE'] as const;
 export const LETSENCRYPT_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory';
 
 /** A TOML table whose unknown keys are errors listing the allowed ones. */
@@ -56,6 +59,8 @@ const envTemplate = z.string().superRefine((value, ctx) => {
   }
 });
 
+const toMs = (secondsValue: number): number => Math.round(secondsValue * 1000);
+
 const TlsSchema = table({
   enabled: z.boolean().default(false),
   domain: z.string().min(1).optional(),
@@ -64,7 +69,7 @@ const TlsSchema = table({
 }).refine((tls) => !tls.enabled || tls.domain !== undefined, {
   path: ['domain'],
   error: 'missing: required when enabled = true',
-});
+}).transform((t) => ({ enabled: t.enabled, domain: t.domain, acmeEmail: t.acme_email, acmeDirectory: t.acme_directory }));
 
 const SettingsSchema = table({
   data_dir: z.string().min(1).default('./data'),
@@ -79,15 +84,36 @@ const SettingsSchema = table({
   log_retention_days: positiveInt.default(7),
   log_retention_mb: positiveInt.default(100),
   public_metrics: z.boolean().default(false),
-  // Frozen instances are stopped, oldest first, while MemAvailable is below this; 0 = never.
+  max_sse_clients: positiveInt.default(100),
+  auto_spawn_per_minute: count.default(10),
   min_free_mb: count.default(128),
   tls: TlsSchema.prefault({}),
 }).refine((s) => s.backoff_max_ms >= s.backoff_base_ms, {
   path: ['backoff_max_ms'],
   error: 'must be at least backoff_base_ms',
-});
+}).transform((s) => ({
+  /** Holds tenement.db, api_token and `{service}/{id}` data dirs; made absolute by load.ts. */
+  dataDir: s.data_dir,
+  healthCheckIntervalMs: toMs(s.health_check_interval),
+  maxRestarts: s.max_restarts,
+  restartWindowMs: toMs(s.restart_window),
+  backoffBaseMs: s.backoff_base_ms,
+  backoffMaxMs: s.backoff_max_ms,
+  portRange: s.port_range,
+  logRetentionDays: s.log_retention_days,
+  logRetentionMb: s.log_retention_mb,
+  publicMetrics: s.public_metrics,
+  /** Open `/api/events` + `/api/logs/stream` clients at once. */
+  maxSseClients: s.max_sse_clients,
+  /** New auto-spawn registrations per client address per minute; 0 = no limit. */
+  autoSpawnPerMinute: s.auto_spawn_per_minute,
+  /** Frozen instances are stopped, longest frozen first, while MemAvailable is below this (MiB); 0 = never. */
+  minFreeMb: s.min_free_mb,
+  tls: s.tls,
+}));
 
-const ServiceSchema = table({
+/** A `[service.X]` table as written (defaults filled in): what `GET /api/config` shows. */
+const ServiceFileSchema = table({
   command: z.string({ error: (iss) => (iss.input === undefined ? 'missing: the program to run, e.g. command = "python3 app.py"' : undefined) })
     .regex(/\S/, { error: 'must not be empty' }),
   args: z.array(z.string()).default([]),
@@ -116,6 +142,65 @@ const ServiceSchema = table({
   path: ['freeze_after'],
   error: 'must be below idle_timeout (at idle_timeout a frozen instance is stopped)',
 });
+export type ServiceFile = z.output<typeof ServiceFileSchema>;
+/** Every key of a `[service.X]` table, in file order. */
+export const SERVICE_KEYS = Object.keys(ServiceFileSchema.shape) as Array<keyof ServiceFile>;
+
+const ServiceSchema = ServiceFileSchema.transform((s, ctx) => ({
+  /** argv[0] and its arguments: `command` shell-split, or `command` + `args`. */
+  argv: s.args.length > 0 ? [s.command, ...s.args] : splitCommand(s.command, ctx),
+  /** Made absolute by load.ts (relative paths resolve against the config file's folder). */
+  workdir: s.workdir,
+  /** Health path such as `/health`; undefined = readiness is a TCP connect. */
+  health: s.health,
+  isolation: s.isolation,
+  /** 0 = never idle. */
+  idleTimeoutMs: toMs(s.idle_timeout),
+  startupTimeoutMs: toMs(s.startup_timeout),
+  requestTimeoutMs: toMs(s.request_timeout),
+  stopTimeoutMs: toMs(s.stop_timeout),
+  restart: s.restart,
+  storagePersist: s.storage_persist,
+  memoryLimitMb: s.memory_limit_mb,
+  cpuShares: s.cpu_shares,
+  storageQuotaMb: s.storage_quota_mb,
+  autoSpawn: s.auto_spawn,
+  maxInstances: s.max_instances,
+  /** Values may hold `{name} {id} {data_dir} {port}`; validated here, filled at spawn. */
+  env: s.env,
+  /** ms without traffic before the instance's cgroup is frozen; 0 = never frozen. */
+  freezeAfterMs: toMs(s.freeze_after),
+  /** ms a browser navigation waits for a wake before it gets the waiting page; 0 = never. */
+  wakePageAfterMs: toMs(s.wake_page_after),
+  /** The waiting page's HTML with `{{placeholders}}`; undefined = built in. Here the file as written: load.ts reads it. */
+  wakePage: s.wake_page,
+  /** Requests that neither wake the instance nor keep it awake: path prefixes, and User-Agent words lower-cased. */
+  idleIgnore: {
+    paths: s.idle_ignore.filter((entry) => entry.startsWith('/')),
+    agents: s.idle_ignore.filter((entry) => !entry.startsWith('/')).map((entry) => entry.toLowerCase()),
+  },
+  /** The table as written, for showing the config back. */
+  asWritten: s,
+}));
+
+/** Shell-style words (quotes and backslashes work); anything a shell would interpret is refused. */
+function splitCommand(command: string, ctx: z.core.$RefinementCtx): string[] {
+  // Variables come back as tokens (not expanded to ""), so `$HOME` is refused like `|`.
+  const words: string[] = [];
+  for (const token of parseShellWords(command, (name) => ({ op: `$${name}` }))) {
+    if (typeof token === 'string') {
+      words.push(token);
+      continue;
+    }
+    const shown = 'comment' in token ? `#${token.comment}` : 'pattern' in token ? token.pattern : token.op;
+    ctx.issues.push({
+      code: 'custom', input: command, path: ['command'],
+      message: `${JSON.stringify(shown)} needs a shell, and tenement runs the command without one (use command = "sh" and args = ["-c", "..."])`,
+    });
+    return [];
+  }
+  return words;
+}
 
 const RoutingSchema = table({
   default: z.string().optional(),
@@ -137,6 +222,9 @@ export const ConfigFileSchema = table({
       ctx.addIssue({ code: 'custom', path, message: `no [service.${name}] in this file (${known})` });
     }
   };
+  const reserved = `is reserved: ${DASHBOARD_LABEL}.{domain} is the dashboard's own host`;
+  if (Object.hasOwn(file.service, DASHBOARD_LABEL)) ctx.addIssue({ code: 'custom', path: ['service', DASHBOARD_LABEL], message: `the service name "${DASHBOARD_LABEL}" ${reserved}` });
+  if (Object.hasOwn(file.routing.subdomain, DASHBOARD_LABEL)) ctx.addIssue({ code: 'custom', path: ['routing', 'subdomain', DASHBOARD_LABEL], message: `the subdomain "${DASHBOARD_LABEL}" ${reserved}` });
   for (const [name, ids] of Object.entries(file.instances)) {
     requireService(name, ['instances', name]);
     const repeated = ids.find((id, i) => ids.indexOf(id) !== i);
@@ -145,10 +233,13 @@ export const ConfigFileSchema = table({
   if (file.routing.default !== undefined) requireService(file.routing.default, ['routing', 'default']);
   for (const [from, to] of Object.entries(file.routing.subdomain)) requireService(to, ['routing', 'subdomain', from]);
   for (const [from, to] of Object.entries(file.routing.path)) requireService(to, ['routing', 'path', from]);
-});
-
-export type ConfigFile = z.output<typeof ConfigFileSchema>;
-export type ServiceFile = ConfigFile['service'][string];
+}).transform((file) => ({
+  settings: file.settings,
+  services: Object.fromEntries(Object.entries(file.service).map(([name, service]) => [name, { name, ...service }])),
+  /** service → ids registered at every boot. */
+  instances: file.instances,
+  routing: file.routing,
+}));
 
 const EXPECTED: Record<string, string> = {
   number: 'a number', int: 'an integer', string: 'a string', boolean: 'true or false',

@@ -16,6 +16,12 @@ export function isValidName(value: string): boolean {
   return NAME_PATTERN.test(value);
 }
 
+/**
+ * `tenement.{domain}` is the dashboard's own host, which never carries tenant content (so the
+ * admin token the dashboard keeps is out of every tenant page's reach): no service may take it.
+ */
+export const DASHBOARD_LABEL = 'tenement';
+
 /** The name rule in words, for error messages. */
 export const NAME_RULE = 'lower-case letters, digits, "-" and "_", 1-63 chars, starting and ending with a letter or digit';
 
@@ -42,6 +48,11 @@ export function parseInstanceName(value: string): InstanceName {
 
 export function formatInstanceName(service: string, id: string): string {
   return `${service}:${id}`;
+}
+
+/** How an instance is reached through the proxy: `http://{id}.{service}.{domain}[:{port}]/`. */
+export function formatInstanceUrl(name: InstanceName, domain: string, port: number): string {
+  return `http://${name.id}.${name.service}.${domain}${port === 80 ? '' : `:${port}`}/`;
 }
 
 function truncate(value: string): string {

@@ -9,7 +9,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { isAsleep } from '../supervisor/state.js';
+import { isAsleep } from '../core/lifecycle.js';
 import type { SupervisorApi } from '../supervisor/types.js';
 import { sendProxyError } from './responses.js';
 import type { ResponseHead } from './response-head.js';

@@ -84,13 +84,6 @@ export class CgroupV2Group implements AppliedLimits {
     return ((await readCounter(`${this.dir}/memory.events`, 'oom_kill')) ?? 0) > 0;
   }
 
-  async usage(): Promise<{ memoryBytes: number; cpuSeconds: number } | undefined> {
-    const memoryBytes = await readCounter(`${this.dir}/memory.current`);
-    const cpuUsec = await readCounter(`${this.dir}/cpu.stat`, 'usage_usec');
-    if (memoryBytes === undefined && cpuUsec === undefined) return undefined;
-    return { memoryBytes: memoryBytes ?? 0, cpuSeconds: (cpuUsec ?? 0) / 1e6 };
-  }
-
   async freeze(): Promise<void> {
     await writeControl(`${this.dir}/cgroup.freeze`, '1');
     await waitFrozen(async () => (await readCounter(`${this.dir}/cgroup.events`, 'frozen')) === 1, () => this.thaw());

@@ -77,8 +77,6 @@ export interface AppliedLimits {
   wrapArgv(argv: readonly string[]): string[];
   /** After exit: whether the kernel OOM-killed something in it. */
   wasOomKilled(): Promise<boolean>;
-  /** Memory (RSS) and CPU time used by the group now, for metrics; undefined if unknown. */
-  usage(): Promise<{ memoryBytes: number; cpuSeconds: number } | undefined>;
   /** Stops every process in the group from running (memory kept); resolves once all are frozen. */
   freeze(): Promise<void>;
   /** Lets a frozen group run again. */

@@ -8,14 +8,15 @@ import { mkdir, rm } from 'node:fs/promises';
 import type { Config, ServiceConfig } from '../config/types.js';
 import { buildInstanceEnv, instanceDataDir } from '../config/instance-env.js';
 import { TenementError } from '../core/errors.js';
-import type { EventBus, LaunchCause, LifecycleKind } from '../observability/events.js';
+import { formatInstanceName } from '../core/names.js';
+import { assertTransition, canFreeze, canIdle, hasProcess, isFrozen, isServing, refusesRequests, type DesiredState, type InstanceState } from '../core/lifecycle.js';
+import type { EventBus, LaunchCause, LifecycleKind } from '../core/events.js';
 import type { ExitInfo, Runtime, RunningProcess } from '../runtime/runtime.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { InstanceStore } from '../store/instances.js';
 import { backoffDelayMs, countRecent } from './backoff.js';
 import { CgroupFreezer } from './freezer.js';
 import { ReadinessWaiter, probeOnce } from './readiness.js';
-import type { InstanceState } from './state.js';
 import type { InstanceHandle } from './types.js';
 
 /** What an instance needs from the rest of the server. */
@@ -30,7 +31,7 @@ export interface InstanceContext {
 /** Health failures in a row that make a running instance unhealthy (1–2 = degraded). */
 const UNHEALTHY_AFTER = 3;
 
-export type StopTarget = 'stopped' | 'idle' | 'held';
+type StopTarget = Exclude<DesiredState, 'running'>;
 
 interface StateWaiter {
   resolve(): void;
@@ -74,13 +75,15 @@ export class Instance implements InstanceHandle {
   /** The current process's cgroup freezer when freeze_after is set. */
   private freezer: CgroupFreezer | null = null;
   private thawing: Promise<void> | null = null;
+  /** Why no process may be started any more (being removed, server stopping); null while it may. */
+  private retiredBecause: string | null = null;
 
   constructor(ctx: InstanceContext, serviceConfig: ServiceConfig, id: string, weight: number, restarts: number) {
     this.ctx = ctx;
     this.serviceConfig = serviceConfig;
     this.service = serviceConfig.name;
     this.id = id;
-    this.name = `${this.service}:${id}`;
+    this.name = formatInstanceName(this.service, id);
     this.weight = weight;
     this.restarts = restarts;
   }
@@ -112,8 +115,9 @@ export class Instance implements InstanceHandle {
    * launch). Resolves once it answers; rejects with why it did not.
    */
   start(cause: LaunchCause): Promise<void> {
-    if (this.state === 'running' || this.state === 'degraded') return Promise.resolve();
-    if (this.state === 'frozen') return this.thaw();
+    if (this.retiredBecause !== null) return Promise.reject(this.retiredError());
+    if (isServing(this.state)) return Promise.resolve();
+    if (isFrozen(this.state)) return this.thaw();
     if (this.launching !== null) return this.launching;
     if (cause !== 'restart') clearTimeout(this.restartTimer);
     const launch = this.launch(cause).finally(() => {
@@ -123,6 +127,22 @@ export class Instance implements InstanceHandle {
     return launch;
   }
 
+  /**
+   * From now on nothing starts a process for this instance: no wake, restart or start. Called when
+   * a remove or the server's shutdown begins, before the stop that ends the current process.
+   */
+  retire(reason: string): void {
+    this.retiredBecause ??= reason;
+  }
+
+  get isRetired(): boolean {
+    return this.retiredBecause !== null;
+  }
+
+  retiredError(): TenementError {
+    return new TenementError('unavailable', `${this.name} is ${this.retiredBecause ?? 'retired'}`);
+  }
+
   /** Forget earlier restarts: `ten start` / `ten restart` give a failed instance a fresh budget. */
   resetRestartWindow(): void {
     this.restartWindowSince = Date.now();
@@ -130,7 +150,7 @@ export class Instance implements InstanceHandle {
 
   /** Resolves when the instance is next running; rejects if it fails, stops or takes too long. */
   waitUntilRunning(timeoutMs: number): Promise<void> {
-    if (this.state === 'running' || this.state === 'degraded') return Promise.resolve();
+    if (isServing(this.state)) return Promise.resolve();
     if (this.launching !== null) return this.launching;
     return new Promise<void>((resolve, reject) => {
       const entry: StateWaiter = {
@@ -148,9 +168,11 @@ export class Instance implements InstanceHandle {
   /**
    * Stops the process (SIGTERM to the group, SIGKILL after stop_timeout) and settles in `target`.
    * The state changes first, so the proxy stops sending requests to a process on its way out; a
-   * wake that arrives meanwhile starts the next process only once this one is gone.
+   * wake that arrives meanwhile starts the next process only once this one is gone. A launch that
+   * was under way is abandoned, and this resolves only once any process it started is reaped.
    */
   async stop(target: StopTarget, reason?: string): Promise<void> {
+    const abandoned = this.launching;
     this.generation++;
     clearTimeout(this.restartTimer);
     this.disarmHealth();
@@ -158,6 +180,7 @@ export class Instance implements InstanceHandle {
     const changed = this.state !== target;
     this.setState(target);
     await this.stopProcess();
+    await abandoned?.catch(() => undefined);
     if (changed) {
       this.lifecycle(target === 'idle' ? 'idle' : 'stop', reason ?? (target === 'idle' ? 'stopped after being idle' : target === 'held' ? 'stopped and held' : 'stopped'));
     }
@@ -167,17 +190,14 @@ export class Instance implements InstanceHandle {
   isIdleDue(now: number): boolean {
     const timeout = this.serviceConfig.idleTimeoutMs;
     return timeout > 0
-      && (this.state === 'running' || this.state === 'degraded' || this.state === 'frozen')
+      && canIdle(this.state)
       && this.openConnections === 0
       && now - this.lastActivityAt >= timeout;
   }
 
   /** Called by the idle sweep: running, untouched for freeze_after, and able to freeze. */
   isFreezeDue(now: number): boolean {
-    return this.freezer !== null
-      && this.state === 'running'
-      && this.openConnections === 0
-      && now - this.lastActivityAt >= this.serviceConfig.freezeAfterMs;
+    return this.freezer !== null && canFreeze(this.state) && this.openConnections === 0 && now - this.lastActivityAt >= this.serviceConfig.freezeAfterMs;
   }
 
   /**
@@ -186,48 +206,40 @@ export class Instance implements InstanceHandle {
    */
   async freeze(): Promise<void> {
     const freezer = this.freezer;
-    if (freezer === null || this.state !== 'running') return;
+    if (freezer === null || !canFreeze(this.state)) return;
     const gen = this.generation;
     this.disarmHealth();
     this.setState('frozen');
-    try {
-      await freezer.freeze();
-    } catch (err) {
-      this.lifecycle('freeze_failed', `could not be frozen (${err instanceof Error ? err.message : 'error'}); left running`);
-      if (gen === this.generation && (this.state as InstanceState) === 'frozen') {
-        this.setState('running');
-        this.armHealth(gen);
-      }
-      return;
-    }
-    this.lifecycle('freeze', `frozen after ${this.serviceConfig.freezeAfterMs / 1000} s without traffic`);
+    const failed = await freezer.freeze().then(() => null, (err: unknown) => (err instanceof Error ? err.message : 'error'));
+    if (failed === null) return this.lifecycle('freeze', `frozen after ${this.serviceConfig.freezeAfterMs / 1000} s without traffic`);
+    this.lifecycle('freeze_failed', `could not be frozen (${failed}); left running`);
+    if (gen === this.generation && isFrozen(this.state)) this.resume(gen);
   }
 
   /** Lets a frozen instance run again; concurrent callers share one thaw. */
   thaw(): Promise<void> {
-    if (this.state !== 'frozen') return this.waitUntilRunning(this.serviceConfig.startupTimeoutMs);
-    this.thawing ??= this.thawFrozen().finally(() => {
-      this.thawing = null;
-    });
+    if (!isFrozen(this.state)) return this.waitUntilRunning(this.serviceConfig.startupTimeoutMs);
+    this.thawing ??= this.thawFrozen().finally(() => { this.thawing = null; });
     return this.thawing;
   }
 
   private async thawFrozen(): Promise<void> {
     const gen = this.generation;
     const began = performance.now();
-    try {
-      await this.freezer?.thaw();
-    } catch (err) {
-      if (gen === this.generation) void this.handleFailure(gen, `could not be thawed (${err instanceof Error ? err.message : 'error'})`, false);
-      throw new TenementError('unavailable', `${this.name} could not be thawed`);
-    }
+    const failed = await this.freezer?.thaw().then(() => null, (err: unknown) => (err instanceof Error ? err.message : 'error'));
+    if (failed && gen === this.generation) void this.handleFailure(gen, `could not be thawed (${failed})`, false);
     // Stopped (idle_timeout, memory floor, ten stop) while the thaw ran: that stop wins.
-    if (gen !== this.generation || this.state !== 'frozen') throw new TenementError('unavailable', `${this.name} is ${this.state}`);
+    if (failed || gen !== this.generation || !isFrozen(this.state)) throw new TenementError('unavailable', `${this.name} could not be thawed`);
+    this.resume(gen);
+    const durationMs = Math.round((performance.now() - began) * 1000) / 1000;
+    this.ctx.events.emit('lifecycle', { ...this.ids(), kind: 'thaw', message: `thawed in ${durationMs} ms`, at: Date.now(), durationMs });
+  }
+
+  /** Back to running after a freeze (or a failed one): counts as activity, health checks resume. */
+  private resume(gen: number): void {
     this.lastActivityAt = Date.now();
     this.setState('running');
     this.armHealth(gen);
-    const durationMs = Math.round((performance.now() - began) * 1000) / 1000;
-    this.ctx.events.emit('lifecycle', { ...this.ids(), kind: 'thaw', message: `thawed in ${durationMs} ms`, at: Date.now(), durationMs });
   }
 
   private async launch(cause: LaunchCause): Promise<void> {
@@ -244,8 +256,13 @@ export class Instance implements InstanceHandle {
     try {
       port = await this.ctx.ports.allocate();
     } catch (err) {
-      this.fail('no free port');
+      if (gen === this.generation) this.fail('no free port');
       throw err;
+    }
+    // Stopped (held, removed) while waiting for a port: start nothing.
+    if (gen !== this.generation) {
+      this.ctx.ports.release(port);
+      throw stoppedWhileStarting(this.name);
     }
     try {
       const dataDir = instanceDataDir(this.ctx.config.settings, this.service, this.id);
@@ -266,7 +283,8 @@ export class Instance implements InstanceHandle {
       });
     } catch (err) {
       this.ctx.ports.release(port);
-      this.fail(err instanceof TenementError ? err.message : 'could not start');
+      // A stop that came meanwhile has settled the state already.
+      if (gen === this.generation) this.fail(err instanceof TenementError ? err.message : 'could not start');
       throw err instanceof TenementError ? err : new TenementError('spawn_failed', `cannot start ${this.name}`, { cause: err });
     }
     if (gen !== this.generation) {
@@ -394,7 +412,7 @@ export class Instance implements InstanceHandle {
     const timeoutMs = Math.min(5000, this.ctx.config.settings.healthCheckIntervalMs);
     const ok = await probeOnce(this.port, this.serviceConfig.health, timeoutMs);
     // A probe that was under way when the instance froze says nothing about its health.
-    if (gen !== this.generation || this.state === 'frozen') return;
+    if (gen !== this.generation || isFrozen(this.state)) return;
     if (ok) {
       if (this.healthFailures > 0) {
         this.healthFailures = 0;
@@ -444,16 +462,18 @@ export class Instance implements InstanceHandle {
     await rm(instanceDataDir(this.ctx.config.settings, this.service, this.id), { recursive: true, force: true });
   }
 
+  /** The only writer of `state`; refuses a change the lifecycle table does not allow. */
   private setState(to: InstanceState): void {
     const from = this.state;
     if (from === to) return;
+    assertTransition(this.name, from, to);
     this.state = to;
     this.stateSince = Date.now();
     this.ctx.events.emit('state', { ...this.ids(), from, to, at: Date.now() });
-    if (to === 'running') {
+    if (isServing(to)) {
       for (const w of this.stateWaiters.splice(0)) w.resolve();
-    } else if (to === 'failed' || to === 'stopped' || to === 'held' || to === 'idle') {
-      const err = new TenementError(to === 'failed' || to === 'held' ? 'invalid_state' : 'unavailable', `${this.name} is ${to}`);
+    } else if (!hasProcess(to)) {
+      const err = new TenementError(refusesRequests(to) ? 'invalid_state' : 'unavailable', `${this.name} is ${to}`);
       for (const w of this.stateWaiters.splice(0)) w.reject(err);
     }
   }

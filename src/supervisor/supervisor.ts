@@ -5,14 +5,14 @@
  */
 import type { Config, Isolation, ServiceConfig } from '../config/types.js';
 import { TenementError } from '../core/errors.js';
-import { assertName } from '../core/names.js';
-import type { EventBus } from '../observability/events.js';
+import { canIdle, canSpawn, hasProcess, healthOf, isFrozen, refusesRequests, requestOutcome } from '../core/lifecycle.js';
+import { assertName, formatInstanceName } from '../core/names.js';
+import type { EventBus } from '../core/events.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import { readMemAvailableMb } from '../runtime/meminfo.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { InstanceStore, InstanceRow } from '../store/instances.js';
 import { Instance, type InstanceContext } from './instance.js';
-import { hasProcess, healthOf } from './state.js';
 import type { InstanceHandle, InstanceInfo, SpawnOptions, SupervisorApi } from './types.js';
 
 export interface SupervisorDeps {
@@ -66,7 +66,7 @@ export class Supervisor implements SupervisorApi {
     for (const row of store.all()) {
       const svc = this.config.services[row.service];
       if (svc === undefined) {
-        this.deps.logger.warn({ instance: `${row.service}:${row.id}` }, 'registered instance of a service that is no longer in the config: left alone');
+        this.deps.logger.warn({ instance: formatInstanceName(row.service, row.id) }, 'registered instance of a service that is no longer in the config: left alone');
         continue;
       }
       const instance = this.add(svc, row.id, row.weight, row.restarts);
@@ -78,10 +78,14 @@ export class Supervisor implements SupervisorApi {
     await Promise.all(starts);
   }
 
-  /** Stops every process (in parallel, each within its stop_timeout); registrations stay. */
+  /**
+   * Stops every process (in parallel, each within its stop_timeout); registrations stay. A request
+   * still in flight can no longer wake anything, so no process outlives the server.
+   */
   async shutdown(): Promise<void> {
     clearInterval(this.idleSweep);
     const all = this.all();
+    for (const instance of all) instance.retire('stopping with the server');
     // Unhealthy ones too: their pending restart must not fire after shutdown.
     await Promise.all(all.map((i) => (hasProcess(i.state) ? i.stop('stopped') : undefined)));
   }
@@ -96,23 +100,21 @@ export class Supervisor implements SupervisorApi {
 
   ensureReady(handle: InstanceHandle): Promise<void> {
     const instance = handle as Instance;
-    switch (instance.state) {
-      case 'running':
-      case 'degraded':
+    // The proxy may hold the handle of an instance being removed: it must not wake it.
+    if (instance.isRetired) return Promise.reject(instance.retiredError());
+    switch (requestOutcome(instance.state)) {
+      case 'serve':
         return Promise.resolve();
-      case 'held':
-      case 'failed':
+      case 'refuse':
         return Promise.reject(new TenementError('invalid_state', `${instance.name} is ${instance.state}`));
-      case 'unhealthy':
+      case 'join-start':
+      case 'await-restart':
         return instance.waitUntilRunning(instance.serviceConfig.startupTimeoutMs);
-      case 'frozen':
+      case 'thaw':
         return instance.thaw();
-      case 'idle':
-      case 'stopped':
+      case 'wake':
         this.deps.store.setDesired(instance.service, instance.id, 'running');
         return instance.start('wake');
-      case 'starting':
-        return instance.waitUntilRunning(instance.serviceConfig.startupTimeoutMs);
     }
   }
 
@@ -127,7 +129,7 @@ export class Supervisor implements SupervisorApi {
 
   async wake(service: string, id: string): Promise<InstanceInfo> {
     const instance = this.require(service, id);
-    if (instance.state === 'held' || instance.state === 'failed') {
+    if (refusesRequests(instance.state)) {
       throw new TenementError('invalid_state', `${instance.name} is ${instance.state}: traffic and wake do not start it`, { hint: `start it with ten start ${instance.name}` });
     }
     this.ensureReady(instance).catch(() => undefined);
@@ -136,7 +138,7 @@ export class Supervisor implements SupervisorApi {
 
   prewake(service: string, id: string): void {
     const instance = this.byService.get(service)?.get(id);
-    if (instance === undefined || instance.state === 'held' || instance.state === 'failed') return;
+    if (instance === undefined || refusesRequests(instance.state)) return;
     this.ensureReady(instance).catch(() => undefined);
   }
 
@@ -150,20 +152,23 @@ export class Supervisor implements SupervisorApi {
   }
 
   async spawn(service: string, id: string, options: SpawnOptions = {}): Promise<InstanceInfo> {
-    assertName('service', service);
-    assertName('id', id);
     const svc = this.service(service);
     if (options.weight !== undefined) assertWeight(options.weight);
     let instance = this.byService.get(service)?.get(id);
-    if (instance !== undefined) {
-      if (instance.state === 'running' || instance.state === 'degraded' || instance.state === 'starting' || instance.state === 'frozen') {
-        throw new TenementError('already_exists', `${instance.name} is already ${instance.state}`, { hint: `use ten restart ${instance.name} to restart it` });
-      }
-      if (options.weight !== undefined) this.applyWeight(instance, options.weight);
-    } else {
+    if (instance === undefined) {
       instance = this.register(svc, id, options.weight ?? DEFAULT_WEIGHT);
+    } else {
+      if (instance.isRetired) throw instance.retiredError();
+      if (!canSpawn(instance.state)) {
+        throw new TenementError('already_exists', `${instance.name} is already ${instance.state}`, {
+          hint: refusesRequests(instance.state) ? `use \`ten restart ${instance.name}\`` : `use \`ten restart ${instance.name}\` to restart it`,
+        });
+      }
+      const weight = options.weight ?? instance.weight;
+      this.deps.store.setRunning(service, id, weight);
+      this.applyWeight(instance, weight);
     }
-    await this.launch(instance, 'spawn', options.wait === true);
+    await this.startNow(instance, 'spawn', options.wait === true);
     return this.toInfo(instance, Date.now());
   }
 
@@ -190,6 +195,9 @@ export class Supervisor implements SupervisorApi {
 
   async remove(service: string, id: string, options: { purge?: boolean } = {}): Promise<void> {
     const instance = this.require(service, id);
+    if (instance.isRetired) throw new TenementError('instance_not_found', `${instance.name} is already being removed`);
+    // Before the stop: requests arriving while it runs must not wake a process nobody tracks.
+    instance.retire('being removed');
     await instance.stop('stopped');
     const ids = this.byService.get(service);
     ids?.delete(id);
@@ -225,7 +233,13 @@ export class Supervisor implements SupervisorApi {
   }
 
   private async launch(instance: Instance, cause: 'spawn' | 'start', wait: boolean): Promise<void> {
+    if (instance.isRetired) throw instance.retiredError();
     this.deps.store.setDesired(instance.service, instance.id, 'running');
+    await this.startNow(instance, cause, wait);
+  }
+
+  /** Starts a registration whose desired state is already `running` in the store. */
+  private async startNow(instance: Instance, cause: 'spawn' | 'start', wait: boolean): Promise<void> {
     instance.resetRestartWindow();
     const started = instance.start(cause);
     if (wait) await started;
@@ -265,7 +279,7 @@ export class Supervisor implements SupervisorApi {
     if (row.pid === null || row.startTime === null) return;
     const svc = this.config.services[row.service];
     const runtime = this.deps.runtimes[svc?.isolation ?? 'process'];
-    const instance = `${row.service}:${row.id}`;
+    const instance = formatInstanceName(row.service, row.id);
     const stopped = await runtime.reap({ instance, pid: row.pid, startTime: row.startTime }, svc?.stopTimeoutMs ?? 10_000);
     if (stopped) this.deps.logger.info({ instance }, 'stopped a process left by a previous server');
     this.deps.store.clearProcess(row.service, row.id);
@@ -290,7 +304,7 @@ export class Supervisor implements SupervisorApi {
           void instance.stop('idle');
         } else if (instance.isFreezeDue(now)) {
           void instance.freeze();
-        } else if (instance.state === 'frozen') {
+        } else if (isFrozen(instance.state)) {
           hasFrozen = true;
         }
       }
@@ -308,11 +322,11 @@ export class Supervisor implements SupervisorApi {
       for (;;) {
         let oldest: Instance | undefined;
         for (const instance of this.all()) {
-          if (instance.state === 'frozen' && (oldest === undefined || instance.stateSince < oldest.stateSince)) oldest = instance;
+          if (isFrozen(instance.state) && (oldest === undefined || instance.stateSince < oldest.stateSince)) oldest = instance;
         }
         if (oldest === undefined) return;
         const available = await readAvailable();
-        if (available === undefined || available >= floor || oldest.state !== 'frozen') return;
+        if (available === undefined || available >= floor || !isFrozen(oldest.state)) return;
         this.deps.store.setDesired(oldest.service, oldest.id, 'idle');
         await oldest.stop('idle', `stopped while frozen: ${Math.round(available)} MiB of memory available, below min_free_mb (${floor})`);
       }
@@ -321,13 +335,13 @@ export class Supervisor implements SupervisorApi {
     }
   }
 
-  private service(name: string): ServiceConfig {
-    const svc = this.config.services[name];
-    if (svc === undefined) {
-      const known = Object.keys(this.config.services).join(', ') || 'none';
-      throw new TenementError('service_not_found', `no service "${name}" in the config (services: ${known})`);
-    }
-    return svc;
+  service(name: string): ServiceConfig {
+    const services = this.config.services;
+    if (Object.hasOwn(services, name)) return services[name]!;
+    const known = Object.keys(services);
+    throw new TenementError('service_not_found', `no service "${name}" in the config`, {
+      hint: known.length > 0 ? `services: ${known.join(', ')}` : 'add a [service.NAME] table to tenement.toml',
+    });
   }
 
   private require(service: string, id: string): Instance {
@@ -342,7 +356,7 @@ export class Supervisor implements SupervisorApi {
 
   private toInfo(i: Instance, now: number): InstanceInfo {
     const uptime = i.uptimeMs(now);
-    const live = i.state === 'running' || i.state === 'degraded' || i.state === 'frozen';
+    const live = canIdle(i.state);
     return {
       instance: i.name,
       service: i.service,
