@@ -3,7 +3,7 @@
  * (schema.ts), then resolve paths. Every failure is one `invalid_config` line.
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { TomlError, parse as parseToml } from 'smol-toml';
 import type * as z from 'zod';
@@ -99,7 +99,26 @@ function resolvePaths(config: z.output<typeof ConfigFileSchema>, path: string, o
     workdir: resolve(folder, s.workdir),
     wakePage: s.wakePage === undefined ? undefined : loadWakePage(folder, s.wakePage, `service.${name}.wake_page`, fail),
   }]));
-  return { file: path, ...config, settings: { ...config.settings, dataDir }, services };
+  const tls = config.settings.tls;
+  const certificates = tls.certificates.map((pair) => {
+    const resolved = { ...pair, certFile: resolve(folder, pair.certFile), keyFile: resolve(folder, pair.keyFile) };
+    // Checked only when TLS is on: a config kept for later must not stop a plain-HTTP server.
+    if (tls.enabled) {
+      requireReadable(resolved.certFile, pair.key, fail);
+      requireReadable(resolved.keyFile, pair.key.replace('cert_file', 'key_file'), fail);
+    }
+    return resolved;
+  });
+  return { file: path, ...config, settings: { ...config.settings, dataDir, tls: { ...tls, certificates } }, services };
+}
+
+function requireReadable(file: string, key: string, fail: Fail): void {
+  try {
+    accessSync(file, fsConstants.R_OK);
+  } catch (err) {
+    const reason = { ENOENT: 'no such file', EACCES: 'permission denied' }[String((err as NodeJS.ErrnoException).code)] ?? 'cannot be read';
+    throw fail(`${key}: ${file}: ${reason}`, { key });
+  }
 }
 
 /** The waiting page template's text, checked; a problem is a config error naming the key. */

@@ -1,15 +1,21 @@
 // The frozen tier through the real `ten serve`: an idle instance's cgroup is frozen after
 // freeze_after (the kernel says so, its CPU time stands still), a request thaws it with its memory
 // and its client's keep-alive connection intact, it is stopped at idle_timeout, and frozen
-// instances are stopped when memory available is below min_free_mb.
+// instances are stopped when memory available is below min_free_mb; ten wake and the TLS server
+// name start a wake before any request.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { Agent, request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isAlive, startDaemon, tempDir, waitFor } from '../helpers/daemon.js';
 import type { Daemon } from '../helpers/daemon.js';
 import { cpuTicks, isCgroupFrozen } from '../helpers/freezer-state.js';
+import { freePort } from '../helpers/net.js';
 import { stateOf, through, waitForState } from './proxy-helpers.js';
 
 const FREEZING = (extra = '', settings = '') => `
@@ -172,4 +178,26 @@ test('a server killed while an instance is frozen: the next one thaws and stops 
     const [, mount, type] = line.split(' ');
     return (type === 'cgroup' || type === 'cgroup2') && existsSync(`${mount}/tenement/chill.a`);
   }), 10_000, 'its cgroup to be removed');
+});
+
+test("the TLS ClientHello's server name starts waking a stopped instance before any request", async (t) => {
+  const certs = tempDir(t);
+  const cert = join(certs, 'c.pem');
+  const key = join(certs, 'c.key');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
+    '-days', '2', '-subj', '/CN=wild', '-addext', 'subjectAltName=DNS:*.chill.example.test'], { stdio: 'ignore' });
+  const httpsPort = await freePort();
+  const d = await startDaemon(t, {
+    domain: 'example.test',
+    config: `[settings.tls]\nenabled = true\ndomain = "example.test"\nhttps_port = ${httpsPort}\ncert_file = ["${cert}"]\nkey_file = ["${key}"]\n${FREEZING('idle_timeout = 0')}`,
+  });
+  await waitForState(d, 'chill:a', 'running');
+  assert.equal((await d.ten(['stop', 'chill:a'])).code, 0);
+
+  // A handshake, and no request at all.
+  const socket = tlsConnect({ host: '127.0.0.1', port: httpsPort, servername: 'a.chill.example.test', ca: readFileSync(cert, 'utf8') });
+  t.after(() => socket.destroy());
+  await once(socket, 'secureConnect');
+  await waitForState(d, 'chill:a', 'running');
+  assert.match((await d.ten(['logs', 'chill:a'])).stdout, /started \(wake\)/);
 });
