@@ -10,6 +10,11 @@ const TOOLS = [
   { command: 'promtool', pkg: 'prometheus', for: 'metrics test' },
   { command: 'chromium', pkg: 'chromium', for: 'dashboard test' },
   { command: 'unshare', pkg: 'util-linux', for: 'namespace tests' },
+  { command: 'pebble', pkg: 'pebble', for: 'HTTPS tests' },
+  { command: 'pebble-challtestsrv', pkg: 'pebble', for: 'HTTPS tests' },
+  { command: 'openssl', pkg: 'openssl', for: 'HTTPS tests' },
+  { command: 'caddy', pkg: 'caddy', for: 'ten caddy test' },
+  { command: 'systemd-analyze', pkg: 'systemd', for: 'ten install test' },
 ];
 
 function onPath(command) {
@@ -38,7 +43,7 @@ if (missing.length > 0 || !isRoot) {
     : `needs ${listAnd(missing.map((tool) => `${tool.command} (${tool.for})`))}, which this machine lacks${isRoot ? '' : `, and ${asRoot}`}`;
   const fix = missing.length === 0
     ? 'sudo npm test'
-    : `${sudo}apt-get update && ${sudo}apt-get install -y ${missing.map((tool) => tool.pkg).join(' ')}${isRoot ? '' : ' && sudo npm test'}`;
+    : `${sudo}apt-get update && ${sudo}apt-get install -y ${[...new Set(missing.map((tool) => tool.pkg))].join(' ')}${isRoot ? '' : ' && sudo npm test'}`;
   const where = missing.length === 0 ? '' : ' (Debian 12)';
   process.stderr.write(`error: npm test ${problem}\n` +
     `hint: run \`${fix}\`${where}, or \`sudo bash .ci/run\`, which installs what the tests need and runs them as CI does\n`);

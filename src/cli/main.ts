@@ -31,7 +31,7 @@ interface CommandModule {
 const COMMANDS: readonly CommandModule[] = [
   { names: ['serve'], load: () => import('./commands/serve.js') },
   { names: ['spawn'], load: () => import('./commands/spawn.js') },
-  { names: ['start', 'restart', 'stop'], load: () => import('./commands/lifecycle.js') },
+  { names: ['start', 'restart', 'wake', 'stop'], load: () => import('./commands/lifecycle.js') },
   { names: ['rm'], load: () => import('./commands/rm.js') },
   { names: ['ps'], load: () => import('./commands/ps.js') },
   { names: ['health'], load: () => import('./commands/health.js') },
@@ -42,6 +42,8 @@ const COMMANDS: readonly CommandModule[] = [
   { names: ['route'], load: () => import('./commands/route.js') },
   { names: ['token-gen', 'token-list', 'token-revoke'], load: () => import('./commands/token.js') },
   { names: ['init'], load: () => import('./commands/init.js') },
+  { names: ['install'], load: () => import('./commands/install.js') },
+  { names: ['caddy'], load: () => import('./commands/caddy.js') },
 ];
 
 /** Global options that take a value (`--server URL`), to find the command name after them. */

@@ -40,6 +40,10 @@ test('documented types, bounds, choices and required keys match the schema', () 
     const doc = documented.get(path)!;
     if (node.enum !== undefined) {
       for (const choice of node.enum) assert.ok(doc.type.includes(`\`${JSON.stringify(choice)}\``), `${path}: ${doc.type} lists ${String(choice)}`);
+    } else if (Array.isArray(node.anyOf)) {
+      for (const alternative of node.anyOf as JsonSchemaNode[]) {
+        assert.ok(doc.type.includes(TYPE_WORDS[alternative.type ?? ''] ?? '?'), `${path}: "${doc.type}" allows a ${alternative.type}`);
+      }
     } else {
       assert.ok(doc.type.startsWith(TYPE_WORDS[node.type ?? ''] ?? '?'), `${path}: "${doc.type}" is a ${node.type}`);
     }
@@ -50,6 +54,7 @@ test('documented types, bounds, choices and required keys match the schema', () 
 });
 
 function describeBound(node: JsonSchemaNode): string | undefined {
+  if (node.exclusiveMinimum !== undefined && node.exclusiveMaximum !== undefined) return `> ${node.exclusiveMinimum} and < ${node.exclusiveMaximum}`;
   if (node.exclusiveMinimum !== undefined) return `> ${node.exclusiveMinimum}`;
   if (node.minimum !== undefined && node.maximum !== undefined) return `${node.minimum}–${node.maximum}`;
   if (node.minimum !== undefined) return `≥ ${node.minimum}`;

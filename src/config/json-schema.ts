@@ -23,6 +23,8 @@ export interface JsonSchemaNode {
   minimum?: number;
   maximum?: number;
   exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  anyOf?: JsonSchemaNode[];
   format?: string;
   properties?: Record<string, JsonSchemaNode>;
   additionalProperties?: JsonSchemaNode | boolean;

@@ -36,6 +36,16 @@ for (const name of badFixtures) {
   });
 }
 
+test('cert_file and key_file pair up by position, resolved against the config folder', () => {
+  const config = parseConfig('[settings.tls]\nenabled = false\ncert_file = ["a.pem", "/etc/ssl/b.pem"]\nkey_file = ["a.key", "b.key"]\n', '/srv/app/tenement.toml');
+  assert.deepEqual(config.settings.tls.certificates, [
+    { certFile: '/srv/app/a.pem', keyFile: '/srv/app/a.key', key: 'settings.tls.cert_file[0]' },
+    { certFile: '/etc/ssl/b.pem', keyFile: '/srv/app/b.key', key: 'settings.tls.cert_file[1]' },
+  ]);
+  const single = parseConfig('[settings.tls]\ncert_file = "a.pem"\nkey_file = "a.key"\n', '/srv/app/tenement.toml');
+  assert.equal(single.settings.tls.certificates[0]?.key, 'settings.tls.cert_file');
+});
+
 test('a missing config file names the path as given and suggests ten init', () => {
   const err = configError(() => loadConfig('no-such-dir/tenement.toml'));
   assert.equal(err.message, 'cannot read config file no-such-dir/tenement.toml: no such file');
@@ -56,9 +66,13 @@ test('a minimal service gets every documented default, times in ms', () => {
     logRetentionDays: 7,
     logRetentionMb: 100,
     publicMetrics: false,
+    minFreeMb: 128,
     maxSseClients: 100,
     autoSpawnPerMinute: 10,
-    tls: { enabled: false, domain: undefined, acmeEmail: undefined, acmeDirectory: 'https://acme-v02.api.letsencrypt.org/directory' },
+    tls: {
+      enabled: false, domain: undefined, httpsPort: 443, acmeEmail: undefined, acmeDirectory: 'https://acme-v02.api.letsencrypt.org/directory',
+      ordersPerHour: 20, renewalWindowRatio: 1 / 3, certificates: [],
+    },
   });
   const { asWritten, ...api } = config.services.api!;
   assert.deepEqual(api, {
@@ -79,10 +93,15 @@ test('a minimal service gets every documented default, times in ms', () => {
     autoSpawn: false,
     maxInstances: 1000,
     env: {},
+    freezeAfterMs: 0,
+    wakePageAfterMs: 1000,
+    wakePage: undefined,
+    idleIgnore: { paths: [], agents: [] },
   });
   assert.deepEqual(asWritten, {
     command: 'node app.js', args: [], workdir: '.', isolation: 'process', idle_timeout: 300, startup_timeout: 10,
     request_timeout: 30, stop_timeout: 10, restart: 'on-failure', storage_persist: true, auto_spawn: false, max_instances: 1000, env: {},
+    freeze_after: 0, wake_page_after: 1, idle_ignore: [],
   }, 'the table as written, defaults filled in, for GET /api/config');
   assert.deepEqual(config.instances, {});
   assert.deepEqual(config.routing, { subdomain: {}, path: {} });
@@ -95,13 +114,18 @@ test('good-full.toml sets every key and each one arrives in the Config', () => {
   assert.equal(config.settings.healthCheckIntervalMs, 5000);
   assert.deepEqual(config.settings.portRange, [31000, 32000]);
   assert.equal(config.settings.publicMetrics, true);
+  assert.equal(config.settings.minFreeMb, 512);
   assert.equal(config.settings.maxSseClients, 20);
   assert.equal(config.settings.autoSpawnPerMinute, 3);
   assert.deepEqual(config.settings.tls, {
     enabled: true,
     domain: 'example.com',
+    httpsPort: 8443,
     acmeEmail: 'ops@example.com',
     acmeDirectory: 'https://acme-staging-v02.api.letsencrypt.org/directory',
+    ordersPerHour: 5,
+    renewalWindowRatio: 0.25,
+    certificates: [],
   });
   const notes = config.services.notes;
   assert.ok(notes);
@@ -115,6 +139,10 @@ test('good-full.toml sets every key and each one arrives in the Config', () => {
   assert.deepEqual([notes.memoryLimitMb, notes.cpuShares, notes.storageQuotaMb], [256, 100, 100]);
   assert.deepEqual([notes.autoSpawn, notes.maxInstances], [true, 50]);
   assert.deepEqual(notes.env, { DATA_DIR: '{data_dir}/{name}/{id}', LOG_LEVEL: 'info' });
+  assert.deepEqual([notes.freezeAfterMs, notes.wakePageAfterMs], [0, 2500]);
+  assert.match(notes.wakePage ?? '', /^<p>\{\{instance\}\} is starting/);
+  assert.deepEqual(notes.idleIgnore, { paths: ['/health'], agents: ['uptimerobot', 'googlebot'] });
+  assert.equal(config.services.adminsvc?.freezeAfterMs, 30_000);
   assert.deepEqual(config.instances, { notes: ['demo', 'alice'] });
   assert.deepEqual(config.routing, { default: 'notes', subdomain: { admin: 'adminsvc' }, path: { '/app': 'appsvc' } });
 });

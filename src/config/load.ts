@@ -3,13 +3,14 @@
  * (schema.ts), then resolve paths. Every failure is one `invalid_config` line.
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { TomlError, parse as parseToml } from 'smol-toml';
 import type * as z from 'zod';
 import { TenementError } from '../core/errors.js';
 import { ConfigFileSchema, describeIssue } from './schema.js';
 import type { Config } from './types.js';
+import { readWakePage } from './wake-page.js';
 
 export interface ConfigOverrides {
   /** `--data-dir`: replaces `[settings] data_dir`; relative to the current directory. */
@@ -63,7 +64,7 @@ export function parseConfig(text: string, file: string, overrides: ConfigOverrid
     const { key, message } = describeLocation(issues.find((issue) => issue.code === 'unrecognized_keys') ?? issues[0]);
     throw fail(key === '' ? message : `${key}: ${message}`, key === '' ? {} : { key });
   }
-  return deepFreeze(resolvePaths(result.data, path, overrides));
+  return deepFreeze(resolvePaths(result.data, path, overrides, fail));
 }
 
 /** Where a zod issue points, as a TOML key path, and what is wrong there. */
@@ -90,11 +91,43 @@ function keyPath(parts: (string | number)[]): string {
 }
 
 /** Paths in the file are relative to its folder (`--data-dir` to the current directory). */
-function resolvePaths(config: z.output<typeof ConfigFileSchema>, path: string, overrides: ConfigOverrides): Config {
+function resolvePaths(config: z.output<typeof ConfigFileSchema>, path: string, overrides: ConfigOverrides, fail: Fail): Config {
   const folder = dirname(path);
   const dataDir = overrides.dataDir === undefined ? resolve(folder, config.settings.dataDir) : resolve(overrides.dataDir);
-  const services = Object.fromEntries(Object.entries(config.services).map(([name, s]) => [name, { ...s, workdir: resolve(folder, s.workdir) }]));
-  return { file: path, ...config, settings: { ...config.settings, dataDir }, services };
+  const services = Object.fromEntries(Object.entries(config.services).map(([name, s]) => [name, {
+    ...s,
+    workdir: resolve(folder, s.workdir),
+    wakePage: s.wakePage === undefined ? undefined : loadWakePage(folder, s.wakePage, `service.${name}.wake_page`, fail),
+  }]));
+  const tls = config.settings.tls;
+  const certificates = tls.certificates.map((pair) => {
+    const resolved = { ...pair, certFile: resolve(folder, pair.certFile), keyFile: resolve(folder, pair.keyFile) };
+    // Checked only when TLS is on: a config kept for later must not stop a plain-HTTP server.
+    if (tls.enabled) {
+      requireReadable(resolved.certFile, pair.key, fail);
+      requireReadable(resolved.keyFile, pair.key.replace('cert_file', 'key_file'), fail);
+    }
+    return resolved;
+  });
+  return { file: path, ...config, settings: { ...config.settings, dataDir, tls: { ...tls, certificates } }, services };
+}
+
+function requireReadable(file: string, key: string, fail: Fail): void {
+  try {
+    accessSync(file, fsConstants.R_OK);
+  } catch (err) {
+    const reason = { ENOENT: 'no such file', EACCES: 'permission denied' }[String((err as NodeJS.ErrnoException).code)] ?? 'cannot be read';
+    throw fail(`${key}: ${file}: ${reason}`, { key });
+  }
+}
+
+/** The waiting page template's text, checked; a problem is a config error naming the key. */
+function loadWakePage(folder: string, file: string, key: string, fail: Fail): string {
+  try {
+    return readWakePage(resolve(folder, file));
+  } catch (err) {
+    throw fail(`${key}: ${JSON.stringify(file)} ${err instanceof Error ? err.message : String(err)}`, { key });
+  }
 }
 
 function deepFreeze<T>(value: T): T {

@@ -39,6 +39,12 @@ const instanceId = z.string().regex(NAME_PATTERN, {
   error: (iss) => `invalid id ${JSON.stringify(iss.input)}: use ${NAME_RULE}`,
 });
 
+/** A path prefix ("/health") or a User-Agent substring ("UptimeRobot"). */
+const idleIgnoreEntry = z.string()
+  .min(1)
+  .max(200, { error: 'must be at most 200 characters' })
+  .regex(/^[\x20-\x7e]+$/, { error: 'must be printable ASCII: a path starting with "/" or a User-Agent substring' });
+
 const envName = z.string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'invalid variable name: use letters, digits and "_", not starting with a digit' })
   .refine((key) => !(FIXED_ENV_KEYS as readonly string[]).includes(key), {
@@ -55,15 +61,54 @@ const envTemplate = z.string().superRefine((value, ctx) => {
 
 const toMs = (secondsValue: number): number => Math.round(secondsValue * 1000);
 
+/** One path, or several paired by position with the other key (`cert_file` ↔ `key_file`). */
+const pemFiles = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], { error: 'expected a file path or an array of file paths' });
+
 const TlsSchema = table({
   enabled: z.boolean().default(false),
   domain: z.string().min(1).optional(),
+  https_port: z.int().min(1).max(65535).default(443),
   acme_email: z.string().min(1).optional(),
-  acme_directory: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).default(LETSENCRYPT_DIRECTORY),
-}).refine((tls) => !tls.enabled || tls.domain !== undefined, {
-  path: ['domain'],
-  error: 'missing: required when enabled = true',
-}).transform((t) => ({ enabled: t.enabled, domain: t.domain, acmeEmail: t.acme_email, acmeDirectory: t.acme_directory }));
+  // No default here: the transform fills Let's Encrypt in, so "set together with cert_file" can be told.
+  acme_directory: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+  orders_per_hour: positiveInt.default(20),
+  renewal_window_ratio: z.number().gt(0).lt(1).default(1 / 3),
+  cert_file: pemFiles.optional(),
+  key_file: pemFiles.optional(),
+}).superRefine((tls, ctx) => {
+  if (tls.enabled && tls.domain === undefined) ctx.addIssue({ code: 'custom', path: ['domain'], message: 'missing: required when enabled = true' });
+  const certs = tls.cert_file === undefined ? 0 : [tls.cert_file].flat().length;
+  const keys = tls.key_file === undefined ? 0 : [tls.key_file].flat().length;
+  if (certs !== keys) {
+    ctx.addIssue({ code: 'custom', path: [certs > keys ? 'key_file' : 'cert_file'], message: `${certs} cert_file and ${keys} key_file: give one key_file per cert_file, in the same order` });
+  }
+  if (certs > 0) {
+    const acmeKey = tls.acme_directory !== undefined ? 'acme_directory' : tls.acme_email !== undefined ? 'acme_email' : undefined;
+    if (acmeKey !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['cert_file'], message: `cannot be used with ${acmeKey}: choose ACME certificates or your own (cert_file + key_file), not both` });
+    }
+  }
+}).transform((t) => {
+  const keyFiles = t.key_file === undefined ? [] : [t.key_file].flat();
+  return {
+    enabled: t.enabled,
+    domain: t.domain?.toLowerCase(),
+    httpsPort: t.https_port,
+    acmeEmail: t.acme_email,
+    acmeDirectory: t.acme_directory ?? LETSENCRYPT_DIRECTORY,
+    /** New ACME orders allowed in any hour, renewals included. */
+    ordersPerHour: t.orders_per_hour,
+    /** Renew when less than this fraction of a certificate's lifetime is left. */
+    renewalWindowRatio: t.renewal_window_ratio,
+    /** The user's own certificates (empty: ACME on demand); paths made absolute and checked by load.ts. */
+    certificates: (t.cert_file === undefined ? [] : [t.cert_file].flat()).map((certFile, i) => ({
+      certFile,
+      keyFile: keyFiles[i]!,
+      /** Where the pair was configured, for messages: `settings.tls.cert_file[1]`. */
+      key: `settings.tls.cert_file${Array.isArray(t.cert_file) ? `[${i}]` : ''}`,
+    })),
+  };
+});
 
 const SettingsSchema = table({
   data_dir: z.string().min(1).default('./data'),
@@ -81,6 +126,7 @@ const SettingsSchema = table({
   public_metrics: z.boolean().default(false),
   max_sse_clients: positiveInt.default(100),
   auto_spawn_per_minute: count.default(10),
+  min_free_mb: count.default(128),
   tls: TlsSchema.prefault({}),
 }).refine((s) => s.backoff_max_ms >= s.backoff_base_ms, {
   path: ['backoff_max_ms'],
@@ -101,6 +147,8 @@ const SettingsSchema = table({
   maxSseClients: s.max_sse_clients,
   /** New auto-spawn registrations per client address per minute; 0 = no limit. */
   autoSpawnPerMinute: s.auto_spawn_per_minute,
+  /** Frozen instances are stopped, longest frozen first, while MemAvailable is below this (MiB); 0 = never. */
+  minFreeMb: s.min_free_mb,
   tls: s.tls,
 }));
 
@@ -126,6 +174,13 @@ const ServiceFileSchema = table({
   auto_spawn: z.boolean().default(false),
   max_instances: positiveInt.default(1000),
   env: z.record(envName, envTemplate).default({}),
+  freeze_after: seconds.default(0),
+  wake_page_after: seconds.default(1),
+  wake_page: z.string().min(1).optional(),
+  idle_ignore: z.array(idleIgnoreEntry).max(100).default([]),
+}).refine((s) => s.freeze_after === 0 || s.idle_timeout === 0 || s.freeze_after < s.idle_timeout, {
+  path: ['freeze_after'],
+  error: 'must be below idle_timeout (at idle_timeout a frozen instance is stopped)',
 });
 export type ServiceFile = z.output<typeof ServiceFileSchema>;
 /** Every key of a `[service.X]` table, in file order. */
@@ -153,6 +208,17 @@ const ServiceSchema = ServiceFileSchema.transform((s, ctx) => ({
   maxInstances: s.max_instances,
   /** Values may hold `{name} {id} {data_dir} {port}`; validated here, filled at spawn. */
   env: s.env,
+  /** ms without traffic before the instance's cgroup is frozen; 0 = never frozen. */
+  freezeAfterMs: toMs(s.freeze_after),
+  /** ms a browser navigation waits for a wake before it gets the waiting page; 0 = never. */
+  wakePageAfterMs: toMs(s.wake_page_after),
+  /** The waiting page's HTML with `{{placeholders}}`; undefined = built in. Here the file as written: load.ts reads it. */
+  wakePage: s.wake_page,
+  /** Requests that neither wake the instance nor keep it awake: path prefixes, and User-Agent words lower-cased. */
+  idleIgnore: {
+    paths: s.idle_ignore.filter((entry) => entry.startsWith('/')),
+    agents: s.idle_ignore.filter((entry) => !entry.startsWith('/')).map((entry) => entry.toLowerCase()),
+  },
   /** The table as written, for showing the config back. */
   asWritten: s,
 }));

@@ -24,9 +24,20 @@ export interface ProbeResult {
 const NO_ANSWER: ProbeResult = { ok: false, status: null };
 const CONNECTED: ProbeResult = { ok: true, status: null };
 
-/** Ok on a TCP connect (no health path) or a 2xx/3xx answer to GET healthPath. */
-export function probeOnce(port: number, healthPath: string | undefined, timeoutMs: number): Promise<ProbeResult> {
-  return healthPath === undefined ? probeTcp(port, timeoutMs) : probeHttp(port, healthPath, timeoutMs);
+/** Where the status of a failing health check is kept, to show why an instance is not healthy. */
+export interface ProbeRecord {
+  /** HTTP status of the last health check answered with an error, until one passes; else null. */
+  failedCheckStatus: number | null;
+}
+
+/** Ok on a TCP connect (no health path) or a 2xx/3xx answer to GET healthPath; noted in `record`. */
+export async function probeOnce(port: number, healthPath: string | undefined, timeoutMs: number, record?: ProbeRecord): Promise<ProbeResult> {
+  const result = await (healthPath === undefined ? probeTcp(port, timeoutMs) : probeHttp(port, healthPath, timeoutMs));
+  if (record !== undefined) {
+    if (result.ok) record.failedCheckStatus = null;
+    else if (result.status !== null) record.failedCheckStatus = result.status;
+  }
+  return result;
 }
 
 function probeTcp(port: number, timeoutMs: number): Promise<ProbeResult> {
@@ -59,7 +70,7 @@ function probeHttp(port: number, path: string, timeoutMs: number): Promise<Probe
 export class ReadinessWaiter {
   private readonly port: number;
   private readonly healthPath: string | undefined;
-  private readonly onProbe: (result: ProbeResult) => void;
+  private readonly record: ProbeRecord | undefined;
   private probing = false;
   private again = false;
   private settled = false;
@@ -69,11 +80,12 @@ export class ReadinessWaiter {
   /** Resolves on the first successful probe; never rejects (the caller races it with exit/timeout). */
   readonly ready: Promise<void>;
 
-  /** `onProbe` sees every probe's result (the instance shows a failing health check while starting). */
-  constructor(port: number, healthPath: string | undefined, onProbe: (result: ProbeResult) => void = () => undefined) {
+  /** `record` keeps a failing probe's status (the instance shows it while starting); reset here. */
+  constructor(port: number, healthPath: string | undefined, record?: ProbeRecord) {
     this.port = port;
     this.healthPath = healthPath;
-    this.onProbe = onProbe;
+    this.record = record;
+    if (record !== undefined) record.failedCheckStatus = null;
     this.ready = new Promise((resolve) => { this.resolveReady = resolve; });
     this.schedule();
   }
@@ -102,10 +114,9 @@ export class ReadinessWaiter {
   private async probe(): Promise<void> {
     this.probing = true;
     clearTimeout(this.timer);
-    const result = await probeOnce(this.port, this.healthPath, 1000);
+    const result = await probeOnce(this.port, this.healthPath, 1000, this.record);
     this.probing = false;
     if (this.settled) return;
-    this.onProbe(result);
     if (result.ok) {
       this.settled = true;
       this.resolveReady();

@@ -33,18 +33,21 @@ function binWith(dir: string, programs: readonly string[]): string {
   return bin;
 }
 
-test('npm test without runsc, promtool, chromium and unshare says so first, with the install command', async (t) => {
+test('npm test without the tools the tests run says so first, with the install command', async (t) => {
   const bin = binWith(tempDir(t), ['node', 'sh']);
   const r = await run(process.execPath, [NPM_CLI, 'test'], { PATH: bin });
   assert.notEqual(r.code, 0);
   const [first, hint] = r.stderr.split('\n');
-  assert.equal(first, 'error: npm test needs runsc (sandbox tests), promtool (metrics test), chromium (dashboard test) and unshare (namespace tests), which this machine lacks');
-  assert.equal(hint, 'hint: run `apt-get update && apt-get install -y runsc prometheus chromium util-linux` (Debian 12), or `sudo bash .ci/run`, which installs what the tests need and runs them as CI does');
+  assert.equal(first, 'error: npm test needs runsc (sandbox tests), promtool (metrics test), chromium (dashboard test), '
+    + 'unshare (namespace tests), pebble (HTTPS tests), pebble-challtestsrv (HTTPS tests), openssl (HTTPS tests), '
+    + 'caddy (ten caddy test) and systemd-analyze (ten install test), which this machine lacks');
+  assert.equal(hint, 'hint: run `apt-get update && apt-get install -y runsc prometheus chromium util-linux pebble openssl caddy systemd` '
+    + '(Debian 12), or `sudo bash .ci/run`, which installs what the tests need and runs them as CI does');
   assert.doesNotMatch(r.stdout, /> tenement@[\d.]+ test\n/, 'the tests themselves did not start');
 });
 
 test('only what is missing is named and installed', async (t) => {
-  const bin = binWith(tempDir(t), ['node', 'runsc', 'chromium', 'unshare']);
+  const bin = binWith(tempDir(t), ['node', 'runsc', 'chromium', 'unshare', 'pebble', 'pebble-challtestsrv', 'openssl', 'caddy', 'systemd-analyze']);
   const r = await run(process.execPath, [CHECK], { PATH: bin });
   assert.equal(r.code, 2);
   assert.equal(r.stderr.split('\n')[0], 'error: npm test needs promtool (metrics test), which this machine lacks');

@@ -1,5 +1,5 @@
 /**
- * Instance routes: list, spawn, info, start/stop/restart, remove, weight, health (docs/api.md).
+ * Instance routes: list, spawn, info, start/stop/restart/wake, remove, weight, health (docs/api.md).
  * @module
  */
 import { formatInstanceName, formatInstanceUrl, parseInstanceName, type InstanceName } from '../../core/names.js';
@@ -39,7 +39,11 @@ export function instanceRoutes(api: ApiContext): ApiRoute[] {
           ...(body.weight === undefined ? {} : { weight: body.weight }),
           wait: body.wait,
         });
-        const response: SpawnResponse = { ...info, url: formatInstanceUrl(info, api.domain ?? 'localhost', ctx.req.socket.localPort ?? 0) };
+        const tls = api.config.settings.tls;
+        const url = tls.enabled
+          ? formatInstanceUrl(info, api.domain ?? 'localhost', tls.httpsPort, 'https')
+          : formatInstanceUrl(info, api.domain ?? 'localhost', ctx.req.socket.localPort ?? 0);
+        const response: SpawnResponse = { ...info, url };
         return { status: 201, body: response };
       },
     },
@@ -74,6 +78,14 @@ export function instanceRoutes(api: ApiContext): ApiRoute[] {
         const body = await ctx.body(StopBodySchema);
         const hold = body?.hold ?? isTrue(ctx.query.get('hold'));
         return { body: await supervisor.stop(service, id, { hold }) };
+      },
+    },
+    {
+      // Starts a wake (or thaw) ahead of a user's first request; answers at once.
+      method: 'POST', path: '/api/instances/:name/wake', auth: 'admin', action: 'instance.wake',
+      handler: async (ctx) => {
+        const { service, id } = target(ctx);
+        return { status: 202, body: await supervisor.wake(service, id) };
       },
     },
     {

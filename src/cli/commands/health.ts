@@ -1,5 +1,5 @@
 /**
- * `ten health SERVICE:ID`: prints healthy | degraded | unhealthy | starting | stopped | failed,
+ * `ten health SERVICE:ID`: prints healthy | degraded | unhealthy | starting | stopped | failed | frozen,
  * with the HTTP status of a failing health check: `unhealthy (500)`.
  * @module
  */
@@ -10,7 +10,7 @@ import { formatHealth } from '../output.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program.command('health')
-    .description("print an instance's health: healthy, degraded, unhealthy, starting, stopped or failed")
+    .description("print an instance's health: healthy, degraded, unhealthy, starting, stopped, failed or frozen")
     .argument('<instance>', 'SERVICE:ID')
     .action(ctx.action(async (instance: string) => {
       const { service, id } = parseInstanceName(instance);
