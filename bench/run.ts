@@ -5,11 +5,12 @@
 //   npm run bench                 everything (about 11 minutes on 2 cores)
 //   npm run bench -- --quick      shorter runs, for a smoke check
 //   npm run bench -- proxy logs   only the named parts: supervisor proxy wake api logs isolation tls restart
-import { benchApi } from './api.js';
+import { benchApi, formatPs } from './api.js';
 import { benchIsolation } from './isolation.js';
 import { benchLogs } from './logs.js';
 import { benchProxy, benchWake } from './proxy.js';
 import { benchRestart } from './restart.js';
+import { benchWakeTiers } from './wake-tiers.js';
 import { benchSupervisor, formatSupervisor } from './supervisor.js';
 import { benchTls } from './tls.js';
 
@@ -38,11 +39,12 @@ for (const part of selected) {
       break;
     case 'wake':
       await benchWake({ samples: quick ? 5 : 15, log });
+      await benchWakeTiers({ samples: quick ? 10 : 40, log });
       break;
     case 'api': {
       const r = await benchApi(quick ? { requests: 100, psRuns: 3 } : {});
       console.log(`GET /api/instances with ${r.instances} instances: p50 ${r.listP50Ms} ms, p99 ${r.listP99Ms} ms (${r.requests} requests)`);
-      console.log(`ten ps -a with ${r.instances} instances: ${r.psWallMs} ms wall (median of ${r.psRuns})`);
+      console.log(formatPs(r));
       break;
     }
     case 'logs':

@@ -11,6 +11,7 @@ import { loadConfig } from './config/load.js';
 import type { Isolation } from './config/types.js';
 import { TenementError } from './core/errors.js';
 import { EventBus } from './core/events.js';
+import { recordLocalServer, removeLocalServer } from './core/local-server.js';
 import { DASHBOARD_LABEL, formatInstanceUrl } from './core/names.js';
 import { createManagementHandler } from './api/server.js';
 import { ensureAdminToken, TOKEN_FILE } from './api/auth.js';
@@ -24,6 +25,7 @@ import { LogCapture } from './observability/log-capture.js';
 import { Metrics } from './observability/metrics.js';
 import { RequestStats } from './observability/request-stats.js';
 import { ResourceSampler } from './observability/resource-sampler.js';
+import { parseHost } from './proxy/host.js';
 import { createFrontServer } from './proxy/server.js';
 import { CgroupLimits } from './runtime/cgroups.js';
 import { detectCapabilities, formatCapabilities } from './runtime/host-capabilities.js';
@@ -89,6 +91,14 @@ export async function serve(options: ServeOptions): Promise<void> {
     sandbox: new SandboxRuntime({ stateDir: join(config.settings.dataDir, '.sandbox'), dataRoot: config.settings.dataDir, limits }),
   };
   out(formatCapabilities(await detectCapabilities({ runtimes, limits })));
+  // Never a silent fallback: a service that wants freezing on a host that cannot is a config error.
+  const { freezeMissing } = await limits.detect();
+  const freezing = Object.values(config.services).find((s) => s.freezeAfterMs > 0);
+  if (freezing !== undefined && freezeMissing !== undefined) {
+    throw new TenementError('invalid_config', `${basename(config.file)}: service.${freezing.name}.freeze_after: this host cannot freeze instances (${freezeMissing})`, {
+      hint: 'set freeze_after = 0 for this service, or run tenement where cgroups can freeze',
+    });
+  }
   const store = new InstanceStore(db);
   const output = new OutputDir(config.settings.dataDir);
   const supervisor = new Supervisor({ config, events, store, ports: new PortAllocator(config.settings.portRange), runtimes, logger, output });
@@ -132,6 +142,11 @@ export async function serve(options: ServeOptions): Promise<void> {
     tlsFront = createTlsFront({
       settings: tls, dataDir: config.settings.dataDir, configName: basename(config.file), front: server, management,
       routes: nameRoutes, logger, onOrder: tlsMetrics.onOrder,
+      // Pre-wake: an instance's start (or thaw) overlaps the handshake of its first request.
+      onServerName: (name) => {
+        const target = parseHost(name, domain, config.routing.subdomain);
+        if (target.kind === 'instance') supervisor.prewake(target.service, target.id);
+      },
     });
     tlsMetrics.attach(tlsFront);
   }
@@ -157,6 +172,18 @@ export async function serve(options: ServeOptions): Promise<void> {
       : `dashboard and API at http://${domain}:${boundPort}/`;
     out(`tenement listening on http://${shownHost}:${boundPort} (domain ${domain}; ${where})`);
   }
+  // So a plain `ten ps` on this machine finds this server (and its token file) on its own. The
+  // plain-HTTP port serves the API to loopback clients also when TLS is on.
+  let localRecord: string | undefined;
+  try {
+    localRecord = recordLocalServer({
+      url: `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${boundPort}`,
+      tokenFile: join(config.settings.dataDir, TOKEN_FILE), dataDir: config.settings.dataDir,
+      pid: process.pid, startedAt: new Date().toISOString(),
+    });
+  } catch (err) {
+    logger.warn({ err }, 'cannot record this server for the local CLI: pass --server and --data-dir to ten');
+  }
 
   let stopping = false;
   const shutdown = async (reason: string, exitCode = 0): Promise<void> => {
@@ -165,6 +192,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       process.exit(1);
     }
     stopping = true;
+    if (localRecord !== undefined) removeLocalServer(localRecord);
     const stopInstances = options.stopInstancesOnExit === true;
     out(`${reason}: ${stopInstances ? 'stopping instances…' : 'leaving instances running for the next ten serve'}`);
     tlsFront?.close();
@@ -211,7 +239,10 @@ export async function serve(options: ServeOptions): Promise<void> {
   }
   const shownDataDir = relative(process.cwd(), config.settings.dataDir);
   const cli = relative(process.cwd(), process.argv[1] ?? 'ten');
-  out(`manage it with: ${cli.startsWith('..') || cli === '' ? 'ten' : cli} --server http://${shownHost}:${boundPort} --data-dir ${shownDataDir.startsWith('..') ? config.settings.dataDir : shownDataDir || '.'} ps`);
+  const ten = cli.startsWith('..') || cli === '' ? 'ten' : cli;
+  out(localRecord === undefined
+    ? `manage it with: ${ten} --server http://${shownHost}:${boundPort} --data-dir ${shownDataDir.startsWith('..') ? config.settings.dataDir : shownDataDir || '.'} ps`
+    : `manage it with: ${ten} ps (on this machine ten finds this server by itself)`);
 }
 
 /** Listens, or throws the reason (a taken port, one below 1024 without the right) naming the option. */

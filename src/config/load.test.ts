@@ -52,7 +52,7 @@ test('a missing config file names the path as given and suggests ten init', () =
   assert.match(err.hint ?? '', /ten init/);
 });
 
-test('a minimal service gets every SPEC default, times in ms', () => {
+test('a minimal service gets every documented default, times in ms', () => {
   const config = parseConfig('[service.api]\ncommand = "node app.js"\n', '/srv/app/tenement.toml');
   assert.equal(config.file, '/srv/app/tenement.toml');
   assert.deepEqual(config.settings, {
@@ -66,6 +66,7 @@ test('a minimal service gets every SPEC default, times in ms', () => {
     logRetentionDays: 7,
     logRetentionMb: 100,
     publicMetrics: false,
+    minFreeMb: 128,
     maxSseClients: 100,
     autoSpawnPerMinute: 10,
     tls: {
@@ -92,10 +93,15 @@ test('a minimal service gets every SPEC default, times in ms', () => {
     autoSpawn: false,
     maxInstances: 1000,
     env: {},
+    freezeAfterMs: 0,
+    wakePageAfterMs: 1000,
+    wakePage: undefined,
+    idleIgnore: { paths: [], agents: [] },
   });
   assert.deepEqual(asWritten, {
     command: 'node app.js', args: [], workdir: '.', isolation: 'process', idle_timeout: 300, startup_timeout: 10,
     request_timeout: 30, stop_timeout: 10, restart: 'on-failure', storage_persist: true, auto_spawn: false, max_instances: 1000, env: {},
+    freeze_after: 0, wake_page_after: 1, idle_ignore: [],
   }, 'the table as written, defaults filled in, for GET /api/config');
   assert.deepEqual(config.instances, {});
   assert.deepEqual(config.routing, { subdomain: {}, path: {} });
@@ -108,6 +114,7 @@ test('good-full.toml sets every key and each one arrives in the Config', () => {
   assert.equal(config.settings.healthCheckIntervalMs, 5000);
   assert.deepEqual(config.settings.portRange, [31000, 32000]);
   assert.equal(config.settings.publicMetrics, true);
+  assert.equal(config.settings.minFreeMb, 512);
   assert.equal(config.settings.maxSseClients, 20);
   assert.equal(config.settings.autoSpawnPerMinute, 3);
   assert.deepEqual(config.settings.tls, {
@@ -132,6 +139,10 @@ test('good-full.toml sets every key and each one arrives in the Config', () => {
   assert.deepEqual([notes.memoryLimitMb, notes.cpuShares, notes.storageQuotaMb], [256, 100, 100]);
   assert.deepEqual([notes.autoSpawn, notes.maxInstances], [true, 50]);
   assert.deepEqual(notes.env, { DATA_DIR: '{data_dir}/{name}/{id}', LOG_LEVEL: 'info' });
+  assert.deepEqual([notes.freezeAfterMs, notes.wakePageAfterMs], [0, 2500]);
+  assert.match(notes.wakePage ?? '', /^<p>\{\{instance\}\} is starting/);
+  assert.deepEqual(notes.idleIgnore, { paths: ['/health'], agents: ['uptimerobot', 'googlebot'] });
+  assert.equal(config.services.adminsvc?.freezeAfterMs, 30_000);
   assert.deepEqual(config.instances, { notes: ['demo', 'alice'] });
   assert.deepEqual(config.routing, { default: 'notes', subdomain: { admin: 'adminsvc' }, path: { '/app': 'appsvc' } });
 });
@@ -186,4 +197,11 @@ test('the loaded Config is deeply frozen', () => {
   assert.throws(() => {
     (config.settings as { maxRestarts: number }).maxRestarts = 99;
   }, TypeError);
+});
+
+test('backoff_base_ms = 0 means restart at once; below 0 is refused', () => {
+  const config = parseConfig('[settings]\nbackoff_base_ms = 0\n', '/srv/app/tenement.toml');
+  assert.equal(config.settings.backoffBaseMs, 0);
+  assert.equal(configError(() => parseConfig('[settings]\nbackoff_base_ms = -1\n', '/srv/app/tenement.toml')).message,
+    'tenement.toml: settings.backoff_base_ms: must be at least 0, got -1');
 });

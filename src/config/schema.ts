@@ -1,5 +1,5 @@
 /**
- * The shape of tenement.toml (SPEC §4) as zod schemas: keys spelled as in the file, every default
+ * The shape of tenement.toml (docs/configuration.md, checked against this file) as zod schemas: keys spelled as in the file, every default
  * beside its key, unknown keys refused. Messages say what is allowed; load.ts adds file and key.
  * Each table's transform gives the form the server uses (times in ms, `command` split into argv):
  * config/types.ts is that output, so a key is declared here and nowhere else.
@@ -33,11 +33,17 @@ const count = z.int().nonnegative();
 const positiveInt = z.int().positive();
 const port = z.int().min(1024).max(65535);
 
-/** A `[service.X]` or `[instances]` key: one host label (SPEC §1). */
+/** A `[service.X]` or `[instances]` key: one host label (docs/configuration.md#names). */
 const serviceName = z.string().regex(NAME_PATTERN, { error: `invalid name: use ${NAME_RULE}` });
 const instanceId = z.string().regex(NAME_PATTERN, {
   error: (iss) => `invalid id ${JSON.stringify(iss.input)}: use ${NAME_RULE}`,
 });
+
+/** A path prefix ("/health") or a User-Agent substring ("UptimeRobot"). */
+const idleIgnoreEntry = z.string()
+  .min(1)
+  .max(200, { error: 'must be at most 200 characters' })
+  .regex(/^[\x20-\x7e]+$/, { error: 'must be printable ASCII: a path starting with "/" or a User-Agent substring' });
 
 const envName = z.string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'invalid variable name: use letters, digits and "_", not starting with a digit' })
@@ -109,7 +115,8 @@ const SettingsSchema = table({
   health_check_interval: positiveSeconds.default(10),
   max_restarts: count.default(3),
   restart_window: positiveSeconds.default(300),
-  backoff_base_ms: positiveInt.default(1000),
+  // 0 = restart at once (the original tenement's configs use it).
+  backoff_base_ms: count.default(1000),
   backoff_max_ms: positiveInt.default(60000),
   port_range: z.tuple([port, port], { error: 'expected [low, high]: two ports from 1024 to 65535' })
     .refine(([low, high]) => low < high, { error: 'the low port must be below the high port' })
@@ -119,6 +126,7 @@ const SettingsSchema = table({
   public_metrics: z.boolean().default(false),
   max_sse_clients: positiveInt.default(100),
   auto_spawn_per_minute: count.default(10),
+  min_free_mb: count.default(128),
   tls: TlsSchema.prefault({}),
 }).refine((s) => s.backoff_max_ms >= s.backoff_base_ms, {
   path: ['backoff_max_ms'],
@@ -139,6 +147,8 @@ const SettingsSchema = table({
   maxSseClients: s.max_sse_clients,
   /** New auto-spawn registrations per client address per minute; 0 = no limit. */
   autoSpawnPerMinute: s.auto_spawn_per_minute,
+  /** Frozen instances are stopped, longest frozen first, while MemAvailable is below this (MiB); 0 = never. */
+  minFreeMb: s.min_free_mb,
   tls: s.tls,
 }));
 
@@ -164,6 +174,13 @@ const ServiceFileSchema = table({
   auto_spawn: z.boolean().default(false),
   max_instances: positiveInt.default(1000),
   env: z.record(envName, envTemplate).default({}),
+  freeze_after: seconds.default(0),
+  wake_page_after: seconds.default(1),
+  wake_page: z.string().min(1).optional(),
+  idle_ignore: z.array(idleIgnoreEntry).max(100).default([]),
+}).refine((s) => s.freeze_after === 0 || s.idle_timeout === 0 || s.freeze_after < s.idle_timeout, {
+  path: ['freeze_after'],
+  error: 'must be below idle_timeout (at idle_timeout a frozen instance is stopped)',
 });
 export type ServiceFile = z.output<typeof ServiceFileSchema>;
 /** Every key of a `[service.X]` table, in file order. */
@@ -191,6 +208,17 @@ const ServiceSchema = ServiceFileSchema.transform((s, ctx) => ({
   maxInstances: s.max_instances,
   /** Values may hold `{name} {id} {data_dir} {port}`; validated here, filled at spawn. */
   env: s.env,
+  /** ms without traffic before the instance's cgroup is frozen; 0 = never frozen. */
+  freezeAfterMs: toMs(s.freeze_after),
+  /** ms a browser navigation waits for a wake before it gets the waiting page; 0 = never. */
+  wakePageAfterMs: toMs(s.wake_page_after),
+  /** The waiting page's HTML with `{{placeholders}}`; undefined = built in. Here the file as written: load.ts reads it. */
+  wakePage: s.wake_page,
+  /** Requests that neither wake the instance nor keep it awake: path prefixes, and User-Agent words lower-cased. */
+  idleIgnore: {
+    paths: s.idle_ignore.filter((entry) => entry.startsWith('/')),
+    agents: s.idle_ignore.filter((entry) => !entry.startsWith('/')).map((entry) => entry.toLowerCase()),
+  },
   /** The table as written, for showing the config back. */
   asWritten: s,
 }));

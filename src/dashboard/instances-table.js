@@ -3,11 +3,11 @@
 import { formatDuration, formatPlain } from './format.js';
 
 /** States in which a start would do nothing: the instance already has, or is getting, a process. */
-const STARTED = new Set(['starting', 'running', 'degraded']);
+const STARTED = new Set(['starting', 'running', 'degraded', 'frozen']);
 
 /**
  * @typedef {{ instance: string, service: string, id: string, state: string, health: string,
- *   port: number | null, uptime_s: number | null, idle_s: number | null, weight: number,
+ *   health_check_status: number | null, port: number | null, uptime_s: number | null, idle_s: number | null, weight: number,
  *   restarts: number, isolation: string, outdated: boolean }} InstanceInfo
  * @typedef {{
  *   onAction: (instance: string, action: 'start' | 'stop' | 'restart') => void,
@@ -132,7 +132,7 @@ class Row {
     setText(this.badge, info.state);
     this.badge.className = `badge state-${info.state}`;
     this.outdated.hidden = !info.outdated;
-    setText(this.health, info.health);
+    setText(this.health, info.health_check_status === null ? info.health : `${info.health} (${info.health_check_status})`);
     setText(this.port, formatPlain(info.port));
     this.uptimeS = info.uptime_s;
     // 0 may mean "has an open connection": do not count that up between refreshes.

@@ -1,5 +1,5 @@
 /**
- * Header rewriting between client and instance (SPEC §3): hop-by-hop headers dropped per RFC 9110
+ * Header rewriting between client and instance (docs/lifecycle.md#proxying): hop-by-hop headers dropped per RFC 9110
  * §7.6.1 (Connection and the names it lists, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade,
  * Proxy-*), X-Forwarded-For appended, X-Forwarded-Host and -Proto set. Works on flat raw arrays.
  * @module

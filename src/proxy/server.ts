@@ -1,5 +1,5 @@
 /**
- * The front listener: every request on the one port is routed by Host (SPEC §3) to an instance
+ * The front listener: every request on the one port is routed by Host (docs/lifecycle.md#routing) to an instance
  * (forwarded), to tenement's own management handler (bare domain), or answered 404/503 here.
  * Connections start on the raw fast path (raw-front.ts: strict parser, answers written straight
  * to the socket); anything else (management, upgrades, Expect, HTTP/1.0) is handed on a request
@@ -32,7 +32,7 @@ import { tunnelUpgrade } from './upgrade.js';
 
 export interface FrontServerOptions {
   readonly supervisor: SupervisorApi;
-  /** Base domain (SPEC §3, `--domain`). */
+  /** Base domain (`--domain`, docs/lifecycle.md#routing). */
   readonly domain: string;
   readonly stats: RequestStats;
   /** Dashboard, /api/*, /health, /metrics on the bare domain. */

@@ -27,6 +27,7 @@ const SETTING_KEYS: Record<keyof Settings, string> = {
   restartWindowMs: 'restart_window', backoffBaseMs: 'backoff_base_ms', backoffMaxMs: 'backoff_max_ms',
   portRange: 'port_range', logRetentionDays: 'log_retention_days', logRetentionMb: 'log_retention_mb',
   publicMetrics: 'public_metrics', tls: 'tls', maxSseClients: 'max_sse_clients', autoSpawnPerMinute: 'auto_spawn_per_minute',
+  minFreeMb: 'min_free_mb',
 };
 
 export class ConfigReloader {

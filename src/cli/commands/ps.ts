@@ -1,19 +1,19 @@
 /**
- * `ten ps [-a] [--json]`: instances with a process or failed/held (all registered with -a); a line
- * under the table names those still running a template that `ten reload` has since changed.
+ * `ten ps [-a] [--json]`: instances with a process (frozen ones too) or failed/held (all registered with -a);
+ * a line under the table names those still running a template that `ten reload` has since changed.
  * @module
  */
 import type { Command } from 'commander';
 import type { InstanceInfo } from '../../api/contract.js';
 import { isListedByDefault } from '../../core/lifecycle.js';
 import type { CliContext } from '../command.js';
-import { dash, formatDuration, formatTable } from '../output.js';
+import { dash, formatDuration, formatHealth, formatTable } from '../output.js';
 
 export const PS_COLUMNS = ['INSTANCE', 'STATE', 'HEALTH', 'PORT', 'PID', 'UPTIME', 'IDLE', 'WEIGHT', 'RESTARTS'] as const;
 
 export function formatPs(instances: readonly InstanceInfo[]): string {
   return formatTable(PS_COLUMNS, instances.map((i) => [
-    i.instance, i.state, i.health, dash(i.port), dash(i.pid), formatDuration(i.uptime_s), formatDuration(i.idle_s),
+    i.instance, i.state, formatHealth(i), dash(i.port), dash(i.pid), formatDuration(i.uptime_s), formatDuration(i.idle_s),
     String(i.weight), String(i.restarts),
   ]));
 }
@@ -28,7 +28,7 @@ export function formatOutdated(instances: readonly InstanceInfo[]): string | und
 
 export function register(program: Command, ctx: CliContext): void {
   program.command('ps')
-    .description('list instances (running, starting, unhealthy, failed, held); -a for all registered')
+    .description('list instances (running, starting, unhealthy, failed, held, frozen); -a for all registered')
     .option('-a, --all', 'include idle and stopped instances')
     .option('--json', 'print JSON (an array of instances)')
     .action(ctx.action(async (flags: { all?: boolean; json?: boolean }) => {
