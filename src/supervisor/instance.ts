@@ -4,10 +4,9 @@
  * plain properties; everything else happens on state changes.
  * @module
  */
-import { closeSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import type { Config, ServiceConfig } from '../config/types.js';
-import { buildInstanceEnv, instanceDataDir } from '../config/instance-env.js';
+import { instanceDataDir } from '../config/instance-env.js';
 import { TenementError } from '../core/errors.js';
 import { formatInstanceName } from '../core/names.js';
 import { assertTransition, canFreeze, canIdle, hasProcess, isFrozen, isServing, refusesRequests, type DesiredState, type InstanceState } from '../core/lifecycle.js';
@@ -19,6 +18,8 @@ import { backoffDelayMs, countRecent } from './backoff.js';
 import { CgroupFreezer } from './freezer.js';
 import { OutputSlot, type OutputDir, type OutputOffsets } from './output-files.js';
 import { describeExit, stoppedWhileStarting } from './exit-reasons.js';
+import { startInstanceProcess } from './start-process.js';
+import { StateWaiters } from './state-waiters.js';
 import { ReadinessWaiter, probeOnce, type ProbeRecord } from './readiness.js';
 import type { InstanceHandle } from './types.js';
 
@@ -37,11 +38,6 @@ export interface InstanceContext {
 const UNHEALTHY_AFTER = 3;
 
 type StopTarget = Exclude<DesiredState, 'running'>;
-
-interface StateWaiter {
-  resolve(): void;
-  reject(err: TenementError): void;
-}
 
 export class Instance implements InstanceHandle, ProbeRecord {
   readonly name: string;
@@ -75,13 +71,13 @@ export class Instance implements InstanceHandle, ProbeRecord {
   private healthTimer: NodeJS.Timeout | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private waiter: ReadinessWaiter | null = null;
-  private stateWaiters: StateWaiter[] = [];
+  private readonly stateWaiters = new StateWaiters();
   /** The generation whose process crashed (as opposed to being stopped on purpose). */
   private crashedGeneration = -1;
   /** A stop under way: the next launch waits for it (one process per instance at a time). */
   private stopping: Promise<void> | null = null;
-  /** The files the current process writes to, when ctx.output is set. */
-  private readonly output: OutputSlot;
+  /** The files the current process writes to, when ctx.output is set (offsets: how far they are read). */
+  readonly output: OutputSlot;
   /** The current process's cgroup freezer when freeze_after is set. */
   private freezer: CgroupFreezer | null = null;
   private thawing: Promise<void> | null = null;
@@ -163,17 +159,7 @@ export class Instance implements InstanceHandle, ProbeRecord {
   waitUntilRunning(timeoutMs: number): Promise<void> {
     if (isServing(this.state)) return Promise.resolve();
     if (this.launching !== null) return this.launching;
-    return new Promise<void>((resolve, reject) => {
-      const entry: StateWaiter = {
-        resolve: () => { clearTimeout(timer); resolve(); },
-        reject: (err) => { clearTimeout(timer); reject(err); },
-      };
-      const timer = setTimeout(() => {
-        this.stateWaiters = this.stateWaiters.filter((w) => w !== entry);
-        reject(new TenementError('unavailable', `${this.name} did not come back within ${timeoutMs / 1000} s`));
-      }, timeoutMs);
-      this.stateWaiters.push(entry);
-    });
+    return this.stateWaiters.wait(this.name, timeoutMs);
   }
 
   /**
@@ -184,10 +170,7 @@ export class Instance implements InstanceHandle, ProbeRecord {
    */
   async stop(target: StopTarget, reason?: string): Promise<void> {
     const abandoned = this.launching;
-    this.generation++;
-    clearTimeout(this.restartTimer);
-    this.disarmHealth();
-    this.waiter?.cancel();
+    this.abandonProcess();
     const changed = this.state !== target;
     this.setState(target);
     await this.stopProcess();
@@ -213,12 +196,10 @@ export class Instance implements InstanceHandle, ProbeRecord {
   async adopt(proc: RunningProcess, port: number, offsets: OutputOffsets): Promise<boolean> {
     const gen = ++this.generation;
     this.setState('starting');
-    this.proc = proc;
-    this.port = port;
-    this.startedAt = Date.now();
+    [this.proc, this.port, this.startedAt] = [proc, port, Date.now()];
     this.output.resume(offsets);
     void proc.exited.then((info) => this.onExit(gen, info));
-    const ok = await probeOnce(port, this.serviceConfig.health, Math.min(5000, this.serviceConfig.startupTimeoutMs));
+    const { ok } = await probeOnce(port, this.serviceConfig.health, Math.min(5000, this.serviceConfig.startupTimeoutMs), this);
     if (gen !== this.generation) return true;
     if (!ok) {
       this.lifecycle('unhealthy', `the process (pid ${proc.pid}) left by the previous server did not answer: replaced`);
@@ -226,10 +207,8 @@ export class Instance implements InstanceHandle, ProbeRecord {
       return false;
     }
     this.healthFailures = 0;
-    this.lastActivityAt = Date.now();
-    this.setState('running');
+    this.resume(gen);
     this.lifecycle('adopt', `adopted from the previous server (pid ${proc.pid}), not restarted`);
-    this.armHealth(gen);
     return true;
   }
 
@@ -239,17 +218,18 @@ export class Instance implements InstanceHandle, ProbeRecord {
    * goes on from.
    */
   detach(): OutputOffsets | undefined {
+    this.abandonProcess();
+    return this.output.close(false);
+  }
+
+  /** Stops watching the current process: its callbacks, health checks and pending restart lapse. */
+  private abandonProcess(): void {
     this.generation++;
     clearTimeout(this.restartTimer);
     this.disarmHealth();
     this.waiter?.cancel();
-    return this.output.close(false);
   }
 
-  /** Where reading the current process's output files stands; undefined without them. */
-  get outputOffsets(): OutputOffsets | undefined {
-    return this.output.offsets;
-  }
 
   /** Called by the idle sweep: running, untouched for freeze_after, and able to freeze. */
   isFreezeDue(now: number): boolean {
@@ -324,27 +304,8 @@ export class Instance implements InstanceHandle, ProbeRecord {
       throw stoppedWhileStarting(this.name);
     }
     try {
-      const dataDir = instanceDataDir(this.ctx.config.settings, this.service, this.id);
-      await mkdir(dataDir, { recursive: true });
       fds = this.output.create();
-      proc = await this.runtime.start({
-        instance: this.name,
-        service: this.service,
-        id: this.id,
-        argv: svc.argv,
-        cwd: svc.workdir,
-        env: buildInstanceEnv(this.ctx.config, svc, this.id, port),
-        port,
-        dataDir,
-        memoryLimitMb: svc.memoryLimitMb,
-        cpuShares: svc.cpuShares,
-        freezable: svc.freezeAfterMs > 0,
-        onLine: (stream, line) => this.onLine(stream, line),
-        ...(fds === undefined ? {} : { outputFds: fds }),
-      }).finally(() => {
-        // The child has its own copies now; ours would keep nothing but the files open.
-        if (fds !== undefined) for (const fd of [fds.stdout, fds.stderr]) closeSync(fd);
-      });
+      proc = await startInstanceProcess(this.ctx, this.runtime, svc, this.id, port, fds, (stream, line) => this.onLine(stream, line));
     } catch (err) {
       this.ctx.ports.release(port);
       this.output.close(true);
@@ -536,10 +497,10 @@ export class Instance implements InstanceHandle, ProbeRecord {
     this.stateSince = Date.now();
     this.ctx.events.emit('state', { ...this.ids(), from, to, at: Date.now() });
     if (isServing(to)) {
-      for (const w of this.stateWaiters.splice(0)) w.resolve();
+      this.stateWaiters.resolveAll();
     } else if (!hasProcess(to)) {
       const err = new TenementError(refusesRequests(to) ? 'invalid_state' : 'unavailable', `${this.name} is ${to}`);
-      for (const w of this.stateWaiters.splice(0)) w.reject(err);
+      this.stateWaiters.rejectAll(err);
     }
   }
 

@@ -9,7 +9,8 @@ import type { Config, Settings } from '../config/types.js';
 import { TenementError } from '../core/errors.js';
 import { hasProcess } from '../core/lifecycle.js';
 import type { InstanceInfo } from './types.js';
-import { changedServiceKeys, type Supervisor } from './supervisor.js';
+import type { Supervisor } from './supervisor.js';
+import { changedServiceKeys } from './templates.js';
 
 export interface ReloadResult {
   /** False when the file says what is already in effect. */

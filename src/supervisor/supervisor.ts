@@ -14,6 +14,7 @@ import type { Runtime, RunningProcess } from '../runtime/runtime.js';
 import type { InstanceStore, InstanceRow, OutputOffsetsRow } from '../store/instances.js';
 import { Instance, type InstanceContext } from './instance.js';
 import type { OutputDir } from './output-files.js';
+import { recordedTemplate, sameTemplate } from './templates.js';
 import type { InstanceHandle, InstanceInfo, SpawnOptions, SupervisorApi } from './types.js';
 
 export interface SupervisorDeps {
@@ -121,7 +122,7 @@ export class Supervisor implements SupervisorApi {
   outputOffsets(): OutputOffsetsRow[] {
     const rows: OutputOffsetsRow[] = [];
     for (const instance of this.all()) {
-      const offsets = instance.outputOffsets;
+      const offsets = instance.output.offsets;
       if (offsets !== undefined) rows.push({ service: instance.service, id: instance.id, ...offsets });
     }
     return rows;
@@ -468,38 +469,6 @@ export class Supervisor implements SupervisorApi {
       outdated: i.serviceConfig !== this.config.services[i.service],
     };
   }
-}
-
-/**
- * The template an adopted process was started from: the config's own object when it is the same
- * (so it is not outdated), the recorded one when a reload changed it before the restart.
- */
-function recordedTemplate(row: InstanceRow, current: ServiceConfig): ServiceConfig {
-  if (row.template === null) return current;
-  const recorded = JSON.parse(row.template) as ServiceConfig;
-  return sameTemplate(recorded, current) ? current : Object.freeze(recorded);
-}
-
-/** Same `[service.X]` table as written: swapping one for the other changes nothing for a process. */
-export function sameTemplate(a: ServiceConfig, b: ServiceConfig): boolean {
-  return changedServiceKeys(a, b).length === 0;
-}
-
-/** The `[service.X]` keys whose values differ, in file order. */
-export function changedServiceKeys(a: ServiceConfig, b: ServiceConfig): string[] {
-  const keys = new Set([...Object.keys(a.asWritten), ...Object.keys(b.asWritten)]);
-  const written = (s: ServiceConfig, key: string): unknown => (s.asWritten as Record<string, unknown>)[key];
-  const changed = [...keys].filter((key) => stableJson(written(a, key)) !== stableJson(written(b, key)));
-  // A relative workdir reads the same but resolves elsewhere when the file moved.
-  if (a.workdir !== b.workdir && !changed.includes('workdir')) changed.push('workdir');
-  return changed;
-}
-
-function stableJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'undefined';
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  const entries = Object.entries(value).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
 }
 
 function assertWeight(weight: number): void {
