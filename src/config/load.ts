@@ -11,6 +11,7 @@ import type * as z from 'zod';
 import { TenementError } from '../core/errors.js';
 import { ConfigFileSchema, describeIssue } from './schema.js';
 import type { ConfigFile, ServiceFile } from './schema.js';
+import { readSystemUsers, type SystemUsers } from './system-users.js';
 import type { Config, ServiceConfig, Settings } from './types.js';
 
 export interface ConfigOverrides {
@@ -105,9 +106,12 @@ function toConfig(file: ConfigFile, path: string, overrides: ConfigOverrides, fa
     logRetentionDays: s.log_retention_days,
     logRetentionMb: s.log_retention_mb,
     publicMetrics: s.public_metrics,
+    uidRange: s.uid_range,
+    portFence: s.port_fence,
     tls: { enabled: s.tls.enabled, domain: s.tls.domain, acmeEmail: s.tls.acme_email, acmeDirectory: s.tls.acme_directory },
   };
-  const services = Object.fromEntries(Object.entries(file.service).map(([name, service]) => [name, toService(name, service, folder, fail)]));
+  const users = Object.values(file.service).some((service) => service.user !== undefined) ? readSystemUsers() : undefined;
+  const services = Object.fromEntries(Object.entries(file.service).map(([name, service]) => [name, toService(name, service, folder, fail, users)]));
   return {
     file: path,
     settings,
@@ -117,7 +121,12 @@ function toConfig(file: ConfigFile, path: string, overrides: ConfigOverrides, fa
   };
 }
 
-function toService(name: string, s: ServiceFile, folder: string, fail: Fail): ServiceConfig {
+function toService(name: string, s: ServiceFile, folder: string, fail: Fail, users: SystemUsers | undefined): ServiceConfig {
+  const user = s.user === undefined ? undefined : users?.byName.get(s.user);
+  if (s.user !== undefined && user === undefined) {
+    const key = `service.${name}.user`;
+    throw fail(`${key}: no user "${s.user}" on this host (not in /etc/passwd)`, { key });
+  }
   return {
     name,
     argv: s.args.length > 0 ? [s.command, ...s.args] : splitCommand(s.command, `service.${name}.command`, fail),
@@ -133,6 +142,8 @@ function toService(name: string, s: ServiceFile, folder: string, fail: Fail): Se
     memoryLimitMb: s.memory_limit_mb,
     cpuShares: s.cpu_shares,
     storageQuotaMb: s.storage_quota_mb,
+    pidsLimit: s.pids_limit,
+    user,
     autoSpawn: s.auto_spawn,
     maxInstances: s.max_instances,
     env: s.env,

@@ -29,6 +29,9 @@ const positiveSeconds = z.number().positive();
 const count = z.int().nonnegative();
 const positiveInt = z.int().positive();
 const port = z.int().min(1024).max(65535);
+/** A uid/gid tenants may get: never root, never the 32-bit -1 that means "unchanged". */
+const tenantId = z.int().min(1).max(4294967294);
+export const DEFAULT_UID_RANGE: readonly [number, number] = [61184, 65519];
 
 /** A `[service.X]` or `[instances]` key: one host label (SPEC §1). */
 const serviceName = z.string().regex(NAME_PATTERN, { error: `invalid name: use ${NAME_RULE}` });
@@ -73,6 +76,11 @@ const SettingsSchema = table({
   log_retention_days: positiveInt.default(7),
   log_retention_mb: positiveInt.default(100),
   public_metrics: z.boolean().default(false),
+  uid_range: z.tuple([tenantId, tenantId], { error: 'expected [low, high]: two ids from 1 to 4294967294' })
+    .refine(([low, high]) => low <= high, { error: 'the low id must not be above the high id' })
+    .default([...DEFAULT_UID_RANGE]),
+  // Unset: fence where the host can; true: required (start fails without it); false: off.
+  port_fence: z.boolean().optional(),
   tls: TlsSchema.prefault({}),
 }).refine((s) => s.backoff_max_ms >= s.backoff_base_ms, {
   path: ['backoff_max_ms'],
@@ -97,6 +105,8 @@ const ServiceSchema = table({
   memory_limit_mb: positiveInt.optional(),
   cpu_shares: z.int().min(1).max(10000).optional(),
   storage_quota_mb: positiveInt.optional(),
+  pids_limit: positiveInt.optional(),
+  user: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*\$?$/, { error: 'expected a user name from /etc/passwd' }).optional(),
   auto_spawn: z.boolean().default(false),
   max_instances: positiveInt.default(1000),
   env: z.record(envName, envTemplate).default({}),

@@ -26,6 +26,10 @@ export interface Settings {
   readonly logRetentionDays: number;
   readonly logRetentionMb: number;
   readonly publicMetrics: boolean;
+  /** Where tenant uids/gids are allocated from (when ten serve runs as root). */
+  readonly uidRange: readonly [number, number];
+  /** undefined: fence the port range where the host can (default); true: required; false: off. */
+  readonly portFence: boolean | undefined;
   readonly tls: TlsSettings;
 }
 
@@ -48,6 +52,10 @@ export interface ServiceConfig {
   readonly memoryLimitMb: number | undefined;
   readonly cpuShares: number | undefined;
   readonly storageQuotaMb: number | undefined;
+  /** undefined: the default (512) where the host has the pids controller; set: required. */
+  readonly pidsLimit: number | undefined;
+  /** `user = "name"`: run as this existing user instead of an allocated tenant uid. */
+  readonly user: { readonly name: string; readonly uid: number; readonly gid: number } | undefined;
   readonly autoSpawn: boolean;
   readonly maxInstances: number;
   /** Values may hold `{name} {id} {data_dir} {port}`; validated at load, filled at spawn. */

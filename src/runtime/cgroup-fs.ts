@@ -50,11 +50,12 @@ export async function readCounter(file: string, key?: string): Promise<number | 
 
 /**
  * argv that writes its own pid into every `cgroup.procs` file, then execs `argv`: the process is in
- * its cgroups before the app's first instruction, so nothing it forks can escape the limits.
+ * its cgroups before the app's first instruction, so nothing it forks can escape the limits. It
+ * also gives the app the usual umask 022 (ten serve itself runs with 077 to keep its files private).
  */
 export function joinCgroupsArgv(procsFiles: readonly string[], argv: readonly string[]): string[] {
-  const joins = procsFiles.map((file) => `echo $$ > ${shellQuote(file)}`).join(' && ');
-  return ['/bin/sh', '-c', `${joins} && exec "$@"`, 'sh', ...argv];
+  const joins = procsFiles.map((file) => `echo $$ > ${shellQuote(file)} && `).join('');
+  return ['/bin/sh', '-c', `${joins}umask 022 && exec "$@"`, 'sh', ...argv];
 }
 
 function shellQuote(value: string): string {
@@ -68,7 +69,41 @@ export async function cgroupPids(dir: string): Promise<number[]> {
   return text.split('\n').map(Number).filter((pid) => pid > 0);
 }
 
-const RELEASE_DEADLINE_MS = 5000;
+export const RELEASE_DEADLINE_MS = 5000;
+
+/** SIGKILLs every pid listed in `dir` now; returns how many were listed. */
+export async function killListed(dir: string): Promise<number> {
+  const pids = await cgroupPids(dir);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch (err) {
+      if (!isCode(err, 'ESRCH')) throw err;
+    }
+  }
+  return pids.length;
+}
+
+/** Polls until `dir` lists no process; false if some are still there at `deadline`. */
+export async function waitEmpty(dir: string, deadline: number): Promise<boolean> {
+  for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
+    if ((await cgroupPids(dir)).length === 0) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(pause);
+  }
+}
+
+/**
+ * cgroup v1 freezer: FROZEN stops every task of the group where it stands (a forking loop
+ * cannot outrun a kill), THAWED lets them run again; resolves once the kernel reports the state.
+ */
+export async function setFreezerState(dir: string, state: 'FROZEN' | 'THAWED', deadline: number): Promise<void> {
+  await writeControl(`${dir}/freezer.state`, state);
+  for (let pause = 1; (await readControl(`${dir}/freezer.state`)) !== state; pause = Math.min(pause * 2, 50)) {
+    if (Date.now() > deadline) throw new Error(`${dir} did not become ${state}`);
+    await sleep(pause);
+  }
+}
 
 /**
  * SIGKILLs whatever is still in `dir` (`kill` overrides how, e.g. v2's cgroup.kill) and removes
@@ -79,15 +114,7 @@ export async function removeCgroup(dir: string, kill?: () => Promise<boolean>): 
   const deadline = Date.now() + RELEASE_DEADLINE_MS;
   for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
     const killedByFile = kill ? await kill() : false;
-    if (!killedByFile) {
-      for (const pid of await cgroupPids(dir)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch (err) {
-          if (!isCode(err, 'ESRCH')) throw err;
-        }
-      }
-    }
+    if (!killedByFile) await killListed(dir);
     try {
       await rmdir(dir);
       return;

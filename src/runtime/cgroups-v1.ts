@@ -1,14 +1,18 @@
 /**
  * One instance's cgroups on cgroup v1, where each controller is its own hierarchy: the group is
- * created in every mounted one it needs (memory, cpu, pids, and cpuacct for CPU time).
+ * created in every mounted one it needs (memory for its limit and usage, cpu, pids, cpuacct for
+ * CPU time, freezer to kill it whole), plus, where cgroup2 is mounted too, a bare v2 group.
  * @module
  */
 import { mkdir } from 'node:fs/promises';
 import type { AppliedLimits } from './runtime.js';
 import type { CgroupSettings } from './cgroups-v2.js';
-import { joinCgroupsArgv, readCounter, removeCgroup, writeControl, writeOptionalControl } from './cgroup-fs.js';
+import {
+  joinCgroupsArgv, killListed, readCounter, RELEASE_DEADLINE_MS, removeCgroup, setFreezerState, waitEmpty, writeControl, writeOptionalControl,
+} from './cgroup-fs.js';
+import type { CgroupV2Group } from './cgroups-v2.js';
 
-export type V1Controller = 'memory' | 'cpu' | 'cpuacct' | 'pids';
+export type V1Controller = 'memory' | 'cpu' | 'cpuacct' | 'pids' | 'freezer';
 
 /** Controller → where its hierarchy is mounted. */
 export type V1Mounts = Readonly<Partial<Record<V1Controller, string>>>;
@@ -21,9 +25,12 @@ export function v1SharesOf(shares: number): number {
 export class CgroupV1Group implements AppliedLimits {
   /** Controller → this group's directory in that hierarchy. */
   private readonly dirs: Readonly<Partial<Record<V1Controller, string>>>;
+  /** The same instance's bare cgroup2 group, if the host mounts cgroup2 beside v1. */
+  private readonly v2: CgroupV2Group | undefined;
 
-  private constructor(dirs: Partial<Record<V1Controller, string>>) {
+  private constructor(dirs: Partial<Record<V1Controller, string>>, v2: CgroupV2Group | undefined) {
     this.dirs = dirs;
+    this.v2 = v2;
   }
 
   /**
@@ -31,19 +38,18 @@ export class CgroupV1Group implements AppliedLimits {
    * server's leftovers, if it exists), then writes the limits. The caller has checked that the
    * needed controllers are mounted.
    */
-  static async create(mounts: V1Mounts, relPath: string, settings: CgroupSettings): Promise<CgroupV1Group> {
-    const needed: V1Controller[] = [];
-    if (settings.memoryBytes !== undefined) needed.push('memory');
+  static async create(mounts: V1Mounts, relPath: string, settings: CgroupSettings, v2?: CgroupV2Group): Promise<CgroupV1Group> {
+    const needed: V1Controller[] = ['memory', 'cpuacct', 'freezer'];
     if (settings.cpuShares !== undefined) needed.push('cpu');
     if (settings.pidsMax !== undefined) needed.push('pids');
-    needed.push('cpuacct');
     const dirs: Partial<Record<V1Controller, string>> = {};
     for (const controller of needed) {
       const mount = mounts[controller];
       if (mount !== undefined) dirs[controller] = `${mount}/${relPath}`;
     }
-    const group = new CgroupV1Group(dirs);
-    await group.release();
+    // The v2 group is new already (the caller made it): only the v1 side may hold leftovers.
+    await new CgroupV1Group(dirs, undefined).release();
+    const group = new CgroupV1Group(dirs, v2);
     try {
       for (const dir of Object.values(dirs)) await mkdir(dir, { recursive: true });
       if (dirs.memory !== undefined && settings.memoryBytes !== undefined) {
@@ -65,7 +71,34 @@ export class CgroupV1Group implements AppliedLimits {
   }
 
   wrapArgv(argv: readonly string[]): string[] {
-    return joinCgroupsArgv(Object.values(this.dirs).map((dir) => `${dir}/cgroup.procs`), argv);
+    const dirs = [...Object.values(this.dirs), ...(this.v2 === undefined ? [] : [this.v2.dir])];
+    return joinCgroupsArgv(dirs.map((dir) => `${dir}/cgroup.procs`), argv);
+  }
+
+  /**
+   * The bare v2 group's cgroup.kill where there is one; else freeze, SIGKILL every task, thaw (a
+   * frozen task cannot fork, so nothing escapes between reading the list and the kill).
+   */
+  async killAll(): Promise<void> {
+    if (this.v2 !== undefined) return this.v2.killAll();
+    const freezer = this.dirs.freezer;
+    const listing = freezer ?? Object.values(this.dirs)[0];
+    if (listing === undefined) return;
+    const deadline = Date.now() + RELEASE_DEADLINE_MS;
+    for (;;) {
+      if (freezer === undefined) {
+        await killListed(listing);
+      } else {
+        try {
+          await setFreezerState(freezer, 'FROZEN', deadline);
+          await killListed(freezer);
+        } finally {
+          // SIGKILL takes effect once thawed.
+          await setFreezerState(freezer, 'THAWED', deadline + RELEASE_DEADLINE_MS).catch(() => undefined);
+        }
+      }
+      if (await waitEmpty(listing, Math.min(deadline, Date.now() + 200)) || Date.now() > deadline) return;
+    }
   }
 
   /**
@@ -89,6 +122,8 @@ export class CgroupV1Group implements AppliedLimits {
   }
 
   async release(): Promise<void> {
+    await this.killAll().catch(() => undefined);
     for (const dir of Object.values(this.dirs)) await removeCgroup(dir);
+    await this.v2?.release();
   }
 }

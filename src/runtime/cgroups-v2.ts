@@ -1,11 +1,14 @@
 /**
  * One instance's cgroup on a cgroup v2 (unified) hierarchy: memory.max, cpu.weight, pids.max;
- * OOM kills read from memory.events; leftovers killed with cgroup.kill.
+ * OOM kills read from memory.events; leftovers killed with cgroup.kill. On a v1 host the same
+ * class makes a bare group (no controllers) that still gives cgroup.kill and socket matching.
  * @module
  */
 import { mkdir } from 'node:fs/promises';
 import type { AppliedLimits } from './runtime.js';
-import { joinCgroupsArgv, readControl, readCounter, removeCgroup, writeControl, writeOptionalControl } from './cgroup-fs.js';
+import {
+  joinCgroupsArgv, killListed, readControl, readCounter, RELEASE_DEADLINE_MS, removeCgroup, waitEmpty, writeControl, writeOptionalControl,
+} from './cgroup-fs.js';
 
 export type CgroupController = 'memory' | 'cpu' | 'pids';
 
@@ -82,6 +85,15 @@ export class CgroupV2Group implements AppliedLimits {
     const cpuUsec = await readCounter(`${this.dir}/cpu.stat`, 'usage_usec');
     if (memoryBytes === undefined && cpuUsec === undefined) return undefined;
     return { memoryBytes: memoryBytes ?? 0, cpuSeconds: (cpuUsec ?? 0) / 1e6 };
+  }
+
+  /** cgroup.kill (Linux 5.14+) kills every task at once, forks in flight included; else pid by pid. */
+  async killAll(): Promise<void> {
+    const deadline = Date.now() + RELEASE_DEADLINE_MS;
+    for (;;) {
+      if (!(await writeOptionalControl(`${this.dir}/cgroup.kill`, '1'))) await killListed(this.dir);
+      if (await waitEmpty(this.dir, Math.min(deadline, Date.now() + 200)) || Date.now() > deadline) return;
+    }
   }
 
   async release(): Promise<void> {

@@ -1,13 +1,14 @@
 /**
  * Resource limits through cgroups: finds which cgroup version and controllers this host offers,
- * and gives each limited instance its own `tenement/<service>.<id>` group, or refuses clearly.
+ * and gives every instance its own `<parent>/<service>.<id>` group (limits or not: a stop kills
+ * the whole group, and its usage feeds the metrics), or refuses a limit clearly.
  * @module
  */
 import { constants } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import { TenementError } from '../core/errors.js';
 import { parseInstanceName } from '../core/names.js';
-import type { AppliedLimits, LimitsProvider, SpawnSpec } from './runtime.js';
+import type { AppliedLimits, LimitsProvider, LimitsSpec, SpawnSpec } from './runtime.js';
 import { isCode, readControl } from './cgroup-fs.js';
 import { CgroupV1Group, type V1Controller, type V1Mounts } from './cgroups-v1.js';
 import { CgroupV2Group, prepareV2Parent, v2Controllers, type CgroupController } from './cgroups-v2.js';
@@ -20,8 +21,13 @@ export interface CgroupHost {
   readonly controllers: ReadonlySet<CgroupController>;
   /** For each controller it cannot use: why, and how to get it. */
   readonly missing: Readonly<Partial<Record<CgroupController, string>>>;
-  /** v2: the hierarchy (or delegated subtree) the instance groups go under. */
+  /**
+   * The cgroup2 hierarchy (or delegated subtree) instance groups go under: with the controllers
+   * (version v2), or bare beside the v1 ones (cgroup.kill, and sockets matched by the port fence).
+   */
   readonly v2Root?: string;
+  /** Where that cgroup2 hierarchy is mounted (v2Root is it or below it). */
+  readonly v2Mount?: string;
   /** v1: where each controller's hierarchy is mounted. */
   readonly v1Mounts?: V1Mounts;
 }
@@ -37,7 +43,9 @@ export interface CgroupOptions {
 }
 
 const CONTROLLERS: readonly CgroupController[] = ['memory', 'cpu', 'pids'];
-const V1_CONTROLLERS: readonly V1Controller[] = ['memory', 'cpu', 'cpuacct', 'pids'];
+const V1_CONTROLLERS: readonly V1Controller[] = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'];
+/** Tasks (processes and threads) an instance may have when its service sets no pids_limit. */
+export const DEFAULT_PIDS_LIMIT = 512;
 
 /**
  * v2 wins when its hierarchy offers a controller and tenement can delegate it (create its parent
@@ -56,6 +64,9 @@ export async function detectCgroups(options: CgroupOptions = {}): Promise<Cgroup
     v2Root = await pickV2(mounts.v2);
     v1Mounts = pickV1(mounts.v1);
   }
+  const v2Mount = v2Root === undefined
+    ? undefined
+    : mounts.v2.map((m) => m.dir).filter((dir) => v2Root === dir || v2Root!.startsWith(`${dir}/`)).sort((a, b) => b.length - a.length)[0] ?? v2Root;
 
   let v2Problem: string | undefined;
   if (v2Root !== undefined) {
@@ -63,7 +74,7 @@ export async function detectCgroups(options: CgroupOptions = {}): Promise<Cgroup
     if (offered.size > 0) {
       try {
         await prepareV2Parent(v2Root, parent, offered);
-        return { version: 'v2', controllers: offered, missing: missingFrom(offered, v2Absent), v2Root };
+        return { version: 'v2', controllers: offered, missing: missingFrom(offered, v2Absent), v2Root, v2Mount };
       } catch (err) {
         v2Problem = isPermission(err)
           ? 'tenement may not create cgroups: run ten serve as root'
@@ -80,30 +91,34 @@ export async function detectCgroups(options: CgroupOptions = {}): Promise<Cgroup
     if (await isWritable(dir)) v1Usable.add(controller);
     else v1Problem = 'tenement may not create cgroups: run ten serve as root';
   }
+  const bareV2 = v2Root !== undefined && (await prepareV2Parent(v2Root, parent, new Set()).then(() => true, () => false));
   if (v1Usable.size > 0 || (v2Root === undefined && Object.keys(v1Mounts).length > 0)) {
     return {
       version: 'v1',
       controllers: v1Usable,
       missing: missingFrom(v1Usable, (c) => v1Problem ?? v1Absent(c)),
       v1Mounts,
+      ...(bareV2 ? { v2Root, v2Mount } : {}),
     };
   }
   if (v2Root !== undefined) {
-    return { version: 'v2', controllers: new Set(), missing: missingFrom(new Set(), () => v2Problem ?? v2Absent()), v2Root };
+    return { version: 'v2', controllers: new Set(), missing: missingFrom(new Set(), () => v2Problem ?? v2Absent()), ...(bareV2 ? { v2Root, v2Mount } : {}) };
   }
   return { version: null, controllers: new Set(), missing: missingFrom(new Set(), () => 'no cgroup filesystem is mounted; mount cgroup2 at /sys/fs/cgroup') };
 }
 
-/** Makes memory_limit_mb and cpu_shares real with cgroups (LimitsProvider for every runtime). */
+/** Gives every instance its cgroup and makes its limits real (LimitsProvider for every runtime). */
 export class CgroupLimits implements LimitsProvider {
   private readonly options: CgroupOptions;
-  private readonly pidsMax: number;
   private host: Promise<CgroupHost> | undefined;
 
-  /** `pidsMax` (default 4096) caps the processes of a limited instance, against fork bombs. */
-  constructor(options: CgroupOptions & { pidsMax?: number } = {}) {
+  constructor(options: CgroupOptions = {}) {
     this.options = options;
-    this.pidsMax = options.pidsMax ?? 4096;
+  }
+
+  /** The group instance groups go under, e.g. `tenement.1a2b3c4d`. */
+  get parent(): string {
+    return this.options.parent ?? 'tenement';
   }
 
   /** What this host offers; detected once. */
@@ -113,7 +128,7 @@ export class CgroupLimits implements LimitsProvider {
   }
 
   /** Throws `isolation_unavailable` naming the first requested limit the host cannot enforce. */
-  async check(spec: Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares'>): Promise<void> {
+  async check(spec: LimitsSpec): Promise<void> {
     const host = await this.detect();
     if (spec.memoryLimitMb !== undefined && !host.controllers.has('memory')) {
       throw unavailable('memory_limit_mb', 'memory', host);
@@ -121,28 +136,33 @@ export class CgroupLimits implements LimitsProvider {
     if (spec.cpuShares !== undefined && !host.controllers.has('cpu')) {
       throw unavailable('cpu_shares', 'cpu', host);
     }
+    if (spec.pidsLimit !== undefined && !host.controllers.has('pids')) {
+      throw unavailable('pids_limit', 'pids', host);
+    }
   }
 
-  async apply(spec: Pick<SpawnSpec, 'instance' | 'memoryLimitMb' | 'cpuShares'>): Promise<AppliedLimits | undefined> {
-    if (spec.memoryLimitMb === undefined && spec.cpuShares === undefined) return undefined;
+  async apply(spec: Pick<SpawnSpec, 'instance'> & LimitsSpec): Promise<AppliedLimits | undefined> {
     await this.check(spec);
     const host = await this.detect();
+    const hasV1 = host.version === 'v1' && Object.keys(host.v1Mounts ?? {}).length > 0;
+    if (host.v2Root === undefined && !hasV1) return undefined;
     const { service, id } = parseInstanceName(spec.instance);
     // Names are DNS labels, which never contain '.', so `service.id` cannot collide.
-    const relPath = `${this.options.parent ?? 'tenement'}/${service}.${id}`;
+    const relPath = `${this.parent}/${service}.${id}`;
     const settings = {
       memoryBytes: spec.memoryLimitMb === undefined ? undefined : Math.round(spec.memoryLimitMb * 1024 * 1024),
       cpuShares: spec.cpuShares,
-      pidsMax: host.controllers.has('pids') ? this.pidsMax : undefined,
+      pidsMax: host.controllers.has('pids') ? spec.pidsLimit ?? DEFAULT_PIDS_LIMIT : undefined,
     };
     try {
-      if (host.version === 'v2' && host.v2Root !== undefined) return await CgroupV2Group.create(`${host.v2Root}/${relPath}`, settings);
-      return await CgroupV1Group.create(host.v1Mounts ?? {}, relPath, settings);
+      if (host.version === 'v2') return await CgroupV2Group.create(`${host.v2Root}/${relPath}`, settings);
+      const bare = host.v2Root === undefined ? undefined : await CgroupV2Group.create(`${host.v2Root}/${relPath}`, {});
+      return await CgroupV1Group.create(host.v1Mounts ?? {}, relPath, settings, bare);
     } catch (err) {
       if (isPermission(err)) {
-        throw new TenementError('isolation_unavailable', 'resource limits need permission to create cgroups, which tenement lacks (run ten serve as root)', { cause: err });
+        throw new TenementError('isolation_unavailable', 'instance cgroups need permission to create cgroups, which tenement lacks (run ten serve as root)', { cause: err });
       }
-      throw new TenementError('spawn_failed', `could not set the resource limits of ${spec.instance} (${errorCode(err)})`, { cause: err });
+      throw new TenementError('spawn_failed', `could not set up the cgroup of ${spec.instance} (${errorCode(err)})`, { cause: err });
     }
   }
 }

@@ -7,13 +7,13 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { delimiter, join, resolve } from 'node:path';
 import { TenementError } from '../core/errors.js';
-import type { LimitsProvider, SpawnSpec } from './runtime.js';
+import type { LimitsProvider, LimitsSpec } from './runtime.js';
 
 /** Limits asked for without a provider, or that the provider cannot give, are refused up front. */
-export async function checkLimits(limits: LimitsProvider | undefined, spec: Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares'>): Promise<void> {
-  if (spec.memoryLimitMb === undefined && spec.cpuShares === undefined) return;
+export async function checkLimits(limits: LimitsProvider | undefined, spec: LimitsSpec): Promise<void> {
+  if (spec.memoryLimitMb === undefined && spec.cpuShares === undefined && spec.pidsLimit === undefined) return;
   if (limits === undefined) {
-    throw new TenementError('isolation_unavailable', 'memory_limit_mb and cpu_shares need cgroups, which this server runs without', {
+    throw new TenementError('isolation_unavailable', 'memory_limit_mb, cpu_shares and pids_limit need cgroups, which this server runs without', {
       hint: 'run tenement on a Linux host with cgroup v2 (or v1) mounted and writable, or drop the limits',
     });
   }

@@ -1,7 +1,8 @@
 /**
- * The `process` isolation level: each instance runs as its own process group, and stopping it
- * (or its leader exiting) takes the whole group down. startProcessGroup is shared with the
- * namespace runtime, which spawns a wrapped argv the same way.
+ * The `process` isolation level: each instance runs as its own process group and cgroup, as its
+ * tenant user without privileges, and stopping it (or its leader exiting) takes the whole group
+ * and cgroup down. startProcessGroup is shared with the namespace and sandbox runtimes, which
+ * spawn a wrapped argv the same way.
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -9,12 +10,16 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { delimiter, join, resolve } from 'node:path';
 import { TenementError } from '../core/errors.js';
+import { joinCgroupsArgv } from './cgroup-fs.js';
 import { readLines } from './line-splitter.js';
+import { checkLimits } from './preflight.js';
+import { dropPrivilegesArgv, findSetpriv } from './privileges.js';
 import { isGroupAlive, isLiveMember, listLiveMembers, readStartTime } from './proc-stat.js';
 import type {
   AppliedLimits,
   ExitInfo,
   LimitsProvider,
+  LimitsSpec,
   Orphan,
   RunningProcess,
   Runtime,
@@ -53,18 +58,17 @@ export class ProcessRuntime implements Runtime {
     this.#limits = options.limits;
   }
 
-  async check(spec: Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares'>): Promise<void> {
-    if (this.#limits === undefined && (spec.memoryLimitMb !== undefined || spec.cpuShares !== undefined)) {
-      throw new TenementError('isolation_unavailable', 'memory_limit_mb and cpu_shares need cgroups, which this server runs without', {
-        hint: 'run tenement on a Linux host with cgroup v2 (or v1) mounted and writable, or drop the limits',
-      });
-    }
+  async check(spec: LimitsSpec): Promise<void> {
+    await findSetpriv();
+    await checkLimits(this.#limits, spec);
   }
 
   async start(spec: SpawnSpec): Promise<RunningProcess> {
     await this.check(spec);
+    const setpriv = await findSetpriv();
     const limits = await this.#limits?.apply(spec);
     return startProcessGroup(spec, {
+      argv: [...dropPrivilegesArgv(setpriv, spec.user), ...spec.argv],
       ...(limits === undefined ? {} : { limits, onExit: () => limits.release() }),
     });
   }
@@ -87,7 +91,7 @@ export class ProcessRuntime implements Runtime {
 export async function startProcessGroup(spec: SpawnSpec, options: StartProcessGroupOptions = {}): Promise<RunningProcess> {
   const { limits, onExit } = options;
   const baseArgv = options.argv ?? spec.argv;
-  const argv = limits === undefined ? [...baseArgv] : limits.wrapArgv(baseArgv);
+  const argv = limits === undefined ? joinCgroupsArgv([], baseArgv) : limits.wrapArgv(baseArgv);
   let child: ChildProcess;
   try {
     await checkCanSpawn(spec);
@@ -152,6 +156,8 @@ function watchGroup(
     // Stopping: the rest of the group gets the rest of the stop timeout. Leader exited on its
     // own: nothing coordinates its children any more, so they go at once.
     await emptyGroup(pid, killAt ?? Date.now());
+    // Whatever left the process group (setsid) is still in the cgroup: it goes too.
+    await limits?.killAll().catch(() => undefined);
     await drain(output, child);
     const oomKilled = await readOomKilled(limits);
     await runQuietly(onExit);

@@ -7,6 +7,12 @@ import type { Isolation } from '../config/types.js';
 
 export type OutputStream = 'stdout' | 'stderr';
 
+/** A host user an instance runs as (gid = its primary group; supplementary groups are cleared). */
+export interface TenantUser {
+  readonly uid: number;
+  readonly gid: number;
+}
+
 export interface SpawnSpec {
   /** `service:id`, for messages and cgroup/bundle names. */
   readonly instance: string;
@@ -21,6 +27,10 @@ export interface SpawnSpec {
   readonly dataDir: string;
   readonly memoryLimitMb: number | undefined;
   readonly cpuShares: number | undefined;
+  /** Most tasks the instance may have at once; undefined = the provider's default (512). */
+  readonly pidsLimit?: number | undefined;
+  /** Who the app runs as; undefined = the server's own user. Privileges are dropped either way. */
+  readonly user?: TenantUser | undefined;
   /** Called once per complete output line (without the newline). Must not throw. */
   readonly onLine: (stream: OutputStream, line: string) => void;
 }
@@ -54,7 +64,7 @@ export interface RunningProcess extends ProcessIdentity {
 export interface Runtime {
   readonly isolation: Isolation;
   /** Throws `isolation_unavailable` (saying what is missing and how to get it) if the host can't. */
-  check(spec: Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares'>): Promise<void>;
+  check(spec: LimitsSpec): Promise<void>;
   /** Starts the process; throws `spawn_failed` after releasing whatever it had acquired. */
   start(spec: SpawnSpec): Promise<RunningProcess>;
   /**
@@ -64,10 +74,18 @@ export interface Runtime {
   reap(orphan: Orphan, timeoutMs: number): Promise<boolean>;
 }
 
-/** Resource limits applied to one process group (cgroups); see runtime/cgroups.ts. */
+/** What a spec asks of the host's limits. */
+export type LimitsSpec = Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares' | 'pidsLimit'>;
+
+/** One instance's cgroup (limits or not); see runtime/cgroups.ts. */
 export interface AppliedLimits {
-  /** The argv to exec so the process starts inside the limits (e.g. joins its cgroup first). */
+  /** The argv to exec so the process starts inside the group (joins it first). */
   wrapArgv(argv: readonly string[]): string[];
+  /**
+   * SIGKILLs every process in the group, also those that left the process group (setsid), and
+   * resolves once it is empty (or after a bounded wait for unkillable ones).
+   */
+  killAll(): Promise<void>;
   /** After exit: whether the kernel OOM-killed something in it. */
   wasOomKilled(): Promise<boolean>;
   /** Memory (RSS) and CPU time used by the group now, for metrics; undefined if unknown. */
@@ -79,7 +97,7 @@ export interface AppliedLimits {
 /** Makes the limits of a spec real, or refuses with `isolation_unavailable`. */
 export interface LimitsProvider {
   /** Throws `isolation_unavailable` if a limit the spec asks for cannot be given on this host. */
-  check?(spec: Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares'>): Promise<void>;
-  /** undefined when the spec asks for no limit. */
-  apply(spec: Pick<SpawnSpec, 'instance' | 'memoryLimitMb' | 'cpuShares'>): Promise<AppliedLimits | undefined>;
+  check?(spec: LimitsSpec): Promise<void>;
+  /** The instance's group; undefined only where the host has no usable cgroups at all. */
+  apply(spec: Pick<SpawnSpec, 'instance'> & LimitsSpec): Promise<AppliedLimits | undefined>;
 }
