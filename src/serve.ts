@@ -4,6 +4,8 @@
  * (stop accepting, stop instances, flush logs, close the store).
  * @module
  */
+import { createHash } from 'node:crypto';
+import { chmodSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -22,18 +24,21 @@ import { Metrics } from './observability/metrics.js';
 import { RequestStats } from './observability/request-stats.js';
 import { ResourceSampler } from './observability/resource-sampler.js';
 import { createFrontServer } from './proxy/server.js';
-import { CgroupLimits } from './runtime/cgroups.js';
-import { detectCapabilities, formatCapabilities } from './runtime/host-capabilities.js';
+import { CgroupLimits, DEFAULT_PIDS_LIMIT } from './runtime/cgroups.js';
+import { detectCapabilities, formatCapabilities, formatProtections, type Protections } from './runtime/host-capabilities.js';
 import { NamespaceRuntime } from './runtime/namespace.js';
+import { instanceCgroupMatch, PortFence } from './runtime/port-fence.js';
 import { PortAllocator } from './runtime/ports.js';
 import { ProcessRuntime } from './runtime/process.js';
 import type { Runtime } from './runtime/runtime.js';
 import { SandboxRuntime } from './runtime/sandbox.js';
 import { openDb } from './store/db.js';
+import { secureDataDir } from './store/file-modes.js';
 import { InstanceStore } from './store/instances.js';
 import { LogStore } from './store/logs.js';
 import { enforceStorageQuotas } from './supervisor/quota-enforcement.js';
 import { Supervisor } from './supervisor/supervisor.js';
+import { TenantUsers } from './supervisor/tenant-users.js';
 
 export interface ServeOptions {
   config?: string;
@@ -46,6 +51,9 @@ export interface ServeOptions {
 const DASHBOARD_DIR = join(fileURLToPath(new URL('.', import.meta.url)), 'dashboard');
 
 export async function serve(options: ServeOptions): Promise<void> {
+  // Everything tenement creates (store, tokens, bundles, certificates) is its own alone; the
+  // instances get the usual 022 back when they start.
+  process.umask(0o077);
   const configFile = options.config ?? 'tenement.toml';
   let config: Config;
   try {
@@ -59,6 +67,17 @@ export async function serve(options: ServeOptions): Promise<void> {
   const logger = createLogger();
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
 
+  const isRoot = process.getuid?.() === 0;
+  try {
+    refuseUnswitchableUsers(config, isRoot);
+  } catch (err) {
+    exitWith(err);
+  }
+  for (const fix of secureDataDir(config.settings.dataDir)) {
+    out(`${relative(process.cwd(), fix.path) || '.'} was mode ${octal(fix.from)}: now ${octal(fix.to)}`);
+  }
+  if (isRoot) hideConfigFromTenants(config.file, out);
+
   const db = openDb(join(config.settings.dataDir, 'tenement.db'));
   if (ensureAdminToken(db, config.settings.dataDir).created) {
     out(`admin token written to ${join(config.settings.dataDir, TOKEN_FILE)} (the CLI reads it from there)`);
@@ -66,15 +85,33 @@ export async function serve(options: ServeOptions): Promise<void> {
 
   const events = new EventBus();
   const stats = new RequestStats();
-  const limits = new CgroupLimits();
+  // One parent group per data dir: two servers on a host never reuse each other's groups.
+  const limits = new CgroupLimits({ parent: `tenement.${createHash('sha256').update(config.settings.dataDir).digest('hex').slice(0, 8)}` });
   const runtimes: Record<Isolation, Runtime> = {
     process: new ProcessRuntime({ limits }),
     namespace: new NamespaceRuntime({ dataRoot: config.settings.dataDir, limits }),
-    sandbox: new SandboxRuntime({ stateDir: join(config.settings.dataDir, '.sandbox'), dataRoot: config.settings.dataDir, limits }),
+    sandbox: new SandboxRuntime({
+      stateDir: join(config.settings.dataDir, '.sandbox'), dataRoot: config.settings.dataDir, limits, hiddenFiles: [config.file],
+    }),
   };
-  out(formatCapabilities(await detectCapabilities({ runtimes, limits })));
+  const capabilities = await detectCapabilities({ runtimes, limits });
+  out(formatCapabilities(capabilities));
+  const askedPids = Object.values(config.services).find((svc) => svc.pidsLimit !== undefined);
+  if (askedPids !== undefined && !capabilities.limits.pids) {
+    exitWith(new TenementError('isolation_unavailable', `service.${askedPids.name}.pids_limit needs the cgroup pids controller, which this host does not offer`));
+  }
+  const fence = await startPortFence(config, limits);
   const store = new InstanceStore(db);
-  const supervisor = new Supervisor({ config, events, store, ports: new PortAllocator(config.settings.portRange), runtimes, logger });
+  out(formatProtections({
+    uidRange: isRoot ? config.settings.uidRange : undefined,
+    cgroupPerInstance: await limits.givesGroups(),
+    pidsLimit: capabilities.limits.pids ? DEFAULT_PIDS_LIMIT : undefined,
+    portFence: fence instanceof PortFence
+      ? { table: fence.table, ports: fence.portRange, sandboxes: fence.instances !== undefined }
+      : { off: fence },
+  } satisfies Protections));
+  const users = new TenantUsers({ store, uidRange: config.settings.uidRange, canSwitch: isRoot });
+  const supervisor = new Supervisor({ config, events, store, ports: new PortAllocator(config.settings.portRange), runtimes, users, logger });
 
   // Log writes (inserts, retention, FTS merges, checkpoints) run in LogCapture's writer thread on
   // its own connection; this one only reads logs, and leaves WAL checkpoints (fsyncs) to that thread.
@@ -124,6 +161,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     quota.close();
     sampler.close();
     await supervisor.shutdown();
+    if (fence instanceof PortFence) await fence.remove();
     server.closeAllConnections();
     await capture.close();
     db.close();
@@ -152,6 +190,44 @@ export async function serve(options: ServeOptions): Promise<void> {
   const cli = relative(process.cwd(), process.argv[1] ?? 'ten');
   out(`manage it with: ${cli.startsWith('..') || cli === '' ? 'ten' : cli} --server http://${shownHost}:${boundPort} --data-dir ${shownDataDir.startsWith('..') ? config.settings.dataDir : shownDataDir || '.'} ps`);
 }
+
+/** `user = "name"` needs root to switch to anyone but the server's own user. */
+function refuseUnswitchableUsers(config: Config, isRoot: boolean): void {
+  if (isRoot) return;
+  for (const svc of Object.values(config.services)) {
+    if (svc.user !== undefined && svc.user.uid !== process.getuid?.()) {
+      throw new TenementError('isolation_unavailable', `service.${svc.name}.user = "${svc.user.name}" needs ten serve to run as root (it can only run instances as itself)`);
+    }
+  }
+}
+
+/** tenement.toml holds every service's env (secrets): readable by instances' users it must not be. */
+function hideConfigFromTenants(file: string, out: (line: string) => void): void {
+  const mode = statSync(file).mode & 0o7777;
+  if ((mode & 0o007) === 0) return;
+  chmodSync(file, mode & ~0o007);
+  out(`${relative(process.cwd(), file)} was readable by every user (it holds the services' env): now mode ${octal(mode & ~0o007)}`);
+}
+
+/** The fence as asked: on where possible by default, required if `port_fence = true`. */
+async function startPortFence(config: Config, limits: CgroupLimits): Promise<PortFence | string> {
+  if (config.settings.portFence === false) return 'port_fence = false';
+  const host = await limits.detect();
+  const fence = new PortFence({
+    dataDir: config.settings.dataDir,
+    portRange: config.settings.portRange,
+    instances: instanceCgroupMatch(host.v2Mount, host.v2Root === undefined ? undefined : `${host.v2Root}/${limits.parent}`),
+  });
+  try {
+    await fence.install();
+    return fence;
+  } catch (err) {
+    if (config.settings.portFence === true) exitWith(err);
+    return err instanceof Error ? err.message.replace(/^the port fence is unavailable: /, '') : String(err);
+  }
+}
+
+const octal = (mode: number): string => `0${mode.toString(8).padStart(3, '0')}`;
 
 function exitWith(err: unknown): never {
   const e = err instanceof TenementError ? err : new TenementError('internal', String(err));

@@ -127,6 +127,12 @@ export class CgroupLimits implements LimitsProvider {
     return this.host;
   }
 
+  /** Whether instances get a cgroup each here (tenement may create groups in some hierarchy). */
+  async givesGroups(): Promise<boolean> {
+    const host = await this.detect();
+    return host.v2Root !== undefined || (host.version === 'v1' && host.controllers.size > 0);
+  }
+
   /** Throws `isolation_unavailable` naming the first requested limit the host cannot enforce. */
   async check(spec: LimitsSpec): Promise<void> {
     const host = await this.detect();
@@ -144,8 +150,7 @@ export class CgroupLimits implements LimitsProvider {
   async apply(spec: Pick<SpawnSpec, 'instance'> & LimitsSpec): Promise<AppliedLimits | undefined> {
     await this.check(spec);
     const host = await this.detect();
-    const hasV1 = host.version === 'v1' && Object.keys(host.v1Mounts ?? {}).length > 0;
-    if (host.v2Root === undefined && !hasV1) return undefined;
+    if (!(await this.givesGroups())) return undefined;
     const { service, id } = parseInstanceName(spec.instance);
     // Names are DNS labels, which never contain '.', so `service.id` cannot collide.
     const relPath = `${this.parent}/${service}.${id}`;

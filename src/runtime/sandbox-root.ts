@@ -6,7 +6,7 @@
  * @module
  */
 import { existsSync, lstatSync, statSync } from 'node:fs';
-import { mkdir, readlink, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { TenementError } from '../core/errors.js';
 import type { SpawnSpec } from './runtime.js';
@@ -82,7 +82,23 @@ export async function prepareSandboxRoot(bundle: string, spec: SpawnSpec, view: 
       await mkdir(join(rootfs, destination), { recursive: true });
     }
   }
+  await openUp(rootfs);
+  await chmod(empty, 0o444);
   return { rootfs, mounts };
+}
+
+/**
+ * The rootfs skeleton must be readable by the app's user; ten serve's umask (077) made it
+ * tenement's alone. It holds only empty folders, empty files and links.
+ */
+async function openUp(rootfs: string): Promise<void> {
+  await chmod(rootfs, 0o755);
+  for (const entry of await readdir(rootfs, { recursive: true })) {
+    const path = join(rootfs, entry);
+    const stat = lstatSync(path);
+    if (stat.isDirectory()) await chmod(path, 0o755);
+    else if (stat.isFile()) await chmod(path, 0o444);
+  }
 }
 
 /** The workdir and the folders of absolute paths in argv, outermost first, nested ones dropped. */

@@ -4,7 +4,7 @@
  * plain properties; everything else happens on state changes.
  * @module
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import type { Config, ServiceConfig } from '../config/types.js';
 import { buildInstanceEnv, instanceDataDir } from '../config/instance-env.js';
 import { TenementError } from '../core/errors.js';
@@ -15,6 +15,7 @@ import type { InstanceStore } from '../store/instances.js';
 import { backoffDelayMs, countRecent } from './backoff.js';
 import { ReadinessWaiter, probeOnce } from './readiness.js';
 import type { InstanceState } from './state.js';
+import { prepareDataDir, type TenantUsers } from './tenant-users.js';
 import type { InstanceHandle } from './types.js';
 
 /** What an instance needs from the rest of the server. */
@@ -24,6 +25,8 @@ export interface InstanceContext {
   readonly store: InstanceStore;
   readonly ports: PortAllocator;
   readonly runtimes: Readonly<Record<ServiceConfig['isolation'], Runtime>>;
+  /** Who each instance runs as; without it, the server's own user. */
+  readonly users?: TenantUsers | undefined;
 }
 
 /** Health failures in a row that make a running instance unhealthy (1–2 = degraded). */
@@ -184,7 +187,8 @@ export class Instance implements InstanceHandle {
     }
     try {
       const dataDir = instanceDataDir(this.ctx.config.settings, this.service, this.id);
-      await mkdir(dataDir, { recursive: true });
+      const user = this.ctx.users?.userFor(svc, this.id);
+      await prepareDataDir(dataDir, user);
       proc = await this.runtime.start({
         instance: this.name,
         service: this.service,
@@ -196,6 +200,8 @@ export class Instance implements InstanceHandle {
         dataDir,
         memoryLimitMb: svc.memoryLimitMb,
         cpuShares: svc.cpuShares,
+        pidsLimit: svc.pidsLimit,
+        user,
         onLine: (stream, line) => this.onLine(stream, line),
       });
     } catch (err) {

@@ -3,6 +3,7 @@
  * recovery of a previous server's processes, the idle sweep and wake-on-request.
  * @module
  */
+import { instanceDataDir } from '../config/instance-env.js';
 import type { Config, Isolation, ServiceConfig } from '../config/types.js';
 import { TenementError } from '../core/errors.js';
 import { assertName } from '../core/names.js';
@@ -12,6 +13,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { InstanceStore, InstanceRow } from '../store/instances.js';
 import { Instance, type InstanceContext } from './instance.js';
 import { hasProcess, healthOf } from './state.js';
+import { chownTree, type TenantUsers } from './tenant-users.js';
 import type { InstanceHandle, InstanceInfo, SpawnOptions, SupervisorApi } from './types.js';
 
 export interface SupervisorDeps {
@@ -20,6 +22,8 @@ export interface SupervisorDeps {
   readonly store: InstanceStore;
   readonly ports: PortAllocator;
   readonly runtimes: Readonly<Record<Isolation, Runtime>>;
+  /** Who each instance runs as; without it, the server's own user. */
+  readonly users?: TenantUsers;
   readonly logger: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
 
@@ -41,7 +45,7 @@ export class Supervisor implements SupervisorApi {
     this.deps = deps;
     this.config = deps.config;
     this.events = deps.events;
-    this.ctx = { config: deps.config, events: deps.events, store: deps.store, ports: deps.ports, runtimes: deps.runtimes };
+    this.ctx = { config: deps.config, events: deps.events, store: deps.store, ports: deps.ports, runtimes: deps.runtimes, users: deps.users };
   }
 
   /**
@@ -175,6 +179,7 @@ export class Supervisor implements SupervisorApi {
     this.arrays.set(service, [...(ids?.values() ?? [])]);
     this.deps.store.remove(service, id);
     if (options.purge === true || !instance.serviceConfig.storagePersist) await instance.deleteData();
+    else if (this.deps.users?.canSwitch === true) await this.reclaimData(instance);
     this.events.emit('state', { instance: instance.name, service, id, from: instance.state, to: 'gone', at: Date.now() });
     this.events.emit('lifecycle', { instance: instance.name, service, id, kind: 'remove', message: options.purge === true ? 'removed, data deleted' : 'removed', at: Date.now() });
   }
@@ -238,6 +243,15 @@ export class Supervisor implements SupervisorApi {
     if (instance.weight === weight) return;
     instance.weight = weight;
     this.events.emit('weight', { instance: instance.name, service: instance.service, id: instance.id, weight });
+  }
+
+  /**
+   * Kept data of a removed instance goes back to tenement's user: its uid is free now, and the
+   * next instance given it must not find this one's files.
+   */
+  private async reclaimData(instance: Instance): Promise<void> {
+    const dir = instanceDataDir(this.config.settings, instance.service, instance.id);
+    await chownTree(dir, { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }).catch(() => undefined);
   }
 
   private async reapOrphan(row: InstanceRow): Promise<void> {

@@ -6,6 +6,8 @@
  * be switched to, so instances run as the server's user.
  * @module
  */
+import { chmod, lchown, mkdir, readdir, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { readSystemUsers, type SystemUsers } from '../config/system-users.js';
 import type { ServiceConfig } from '../config/types.js';
 import { TenementError } from '../core/errors.js';
@@ -57,4 +59,24 @@ export class TenantUsers {
       hint: 'widen [settings] uid_range or remove instances you no longer need (ten rm)',
     });
   }
+}
+
+/**
+ * Creates (or fixes) an instance's DATA_DIR: owned by its user, mode 0700, in a service folder of
+ * mode 0711 (instances pass through it, but cannot list it). A folder another uid owned (an older
+ * tenement, or the same instance registered anew) is handed over whole.
+ */
+export async function prepareDataDir(dir: string, user: TenantUser | undefined): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dirname(dir), 0o711);
+  await chmod(dir, 0o700);
+  if (user === undefined) return;
+  const { uid, gid } = await stat(dir);
+  if (uid !== user.uid || gid !== user.gid) await chownTree(dir, user);
+}
+
+/** lchown of `dir` and everything below it (links themselves, never what they point to). */
+export async function chownTree(dir: string, owner: TenantUser): Promise<void> {
+  await lchown(dir, owner.uid, owner.gid);
+  for (const entry of await readdir(dir, { recursive: true })) await lchown(join(dir, entry), owner.uid, owner.gid);
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,6 +77,8 @@ const serversByDir = new Map<string, Array<() => Promise<number | null>>>();
 
 export async function startDaemon(t: TestContext | undefined, options: DaemonOptions): Promise<Daemon> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'tenement-test-'));
+  // Like a real install's folder: instances (own users when root) pass through it to their DATA_DIR.
+  chmodSync(dir, 0o711);
   const configFile = join(dir, 'tenement.toml');
   const dataDir = join(dir, 'data');
   writeFileSync(configFile, options.config.replaceAll('{apps}', APPS));
