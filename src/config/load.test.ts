@@ -56,6 +56,8 @@ test('a minimal service gets every SPEC default, times in ms', () => {
     logRetentionDays: 7,
     logRetentionMb: 100,
     publicMetrics: false,
+    uidRange: [61184, 65519],
+    portFence: undefined,
     tls: { enabled: false, domain: undefined, acmeEmail: undefined, acmeDirectory: 'https://acme-v02.api.letsencrypt.org/directory' },
   });
   assert.deepEqual(config.services.api, {
@@ -73,6 +75,8 @@ test('a minimal service gets every SPEC default, times in ms', () => {
     memoryLimitMb: undefined,
     cpuShares: undefined,
     storageQuotaMb: undefined,
+    pidsLimit: undefined,
+    user: undefined,
     autoSpawn: false,
     maxInstances: 1000,
     env: {},
@@ -87,6 +91,8 @@ test('good-full.toml sets every key and each one arrives in the Config', () => {
   assert.equal(config.settings.healthCheckIntervalMs, 5000);
   assert.deepEqual(config.settings.portRange, [31000, 32000]);
   assert.equal(config.settings.publicMetrics, true);
+  assert.deepEqual(config.settings.uidRange, [70000, 70999]);
+  assert.equal(config.settings.portFence, false);
   assert.deepEqual(config.settings.tls, {
     enabled: true,
     domain: 'example.com',
@@ -104,6 +110,8 @@ test('good-full.toml sets every key and each one arrives in the Config', () => {
   assert.equal(notes.storagePersist, false);
   assert.deepEqual([notes.memoryLimitMb, notes.cpuShares, notes.storageQuotaMb], [256, 100, 100]);
   assert.deepEqual([notes.autoSpawn, notes.maxInstances], [true, 50]);
+  assert.equal(notes.pidsLimit, 128);
+  assert.deepEqual(notes.user, { name: 'nobody', uid: 65534, gid: 65534 });
   assert.deepEqual(notes.env, { DATA_DIR: '{data_dir}/{name}/{id}', LOG_LEVEL: 'info' });
   assert.deepEqual(config.instances, { notes: ['demo', 'alice'] });
   assert.deepEqual(config.routing, { default: 'notes', subdomain: { admin: 'adminsvc' }, path: { '/app': 'appsvc' } });

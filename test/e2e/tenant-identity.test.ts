@@ -3,7 +3,7 @@
 // `ten rm`, `user = "name"`, and a port fence asked for on a host without nftables.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDaemon, tempDir, type Daemon } from '../helpers/daemon.js';
 
