@@ -4,6 +4,7 @@
  * CPU time, freezer to kill it whole), plus, where cgroup2 is mounted too, a bare v2 group.
  * @module
  */
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import type { AppliedLimits } from './runtime.js';
 import type { CgroupSettings } from './cgroups-v2.js';
@@ -39,7 +40,9 @@ export class CgroupV1Group implements AppliedLimits {
    * needed controllers are mounted.
    */
   static async create(mounts: V1Mounts, relPath: string, settings: CgroupSettings, v2?: CgroupV2Group): Promise<CgroupV1Group> {
-    const needed: V1Controller[] = ['memory', 'cpuacct', 'freezer'];
+    // With a bare v2 group, it gives CPU time (cpu.stat) and the kill: cpuacct and freezer are not
+    // joined (every hierarchy joined is one more migration on each spawn).
+    const needed: V1Controller[] = v2 === undefined ? ['memory', 'cpuacct', 'freezer'] : ['memory'];
     if (settings.cpuShares !== undefined) needed.push('cpu');
     if (settings.pidsMax !== undefined) needed.push('pids');
     const dirs: Partial<Record<V1Controller, string>> = {};
@@ -48,7 +51,7 @@ export class CgroupV1Group implements AppliedLimits {
       if (mount !== undefined) dirs[controller] = `${mount}/${relPath}`;
     }
     // The v2 group is new already (the caller made it): only the v1 side may hold leftovers.
-    await new CgroupV1Group(dirs, undefined).release();
+    if (Object.values(dirs).some((dir) => existsSync(dir))) await new CgroupV1Group(dirs, undefined).release();
     const group = new CgroupV1Group(dirs, v2);
     try {
       for (const dir of Object.values(dirs)) await mkdir(dir, { recursive: true });
@@ -116,9 +119,11 @@ export class CgroupV1Group implements AppliedLimits {
 
   async usage(): Promise<{ memoryBytes: number; cpuSeconds: number } | undefined> {
     const memoryBytes = this.dirs.memory === undefined ? undefined : await readCounter(`${this.dirs.memory}/memory.usage_in_bytes`);
-    const cpuNs = this.dirs.cpuacct === undefined ? undefined : await readCounter(`${this.dirs.cpuacct}/cpuacct.usage`);
-    if (memoryBytes === undefined && cpuNs === undefined) return undefined;
-    return { memoryBytes: memoryBytes ?? 0, cpuSeconds: (cpuNs ?? 0) / 1e9 };
+    const cpuSeconds = this.v2 !== undefined
+      ? (await this.v2.usage())?.cpuSeconds
+      : this.dirs.cpuacct === undefined ? undefined : ((await readCounter(`${this.dirs.cpuacct}/cpuacct.usage`)) ?? 0) / 1e9;
+    if (memoryBytes === undefined && cpuSeconds === undefined) return undefined;
+    return { memoryBytes: memoryBytes ?? 0, cpuSeconds: cpuSeconds ?? 0 };
   }
 
   async release(): Promise<void> {

@@ -4,6 +4,7 @@
  * class makes a bare group (no controllers) that still gives cgroup.kill and socket matching.
  * @module
  */
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import type { AppliedLimits } from './runtime.js';
 import {
@@ -53,7 +54,7 @@ export class CgroupV2Group implements AppliedLimits {
   /** Creates (or recreates, killing a crashed server's leftovers) the group and writes its limits. */
   static async create(dir: string, settings: CgroupSettings): Promise<CgroupV2Group> {
     const group = new CgroupV2Group(dir);
-    await group.release();
+    if (existsSync(dir)) await group.release();
     try {
       await mkdir(dir);
       if (settings.memoryBytes !== undefined) {

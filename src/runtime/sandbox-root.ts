@@ -5,18 +5,22 @@
  * private /tmp. Never /root, /home, tenement's data dir or its config file.
  * @module
  */
-import { existsSync, lstatSync, statSync } from 'node:fs';
-import { chmod, mkdir, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { TenementError } from '../core/errors.js';
 import type { SpawnSpec } from './runtime.js';
 
 /** Host folders every program may need, read-only (symlinks, as on merged-/usr hosts, stay links). */
 const SYSTEM_PATHS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc'];
-/** Secrets in /etc, covered by an empty file. */
-const SECRET_FILES = ['/etc/shadow', '/etc/shadow-', '/etc/gshadow', '/etc/gshadow-', '/etc/sudoers'];
-/** Secret folders in /etc, covered by an empty read-only tmpfs. */
-const SECRET_DIRS = ['/etc/ssh', '/etc/ssl/private', '/etc/sudoers.d'];
+/** Secrets in /etc, always covered by an empty file. */
+const SECRET_FILES = ['/etc/shadow', '/etc/shadow-', '/etc/gshadow', '/etc/gshadow-'];
+/** Secret folders in /etc, always covered by an empty read-only tmpfs. */
+const SECRET_DIRS = ['/etc/ssh'];
+/**
+ * Also covered when the app runs as uid 0; for a tenant uid their modes (0440, 0750, 0700 root)
+ * already refuse it, and every mount is a little more start time.
+ */
+const ROOT_ONLY_SECRETS = { files: ['/etc/sudoers'], dirs: ['/etc/sudoers.d', '/etc/ssl/private'] };
 /** Never shown, whatever the workdir or command: other users' homes and root's. */
 const FORBIDDEN = ['/root', '/home'];
 
@@ -35,14 +39,16 @@ export interface OciMount {
 }
 
 /**
- * Writes `bundle/rootfs` (empty but for the merged-/usr links and mount points) and
- * `bundle/empty` (what covers secret files), and returns the mounts that make up the root, in order.
+ * The mounts that make up an instance's root, in order, and their mount points in `rootfs`: a
+ * skeleton shared by every sandbox of the runtime (empty folders, empty files, the merged-/usr
+ * links), made once and only grown. `empty` is the empty file that covers secret files.
  */
-export async function prepareSandboxRoot(bundle: string, spec: SpawnSpec, view: SandboxView): Promise<{ rootfs: string; mounts: OciMount[] }> {
-  const rootfs = join(bundle, 'rootfs');
-  const empty = join(bundle, 'empty');
-  await mkdir(rootfs, { recursive: true });
-  await writeFile(empty, '', { mode: 0o444 });
+export function sandboxRoot(rootfs: string, empty: string, spec: SpawnSpec, view: SandboxView): OciMount[] {
+  ensureDir(rootfs);
+  if (!existsSync(empty)) {
+    writeFileSync(empty, '');
+    chmodSync(empty, 0o444);
+  }
   const bound: string[] = [];
   const mounts: OciMount[] = [
     { destination: '/proc', type: 'proc', source: 'proc' },
@@ -50,13 +56,20 @@ export async function prepareSandboxRoot(bundle: string, spec: SpawnSpec, view: 
   ];
   for (const path of SYSTEM_PATHS) {
     const stat = lstatOrUndefined(path);
-    if (stat?.isSymbolicLink()) await symlink(await readlink(path), join(rootfs, path));
-    else if (stat?.isDirectory()) mounts.push(readOnlyBind(path));
-    else continue;
+    if (stat?.isSymbolicLink()) {
+      if (lstatOrUndefined(join(rootfs, path)) === undefined) symlinkSync(readlinkSync(path), join(rootfs, path));
+    } else if (stat?.isDirectory()) {
+      mounts.push(readOnlyBind(path));
+    } else {
+      continue;
+    }
     bound.push(path);
   }
-  for (const file of SECRET_FILES) if (existsSync(file)) mounts.push({ ...readOnlyBind(file), source: empty });
-  for (const dir of SECRET_DIRS) if (existsSync(dir)) mounts.push(emptyTmpfs(dir));
+  const asRoot = (spec.user?.uid ?? 0) === 0;
+  const secretFiles = asRoot ? [...SECRET_FILES, ...ROOT_ONLY_SECRETS.files] : SECRET_FILES;
+  const secretDirs = asRoot ? [...SECRET_DIRS, ...ROOT_ONLY_SECRETS.dirs] : SECRET_DIRS;
+  for (const file of secretFiles) if (existsSync(file)) mounts.push({ ...readOnlyBind(file), source: empty });
+  for (const dir of secretDirs) if (existsSync(dir)) mounts.push(emptyTmpfs(dir));
 
   const dataDir = resolve(spec.dataDir);
   for (const folder of appFolders(spec)) {
@@ -74,31 +87,30 @@ export async function prepareSandboxRoot(bundle: string, spec: SpawnSpec, view: 
   // Mount points directly in the (read-only) rootfs must exist there; gVisor makes nested ones.
   for (const { destination } of mounts) {
     if (mounts.some((m) => destination.startsWith(`${m.destination}/`))) continue;
-    const isFile = existsSync(destination) && statSync(destination).isFile();
-    if (isFile) {
-      await mkdir(join(rootfs, dirname(destination)), { recursive: true });
-      await writeFile(join(rootfs, destination), '');
-    } else if (lstatOrUndefined(join(rootfs, destination)) === undefined) {
-      await mkdir(join(rootfs, destination), { recursive: true });
+    const target = join(rootfs, destination);
+    if (lstatOrUndefined(target) !== undefined) continue;
+    if (existsSync(destination) && statSync(destination).isFile()) {
+      ensureDir(dirname(target));
+      writeFileSync(target, '');
+      chmodSync(target, 0o444);
+    } else {
+      ensureDir(target);
     }
   }
-  await openUp(rootfs);
-  await chmod(empty, 0o444);
-  return { rootfs, mounts };
+  return mounts;
 }
 
-/**
- * The rootfs skeleton must be readable by the app's user; ten serve's umask (077) made it
- * tenement's alone. It holds only empty folders, empty files and links.
- */
-async function openUp(rootfs: string): Promise<void> {
-  await chmod(rootfs, 0o755);
-  for (const entry of await readdir(rootfs, { recursive: true })) {
-    const path = join(rootfs, entry);
-    const stat = lstatSync(path);
-    if (stat.isDirectory()) await chmod(path, 0o755);
-    else if (stat.isFile()) await chmod(path, 0o444);
+/** mkdir -p with every new folder 0755 (readable by the app's user whatever the umask). */
+function ensureDir(dir: string): void {
+  if (existsSync(dir)) return;
+  ensureDir(dirname(dir));
+  try {
+    mkdirSync(dir);
+  } catch (err) {
+    // Another instance starting at the same time made it.
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
+  chmodSync(dir, 0o755);
 }
 
 /** The workdir and the folders of absolute paths in argv, outermost first, nested ones dropped. */

@@ -14,7 +14,7 @@ import { parseInstanceName } from '../core/names.js';
 import { checkLimits, findExecutable } from './preflight.js';
 import { ProcessRuntime, startProcessGroup } from './process.js';
 import type { ExitInfo, LimitsProvider, LimitsSpec, Orphan, RunningProcess, Runtime, SpawnSpec } from './runtime.js';
-import { prepareSandboxRoot, type SandboxView } from './sandbox-root.js';
+import { sandboxRoot, type SandboxView } from './sandbox-root.js';
 
 const run = promisify(execFile);
 
@@ -85,7 +85,8 @@ export class SandboxRuntime implements Runtime {
     };
     let limits;
     try {
-      const { rootfs, mounts } = await prepareSandboxRoot(bundle, spec, this.#view);
+      const rootfs = join(this.#stateDir, 'rootfs');
+      const mounts = sandboxRoot(rootfs, join(this.#stateDir, 'empty'), spec, this.#view);
       await writeFile(join(bundle, 'config.json'), JSON.stringify(bundleConfig(spec, rootfs, mounts)), { mode: 0o600 });
       limits = await this.#limits?.apply(spec);
     } catch (err) {
