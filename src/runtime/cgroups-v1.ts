@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import type { AppliedLimits } from './runtime.js';
+import type { AppliedLimits, ResourceUsage } from './runtime.js';
 import type { CgroupSettings } from './cgroups-v2.js';
 import {
   joinCgroupsArgv, killListed, readCounter, RELEASE_DEADLINE_MS, removeCgroup, setFreezerState, waitEmpty, writeControl, writeOptionalControl,
@@ -117,13 +117,13 @@ export class CgroupV1Group implements AppliedLimits {
     return ((await readCounter(`${this.dirs.memory}/memory.failcnt`)) ?? 0) > 0;
   }
 
-  async usage(): Promise<{ memoryBytes: number; cpuSeconds: number } | undefined> {
+  async usage(): Promise<ResourceUsage | undefined> {
     const memoryBytes = this.dirs.memory === undefined ? undefined : await readCounter(`${this.dirs.memory}/memory.usage_in_bytes`);
     const cpuSeconds = this.v2 !== undefined
       ? (await this.v2.usage())?.cpuSeconds
       : this.dirs.cpuacct === undefined ? undefined : ((await readCounter(`${this.dirs.cpuacct}/cpuacct.usage`)) ?? 0) / 1e9;
     if (memoryBytes === undefined && cpuSeconds === undefined) return undefined;
-    return { memoryBytes: memoryBytes ?? 0, cpuSeconds: cpuSeconds ?? 0 };
+    return { memoryBytes, cpuSeconds };
   }
 
   async release(): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import type { AppliedLimits } from './runtime.js';
+import type { AppliedLimits, ResourceUsage } from './runtime.js';
 import {
   joinCgroupsArgv, killListed, readControl, readCounter, RELEASE_DEADLINE_MS, removeCgroup, waitEmpty, writeControl, writeOptionalControl,
 } from './cgroup-fs.js';
@@ -81,11 +81,11 @@ export class CgroupV2Group implements AppliedLimits {
     return ((await readCounter(`${this.dir}/memory.events`, 'oom_kill')) ?? 0) > 0;
   }
 
-  async usage(): Promise<{ memoryBytes: number; cpuSeconds: number } | undefined> {
+  async usage(): Promise<ResourceUsage | undefined> {
     const memoryBytes = await readCounter(`${this.dir}/memory.current`);
     const cpuUsec = await readCounter(`${this.dir}/cpu.stat`, 'usage_usec');
     if (memoryBytes === undefined && cpuUsec === undefined) return undefined;
-    return { memoryBytes: memoryBytes ?? 0, cpuSeconds: (cpuUsec ?? 0) / 1e6 };
+    return { memoryBytes, cpuSeconds: cpuUsec === undefined ? undefined : cpuUsec / 1e6 };
   }
 
   /** cgroup.kill (Linux 5.14+) kills every task at once, forks in flight included; else pid by pid. */

@@ -120,7 +120,7 @@ test('cpu_shares becomes the cgroup weight of the running instance (100 = the de
   }
 
   const usage = await applied.usage();
-  assert.ok(usage && usage.cpuSeconds >= 0);
+  assert.ok(usage?.cpuSeconds !== undefined && usage.cpuSeconds >= 0, 'the group reports its CPU time');
   await applied.release();
   await waitFor('the released group to be killed', () => (isGone(child.pid!) ? true : undefined));
   for (const dir of groupDirs(host, parent, 'iso', 'cpu')) assert.equal(existsSync(dir), false, `${dir} removed`);

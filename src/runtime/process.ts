@@ -178,7 +178,7 @@ function watchGroup(
     return stopping;
   };
 
-  return { pid, startTime, exited, stop };
+  return { pid, startTime, exited, stop, ...(limits === undefined ? {} : { usage: () => limits.usage() }) };
 }
 
 /**

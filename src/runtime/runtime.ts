@@ -54,11 +54,19 @@ export interface Orphan extends ProcessIdentity {
   readonly instance: string;
 }
 
+/** What an instance uses now, from its cgroup; a field is undefined where the host cannot tell. */
+export interface ResourceUsage {
+  readonly memoryBytes: number | undefined;
+  readonly cpuSeconds: number | undefined;
+}
+
 export interface RunningProcess extends ProcessIdentity {
   /** Resolves once when the process (group leader) has exited and its output is drained. */
   readonly exited: Promise<ExitInfo>;
   /** SIGTERM to the whole group, SIGKILL after `timeoutMs`; resolves when all of it is gone. */
   stop(timeoutMs: number): Promise<ExitInfo>;
+  /** Memory and CPU of everything in its cgroup (setsid descendants, gVisor's processes); absent without one. */
+  usage?(): Promise<ResourceUsage | undefined>;
 }
 
 export interface Runtime {
@@ -88,8 +96,8 @@ export interface AppliedLimits {
   killAll(): Promise<void>;
   /** After exit: whether the kernel OOM-killed something in it. */
   wasOomKilled(): Promise<boolean>;
-  /** Memory (RSS) and CPU time used by the group now, for metrics; undefined if unknown. */
-  usage(): Promise<{ memoryBytes: number; cpuSeconds: number } | undefined>;
+  /** Memory and CPU time used by the group now, for metrics; undefined if unknown. */
+  usage(): Promise<ResourceUsage | undefined>;
   /** Removes the cgroup; safe to call twice and after a half-finished setup. */
   release(): Promise<void>;
 }

@@ -144,7 +144,7 @@ export class SandboxRuntime implements Runtime {
       })();
       return stopping;
     };
-    return { pid: inner.pid, startTime: inner.startTime, exited, stop };
+    return { pid: inner.pid, startTime: inner.startTime, exited, stop, ...(inner.usage === undefined ? {} : { usage: inner.usage }) };
   }
 
   #globalFlags(runsc: string): string[] {

@@ -9,7 +9,7 @@ import type { Config, ServiceConfig } from '../config/types.js';
 import { buildInstanceEnv, instanceDataDir } from '../config/instance-env.js';
 import { TenementError } from '../core/errors.js';
 import type { EventBus, LaunchCause, LifecycleKind } from '../observability/events.js';
-import type { ExitInfo, Runtime, RunningProcess } from '../runtime/runtime.js';
+import type { ExitInfo, ResourceUsage, Runtime, RunningProcess } from '../runtime/runtime.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { InstanceStore } from '../store/instances.js';
 import { backoffDelayMs, countRecent } from './backoff.js';
@@ -93,6 +93,11 @@ export class Instance implements InstanceHandle {
 
   get pid(): number | null {
     return this.proc?.pid ?? null;
+  }
+
+  /** Memory and CPU of its cgroup now; undefined without a process or a cgroup. */
+  resourceUsage(): Promise<ResourceUsage | undefined> {
+    return this.proc?.usage?.().catch(() => undefined) ?? Promise.resolve(undefined);
   }
 
   uptimeMs(now: number): number | null {

@@ -9,7 +9,7 @@ import { TenementError } from '../core/errors.js';
 import { assertName } from '../core/names.js';
 import type { EventBus } from '../observability/events.js';
 import type { PortAllocator } from '../runtime/ports.js';
-import type { Runtime } from '../runtime/runtime.js';
+import type { ResourceUsage, Runtime } from '../runtime/runtime.js';
 import type { InstanceStore, InstanceRow } from '../store/instances.js';
 import { Instance, type InstanceContext } from './instance.js';
 import { hasProcess, healthOf } from './state.js';
@@ -126,6 +126,10 @@ export class Supervisor implements SupervisorApi {
   list(): InstanceInfo[] {
     const now = Date.now();
     return this.all().map((i) => this.toInfo(i, now));
+  }
+
+  resourceUsage(service: string, id: string): Promise<ResourceUsage | undefined> {
+    return this.byService.get(service)?.get(id)?.resourceUsage() ?? Promise.resolve(undefined);
   }
 
   info(service: string, id: string): InstanceInfo {

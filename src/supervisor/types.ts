@@ -5,6 +5,7 @@
  */
 import type { Config, Isolation, ServiceConfig } from '../config/types.js';
 import type { EventBus } from '../observability/events.js';
+import type { ResourceUsage } from '../runtime/runtime.js';
 import type { Health, InstanceState } from './state.js';
 
 /** One instance as `GET /api/instances` and `ten ps --json` show it (SPEC §7). */
@@ -68,6 +69,8 @@ export interface SupervisorApi {
   autoSpawn(service: string, id: string): Promise<InstanceHandle>;
 
   list(): InstanceInfo[];
+  /** Memory and CPU of the instance's cgroup now (everything it started); undefined where unknown. */
+  resourceUsage(service: string, id: string): Promise<ResourceUsage | undefined>;
   info(service: string, id: string): InstanceInfo;
   spawn(service: string, id: string, options?: SpawnOptions): Promise<InstanceInfo>;
   start(service: string, id: string, options?: { wait?: boolean }): Promise<InstanceInfo>;

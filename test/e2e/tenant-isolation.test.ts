@@ -167,6 +167,18 @@ pids_limit = 64
     await waitFor(() => !isAlive(pid), 10_000, `setsid child ${pid} to be gone`);
   });
 
+  test('an instance\'s memory metric counts what it started outside its process group', async () => {
+    assert.equal((await d.ten(['spawn', 'evil:m'])).code, 0);
+    await ask('m.evil.localhost', '/setsid-hog?mb=200');
+    const auth = { authorization: `Bearer ${d.token}` };
+    await waitFor(async () => {
+      const metrics = (await d.http('/metrics', { headers: auth })).body;
+      const line = /^tenement_instance_memory_bytes\{service="evil",instance="m"\} (\d+)/m.exec(metrics);
+      return line !== null && Number(line[1]) > 200 * 1048576;
+    }, 20_000, 'tenement_instance_memory_bytes of evil:m above 200 MiB');
+    assert.equal((await d.ten(['stop', 'evil:m'])).code, 0);
+  });
+
   test('a fork bomb gets at most pids_limit tasks and the server keeps answering', async () => {
     assert.equal((await d.ten(['spawn', 'bomb:x'])).code, 0);
     const r = await ask('x.bomb.localhost', '/forkbomb?n=200') as { started: number; error: string | null };
