@@ -88,6 +88,14 @@ test('user = "nobody" runs the instance as that existing user', async (t) => {
   assert.equal(statSync(join(d.dataDir, 'legacy', 'x')).uid, 65534);
 });
 
+test('a server that is not root says its instances share its user, and runs them', async (t) => {
+  const d = await startDaemon(t, { config: CONFIG.replace(/\[service\.legacy\][^[]*/, ''), asUser: 65534 });
+  assert.match(d.output(), /^tenants: share tenement's user \(it is not root\), so they can read each other's files and tenement's; no_new_privs$/m);
+  assert.match(d.output(), /^port fence: off \(it needs root to load nftables rules\)$/m);
+  assert.equal((await d.ten(['spawn', 'app:a'])).code, 0);
+  assert.equal(await uidOf(d, 'app:a'), 65534);
+});
+
 test('a port fence asked for on a host without nftables stops ten serve; unasked, it is reported off', async (t) => {
   const withoutNft = { PATH: '/usr/bin:/bin' };
   const required = startDaemon(t, { config: `${CONFIG}\n`.replace('[settings]', '[settings]\nport_fence = true'), env: withoutNft });

@@ -4,7 +4,7 @@
  * @module
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +50,8 @@ export interface DaemonOptions {
   domain?: string;
   extraArgs?: readonly string[];
   env?: Record<string, string>;
+  /** Run the server as this uid (= gid) instead of the test's own; the folder becomes theirs. */
+  asUser?: number;
 }
 
 export interface CliResult {
@@ -84,7 +86,10 @@ export async function startDaemon(t: TestContext | undefined, options: DaemonOpt
   writeFileSync(configFile, options.config.replaceAll('{apps}', APPS));
   const args = [TEN, 'serve', '--config', configFile, '--data-dir', dataDir, '--port', '0', '--bind', '127.0.0.1',
     '--domain', options.domain ?? 'localhost', ...(options.extraArgs ?? [])];
-  const proc = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const asUser = options.asUser === undefined ? [] : ['setpriv', `--reuid=${options.asUser}`, `--regid=${options.asUser}`, '--clear-groups'];
+  if (options.asUser !== undefined) chownSync(dir, options.asUser, options.asUser);
+  const [command, ...commandArgs] = [...asUser, process.execPath, ...args];
+  const proc = spawn(command!, commandArgs, { cwd: dir, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
   proc.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
