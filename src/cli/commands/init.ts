@@ -52,6 +52,8 @@ data_dir = "./data"             # state store, API token, per-instance data
 # max_restarts = 3              # restarts within restart_window before "failed"
 # restart_window = 300          # s
 # port_range = [30000, 40000]   # ports handed to instances
+# uid_range = [61184, 65519]    # as root: each instance runs as a uid of its own from here
+# port_fence = true             # only tenement may connect to port_range (needs nftables; unset: where present)
 
 [service.${name}]
 command = ${JSON.stringify(command)}
@@ -64,6 +66,8 @@ health = "/health"              # GET path answering 200 when ready; remove to u
 # request_timeout = 30          # s
 # restart = "on-failure"        # always | on-failure | never
 # memory_limit_mb = 256
+# pids_limit = 512              # most processes and threads the instance may have
+# user = "www-data"             # run as this existing user instead of a uid of its own
 # auto_spawn = false            # true: any valid {id}.${name}.{domain} is spawned on demand
 
 [service.${name}.env]
