@@ -44,7 +44,7 @@ export interface IsolationBenchResult {
 }
 
 export async function benchIsolation(options: { rounds?: number; memoryInstances?: number; baseline?: string } = {}): Promise<IsolationBenchResult> {
-  const rounds = options.rounds ?? 5;
+  const rounds = options.rounds ?? 11;
   const memoryInstances = options.memoryInstances ?? 3;
   const baseline = options.baseline ?? process.env.BENCH_BASELINE;
   const root = mkdtempSync(join(tmpdir(), 'tenement-bench-isolation-'));
