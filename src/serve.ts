@@ -12,12 +12,13 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config/load.js';
 import type { Config, Isolation } from './config/types.js';
 import { TenementError } from './core/errors.js';
+import { EventBus } from './core/events.js';
+import { formatInstanceUrl } from './core/names.js';
 import { createManagementHandler } from './api/server.js';
 import { ensureAdminToken, TOKEN_FILE } from './api/auth.js';
 import { logRoutes } from './api/routes/logs.js';
 import { metricsRoutes } from './api/routes/metrics.js';
 import { telemetryRoutes } from './api/routes/telemetry.js';
-import { EventBus } from './observability/events.js';
 import { createLogger } from './observability/logger.js';
 import { LogCapture } from './observability/log-capture.js';
 import { Metrics } from './observability/metrics.js';
@@ -36,6 +37,7 @@ import { openDb } from './store/db.js';
 import { secureDataDir } from './store/file-modes.js';
 import { InstanceStore } from './store/instances.js';
 import { LogStore } from './store/logs.js';
+import { Deployments } from './supervisor/deployments.js';
 import { enforceStorageQuotas } from './supervisor/quota-enforcement.js';
 import { Supervisor } from './supervisor/supervisor.js';
 import { TenantUsers } from './supervisor/tenant-users.js';
@@ -55,12 +57,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   // instances get the usual 022 back when they start.
   process.umask(0o077);
   const configFile = options.config ?? 'tenement.toml';
-  let config: Config;
-  try {
-    config = loadConfig(configFile, { dataDir: options.dataDir });
-  } catch (err) {
-    exitWith(err);
-  }
+  // A bad config or a taken port is thrown to cli/main, the one place errors become exit codes.
+  const config = loadConfig(configFile, { dataDir: options.dataDir });
   const port = options.port ?? 8080;
   const bind = options.bind ?? '127.0.0.1';
   const domain = (options.domain ?? 'localhost').toLowerCase();
@@ -68,11 +66,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
 
   const isRoot = process.getuid?.() === 0;
-  try {
-    refuseUnswitchableUsers(config, isRoot);
-  } catch (err) {
-    exitWith(err);
-  }
+  refuseUnswitchableUsers(config, isRoot);
   for (const fix of secureDataDir(config.settings.dataDir)) {
     out(`${relative(process.cwd(), fix.path) || '.'} was mode ${octal(fix.from)}: now ${octal(fix.to)}`);
   }
@@ -98,7 +92,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   out(formatCapabilities(capabilities));
   const askedPids = Object.values(config.services).find((svc) => svc.pidsLimit !== undefined);
   if (askedPids !== undefined && !capabilities.limits.pids) {
-    exitWith(new TenementError('isolation_unavailable', `service.${askedPids.name}.pids_limit needs the cgroup pids controller, which this host does not offer`));
+    throw new TenementError('isolation_unavailable', `service.${askedPids.name}.pids_limit needs the cgroup pids controller, which this host does not offer`);
   }
   const fence = await startPortFence(config, limits);
   const store = new InstanceStore(db);
@@ -122,12 +116,12 @@ export async function serve(options: ServeOptions): Promise<void> {
     retention: { days: config.settings.logRetentionDays, mb: config.settings.logRetentionMb },
     onError: (err) => logger.warn({ err }, 'log writer'),
   });
-  const metrics = new Metrics({ supervisor, events, stats, logLines: capture });
+  const sampler = new ResourceSampler({ supervisor });
+  const metrics = new Metrics({ supervisor, events, stats, logLines: capture, resources: sampler });
   const quota = enforceStorageQuotas(supervisor, events);
-  const sampler = new ResourceSampler({ supervisor, metrics });
 
   const management = createManagementHandler({
-    supervisor, db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR,
+    supervisor, deployments: new Deployments(supervisor, logger), db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR,
     extraRoutes: [...logRoutes({ store: logStore, capture }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics })],
   });
   const server = createFrontServer({ supervisor, domain, stats, management, logger });
@@ -141,8 +135,9 @@ export async function serve(options: ServeOptions): Promise<void> {
       });
     });
   } catch (err) {
+    if (fence instanceof PortFence) await fence.remove();
     const code = (err as NodeJS.ErrnoException).code;
-    exitWith(new TenementError('unavailable', code === 'EADDRINUSE' ? `port ${port} on ${bind} is already in use` : `cannot listen on ${bind}:${port} (${code ?? 'error'})`, { hint: 'choose another with --port' }));
+    throw new TenementError('unavailable', code === 'EADDRINUSE' ? `port ${port} on ${bind} is already in use` : `cannot listen on ${bind}:${port} (${code ?? 'error'})`, { hint: 'choose another with --port' });
   }
   const { port: boundPort } = server.address() as AddressInfo;
   const shownHost = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind;
@@ -183,8 +178,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   sampler.start();
   await supervisor.boot();
   for (const info of supervisor.list()) {
-    const url = `http://${info.id}.${info.service}.${domain}:${boundPort}/`;
-    out(`  ${info.instance.padEnd(24)} ${info.state.padEnd(9)} ${url}`);
+    out(`  ${info.instance.padEnd(24)} ${info.state.padEnd(9)} ${formatInstanceUrl(info, domain, boundPort)}`);
   }
   const shownDataDir = relative(process.cwd(), config.settings.dataDir);
   const cli = relative(process.cwd(), process.argv[1] ?? 'ten');
@@ -222,15 +216,9 @@ async function startPortFence(config: Config, limits: CgroupLimits): Promise<Por
     await fence.install();
     return fence;
   } catch (err) {
-    if (config.settings.portFence === true) exitWith(err);
+    if (config.settings.portFence === true) throw err;
     return err instanceof Error ? err.message.replace(/^the port fence is unavailable: /, '') : String(err);
   }
 }
 
 const octal = (mode: number): string => `0${mode.toString(8).padStart(3, '0')}`;
-
-function exitWith(err: unknown): never {
-  const e = err instanceof TenementError ? err : new TenementError('internal', String(err));
-  process.stderr.write(`error: ${e.message}\n${e.hint === undefined ? '' : `hint: ${e.hint}\n`}`);
-  process.exit(e.code === 'invalid_config' || e.code === 'usage' ? 2 : 1);
-}
