@@ -56,6 +56,8 @@ test('a minimal service gets every SPEC default, times in ms', () => {
     logRetentionDays: 7,
     logRetentionMb: 100,
     publicMetrics: false,
+    maxSseClients: 100,
+    autoSpawnPerMinute: 10,
     uidRange: [61184, 65519],
     portFence: undefined,
     tls: { enabled: false, domain: undefined, acmeEmail: undefined, acmeDirectory: 'https://acme-v02.api.letsencrypt.org/directory' },
@@ -97,6 +99,8 @@ test('good-full.toml sets every key and each one arrives in the Config', () => {
   assert.equal(config.settings.healthCheckIntervalMs, 5000);
   assert.deepEqual(config.settings.portRange, [31000, 32000]);
   assert.equal(config.settings.publicMetrics, true);
+  assert.equal(config.settings.maxSseClients, 20);
+  assert.equal(config.settings.autoSpawnPerMinute, 3);
   assert.deepEqual(config.settings.uidRange, [70000, 70999]);
   assert.equal(config.settings.portFence, false);
   assert.deepEqual(config.settings.tls, {

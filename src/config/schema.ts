@@ -7,7 +7,7 @@
  */
 import { parse as parseShellWords } from 'shell-quote';
 import * as z from 'zod';
-import { NAME_PATTERN, NAME_RULE } from '../core/names.js';
+import { DASHBOARD_LABEL, NAME_PATTERN, NAME_RULE } from '../core/names.js';
 import { TEMPLATE_VARIABLES, findUnknownVariables } from './interpolate.js';
 import { readSystemUsers } from './system-users.js';
 
@@ -82,6 +82,8 @@ const SettingsSchema = table({
   log_retention_days: positiveInt.default(7),
   log_retention_mb: positiveInt.default(100),
   public_metrics: z.boolean().default(false),
+  max_sse_clients: positiveInt.default(100),
+  auto_spawn_per_minute: count.default(10),
   uid_range: z.tuple([tenantId, tenantId], { error: 'expected [low, high]: two ids from 1 to 4294967294' })
     .refine(([low, high]) => low <= high, { error: 'the low id must not be above the high id' })
     .default([...DEFAULT_UID_RANGE]),
@@ -103,6 +105,10 @@ const SettingsSchema = table({
   logRetentionDays: s.log_retention_days,
   logRetentionMb: s.log_retention_mb,
   publicMetrics: s.public_metrics,
+  /** Open `/api/events` + `/api/logs/stream` clients at once. */
+  maxSseClients: s.max_sse_clients,
+  /** New auto-spawn registrations per client address per minute; 0 = no limit. */
+  autoSpawnPerMinute: s.auto_spawn_per_minute,
   /** Where tenant uids/gids are allocated from (when ten serve runs as root). */
   uidRange: s.uid_range,
   /** undefined: fence the port range where the host can (the default); true: required; false: off. */
@@ -217,6 +223,9 @@ export const ConfigFileSchema = table({
       ctx.addIssue({ code: 'custom', path, message: `no [service.${name}] in this file (${known})` });
     }
   };
+  const reserved = `is reserved: ${DASHBOARD_LABEL}.{domain} is the dashboard's own host`;
+  if (Object.hasOwn(file.service, DASHBOARD_LABEL)) ctx.addIssue({ code: 'custom', path: ['service', DASHBOARD_LABEL], message: `the service name "${DASHBOARD_LABEL}" ${reserved}` });
+  if (Object.hasOwn(file.routing.subdomain, DASHBOARD_LABEL)) ctx.addIssue({ code: 'custom', path: ['routing', 'subdomain', DASHBOARD_LABEL], message: `the subdomain "${DASHBOARD_LABEL}" ${reserved}` });
   for (const [name, ids] of Object.entries(file.instances)) {
     requireService(name, ['instances', name]);
     const repeated = ids.find((id, i) => ids.indexOf(id) !== i);

@@ -10,7 +10,9 @@ import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { ChunkedBodyDecoder, findHeadEnd, HEAD_INCOMPLETE, HEAD_TOO_LARGE, MAX_REQUEST_HEAD_BYTES, parseRequestHead, skipEmptyLines } from './request-head.js';
 import type { HeadError, RequestHead } from './request-head.js';
+import { AUTO_SPAWN_RETRY_AFTER_S } from './auto-spawn-limit.js';
 import { hasNoBody } from './response-head.js';
+import type { ProxyErrorStatus } from './responses.js';
 import type { ResponseHead } from './response-head.js';
 
 /** The forwarding job of the exchange in progress, as the connection drives it. */
@@ -45,6 +47,7 @@ const MAX_BUFFERED = MAX_REQUEST_HEAD_BYTES + 4096;
 
 const TEXT: Readonly<Record<number, string>> = {
   404: 'not found\n',
+  429: 'too many requests\n',
   502: 'bad gateway\n',
   503: 'service unavailable\n',
   504: 'gateway timeout\n',
@@ -339,7 +342,7 @@ export class RawConnection {
   }
 
   /** A short neutral answer of the proxy's own (same as sendProxyError), or a cut once answered. */
-  respondError(status: 404 | 502 | 503 | 504): void {
+  respondError(status: ProxyErrorStatus): void {
     if (this.phase === Phase.Closing || this.exchange === null) return;
     if (this.isAnswered) {
       this.cut();
@@ -352,7 +355,8 @@ export class RawConnection {
     const text = TEXT[status]!;
     if (this.phase === Phase.Body) this.wantsClose = true;
     const close = this.wantsClose || this.owner.isClosing ? 'Connection: close\r\n' : '';
-    this.socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${text.length}\r\ncache-control: no-store\r\nDate: ${this.owner.date}\r\n${close}\r\n${text}`, 'latin1');
+    const retry = status === 429 ? `retry-after: ${AUTO_SPAWN_RETRY_AFTER_S}\r\n` : '';
+    this.socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${text.length}\r\ncache-control: no-store\r\n${retry}Date: ${this.owner.date}\r\n${close}\r\n${text}`, 'latin1');
     this.endExchange();
   }
 

@@ -24,6 +24,7 @@ import type { ForwardedFor, RequestFacts } from './headers.js';
 import { HostResolver } from './host.js';
 import type { RouteTarget } from './host.js';
 import { proxyErrorHead, sendProxyError } from './responses.js';
+import { AutoSpawnLimiter } from './auto-spawn-limit.js';
 import { RouteTable } from './route-table.js';
 import type { InstanceRoute } from './route-table.js';
 import { tunnelUpgrade } from './upgrade.js';
@@ -74,7 +75,7 @@ function matchesPrefix(url: string, prefix: string): boolean {
 }
 
 const MANAGEMENT = Symbol('management');
-type Resolution = InstanceRoute | 404 | 503 | typeof MANAGEMENT | Promise<InstanceRoute | 404 | 503>;
+type Resolution = InstanceRoute | 404 | 429 | 503 | typeof MANAGEMENT | Promise<InstanceRoute | 404 | 503>;
 
 /** Reused by the synchronous header rewrite of each raw-path request. */
 const rawFacts: RequestFacts = { hasBody: false, bodyLength: 0 };
@@ -91,12 +92,17 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
   const table = new RouteTable(supervisor, stats);
   const ctx: ForwardContext = { supervisor, logger };
   const pathOverrides = Object.entries(routing.path).sort((a, b) => b[0].length - a[0].length);
+  const spawnBudget = new AutoSpawnLimiter(supervisor.config.settings.autoSpawnPerMinute);
 
-  /** The service a bare-domain path goes to, or undefined for tenement's own handler. */
-  function bareService(url: string): string | undefined {
-    if (isManagementPath(url)) return undefined;
+  // The dashboard keeps the admin token in its origin's storage: when [routing] puts tenant pages on
+  // the bare domain, the dashboard is served only on tenement.{domain} (docs in the README).
+  const bareHasTenants = routing.default !== undefined || pathOverrides.length > 0;
+
+  /** The service a bare-domain path goes to, MANAGEMENT for tenement's own handler, or 404. */
+  function bareService(url: string): string | typeof MANAGEMENT | 404 {
+    if (isManagementPath(url)) return MANAGEMENT;
     for (const [prefix, service] of pathOverrides) if (matchesPrefix(url, prefix)) return service;
-    return routing.default;
+    return routing.default ?? (bareHasTenants ? 404 : MANAGEMENT);
   }
 
   function autoSpawn(service: string, id: string): Promise<InstanceRoute | 404 | 503> {
@@ -111,14 +117,16 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
   }
 
   /** Route by Host (and path on the bare domain); MANAGEMENT: tenement's own handler. */
-  function resolve(target: RouteTarget, url: string): Resolution {
+  function resolve(target: RouteTarget, url: string, client: Pick<Socket, 'remoteAddress'>): Resolution {
     let service: string;
     switch (target.kind) {
       case 'none':
         return 404;
+      case 'dashboard':
+        return MANAGEMENT;
       case 'bare': {
         const mapped = bareService(url);
-        if (mapped === undefined) return MANAGEMENT;
+        if (typeof mapped !== 'string') return mapped;
         service = mapped;
         break;
       }
@@ -128,8 +136,9 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
       case 'instance': {
         const route = table.instance(target.service, target.id);
         if (route !== undefined) return route;
-        if (table.service(target.service)?.config.autoSpawn === true) return autoSpawn(target.service, target.id);
-        return 404;
+        if (table.service(target.service)?.config.autoSpawn !== true) return 404;
+        if (!spawnBudget.take(client.remoteAddress ?? '')) return 429;
+        return autoSpawn(target.service, target.id);
       }
     }
     const routes = table.service(service);
@@ -159,7 +168,7 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     const url = req.url ?? '';
     const host = findHost(req.rawHeaders);
     const target = hosts.resolve(host);
-    const resolution = resolve(target, url);
+    const resolution = resolve(target, url, req.socket);
     if (resolution === MANAGEMENT) {
       management(req, res);
       return;
@@ -182,7 +191,7 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     socket.on('error', () => socket.destroy());
     const url = req.url ?? '';
     const host = findHost(req.rawHeaders);
-    const resolution = resolve(hosts.resolve(host), url);
+    const resolution = resolve(hosts.resolve(host), url, req.socket);
     if (resolution === MANAGEMENT) {
       socket.end(proxyErrorHead(404));
       return;
@@ -214,7 +223,7 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     const url = head.target;
     if (url.charCodeAt(0) !== 47 /* '/' */) return false;
     const target = hosts.resolve(head.host);
-    const resolution = resolve(target, url);
+    const resolution = resolve(target, url, conn.socket);
     if (resolution === MANAGEMENT) return false;
     if (typeof resolution === 'number') {
       conn.respondError(resolution);
