@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { TenementError } from '../core/errors.js';
 import { parseInstanceName } from '../core/names.js';
@@ -235,7 +235,10 @@ async function probeRunsc(runscOption: string): Promise<string> {
       mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }],
       linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }] },
     }));
-    await run(path, ['--root', join(scratch, 'state'), '--network=host', '--ignore-cgroups', 'run', '--bundle', scratch, 'tenement-probe'], {
+    // runsc names a sandbox's control socket after the container id in one host-wide (abstract)
+    // namespace: two servers probing at once must not pick the same id.
+    const probeId = `tenement-probe-${basename(scratch).replace(/^tenement-runsc-probe-/, '')}`;
+    await run(path, ['--root', join(scratch, 'state'), '--network=host', '--ignore-cgroups', 'run', '--bundle', scratch, probeId], {
       timeout: 30_000,
     });
   } catch (err) {
