@@ -39,12 +39,14 @@ export interface IsolationBenchResult {
   rounds: number;
   /** Median spawn → healthy, ms, per variant and level. */
   coldStartMs: Partial<Record<Variant['name'], Record<Isolation, number>>>;
+  /** Median over rounds of (after − before) in the same round, ms, per level: robust to load drift. */
+  pairedCostMs?: Record<Isolation, number>;
   /** Mean PSS of one idle instance, MiB, per variant and level. */
   memoryMb: Partial<Record<Variant['name'], Record<Isolation, number>>>;
 }
 
 export async function benchIsolation(options: { rounds?: number; memoryInstances?: number; baseline?: string } = {}): Promise<IsolationBenchResult> {
-  const rounds = options.rounds ?? 11;
+  const rounds = options.rounds ?? 15;
   const memoryInstances = options.memoryInstances ?? 3;
   const baseline = options.baseline ?? process.env.BENCH_BASELINE;
   const root = mkdtempSync(join(tmpdir(), 'tenement-bench-isolation-'));
@@ -81,6 +83,14 @@ export async function benchIsolation(options: { rounds?: number; memoryInstances
       }
     }
     const result: IsolationBenchResult = { rounds, coldStartMs: {}, memoryMb: {} };
+    if (baseline !== undefined) {
+      const paired = {} as Record<Isolation, number>;
+      for (const level of LEVELS) {
+        const before = samples.get(`before/${level}`) ?? [];
+        paired[level] = median((samples.get(`after/${level}`) ?? []).map((after, i) => after - (before[i] ?? NaN)));
+      }
+      result.pairedCostMs = paired;
+    }
     for (const variant of variants) {
       const cold = {} as Record<Isolation, number>;
       const memory = {} as Record<Isolation, number>;
@@ -98,7 +108,7 @@ export async function benchIsolation(options: { rounds?: number; memoryInstances
       const beforeMb = result.memoryMb.before?.[level];
       const afterMb = result.memoryMb.after![level];
       console.log(`${level.padEnd(9)} spawn → healthy (median of ${rounds}): ${before === undefined ? '' : `before ${before} ms, `}after ${after} ms${
-        before === undefined ? '' : ` (${signed(after - before)} ms)`}; memory per instance (PSS, mean of ${memoryInstances}): ${
+        before === undefined ? '' : ` (${signed(after - before)} ms; paired median ${signed(result.pairedCostMs![level])} ms)`}; memory per instance (PSS, mean of ${memoryInstances}): ${
         beforeMb === undefined ? '' : `before ${beforeMb} MiB, `}after ${afterMb} MiB${beforeMb === undefined ? '' : ` (${signed(afterMb - beforeMb)} MiB)`}`);
     }
     return result;
