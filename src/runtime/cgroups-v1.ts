@@ -4,8 +4,7 @@
  * CPU time, freezer to kill it whole), plus, where cgroup2 is mounted too, a bare v2 group.
  * @module
  */
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { existsSync, mkdirSync } from 'node:fs';
 import type { AppliedLimits, ResourceUsage } from './runtime.js';
 import type { CgroupSettings } from './cgroups-v2.js';
 import {
@@ -54,7 +53,7 @@ export class CgroupV1Group implements AppliedLimits {
     if (Object.values(dirs).some((dir) => existsSync(dir))) await new CgroupV1Group(dirs, undefined).release();
     const group = new CgroupV1Group(dirs, v2);
     try {
-      for (const dir of Object.values(dirs)) await mkdir(dir, { recursive: true });
+      for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
       if (dirs.memory !== undefined && settings.memoryBytes !== undefined) {
         await writeControl(`${dirs.memory}/memory.limit_in_bytes`, String(settings.memoryBytes));
         // memory+swap capped at the same value: going over the limit means an OOM kill, not swap.

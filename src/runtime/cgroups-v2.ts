@@ -4,8 +4,7 @@
  * class makes a bare group (no controllers) that still gives cgroup.kill and socket matching.
  * @module
  */
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { existsSync, mkdirSync } from 'node:fs';
 import type { AppliedLimits, ResourceUsage } from './runtime.js';
 import {
   joinCgroupsArgv, killListed, readControl, readCounter, RELEASE_DEADLINE_MS, removeCgroup, waitEmpty, writeControl, writeOptionalControl,
@@ -35,7 +34,7 @@ export async function v2Controllers(root: string): Promise<Set<CgroupController>
 export async function prepareV2Parent(root: string, parent: string, controllers: ReadonlySet<CgroupController>): Promise<void> {
   const enable = [...controllers].map((c) => `+${c}`).join(' ');
   if (enable) await writeControl(`${root}/cgroup.subtree_control`, enable);
-  await mkdir(`${root}/${parent}`, { recursive: true });
+  mkdirSync(`${root}/${parent}`, { recursive: true });
   if (enable) await writeControl(`${root}/${parent}/cgroup.subtree_control`, enable);
 }
 
@@ -56,7 +55,7 @@ export class CgroupV2Group implements AppliedLimits {
     const group = new CgroupV2Group(dir);
     if (existsSync(dir)) await group.release();
     try {
-      await mkdir(dir);
+      mkdirSync(dir);
       if (settings.memoryBytes !== undefined) {
         await writeControl(`${dir}/memory.max`, String(settings.memoryBytes));
         // Without this the kernel would swap instead of killing, and the limit would not bite.
