@@ -164,6 +164,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     sampler.close();
     await supervisor.shutdown();
     if (fence instanceof PortFence) await fence.remove();
+    await limits.removeParent();
     server.closeAllConnections();
     await capture.close();
     db.close();

@@ -5,11 +5,12 @@
  * @module
  */
 import { constants } from 'node:fs';
-import { access, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { access, readFile, rmdir } from 'node:fs/promises';
 import { TenementError } from '../core/errors.js';
 import { parseInstanceName } from '../core/names.js';
 import type { AppliedLimits, LimitsProvider, LimitsSpec, SpawnSpec } from './runtime.js';
-import { isCode, readControl } from './cgroup-fs.js';
+import { isCode, readControl, removeCgroup, writeOptionalControl } from './cgroup-fs.js';
 import { CgroupV1Group, type V1Controller, type V1Mounts } from './cgroups-v1.js';
 import { CgroupV2Group, prepareV2Parent, v2Controllers, type CgroupController } from './cgroups-v2.js';
 
@@ -125,6 +126,34 @@ export class CgroupLimits implements LimitsProvider {
   detect(): Promise<CgroupHost> {
     this.host ??= detectCgroups(this.options);
     return this.host;
+  }
+
+  /**
+   * Kills everything left in `instance`'s group by a crashed server and removes it: what left the
+   * process group with setsid survives the orphan reaper, not this. True if there was a group.
+   */
+  async removeLeftovers(instance: string): Promise<boolean> {
+    const host = await this.detect();
+    const { service, id } = parseInstanceName(instance);
+    const relPath = `${this.parent}/${service}.${id}`;
+    // The v2 group first: on a hybrid host its cgroup.kill takes everything at once.
+    const roots = [...(host.v2Root === undefined ? [] : [host.v2Root]), ...Object.values(host.v1Mounts ?? {})];
+    let found = false;
+    for (const dir of roots.map((root) => `${root}/${relPath}`)) {
+      if (!existsSync(dir)) continue;
+      found = true;
+      await removeCgroup(dir, async () => writeOptionalControl(`${dir}/cgroup.kill`, '1')).catch(() => undefined);
+    }
+    return found;
+  }
+
+  /** Removes the (by now empty) parent group from every hierarchy, at a clean exit; never throws. */
+  async removeParent(): Promise<void> {
+    if (this.host === undefined) return;
+    const host = await this.host;
+    for (const root of [...Object.values(host.v1Mounts ?? {}), ...(host.v2Root === undefined ? [] : [host.v2Root])]) {
+      await rmdir(`${root}/${this.parent}`).catch(() => undefined);
+    }
   }
 
   /** Whether instances get a cgroup each here (tenement may create groups in some hierarchy). */

@@ -98,7 +98,7 @@ export class NamespaceRuntime implements Runtime {
 
   /** The orphan's pid is its unshare, the leader of its group: stopping the group ends the namespace. */
   reap(orphan: Orphan, timeoutMs: number): Promise<boolean> {
-    return new ProcessRuntime().reap(orphan, timeoutMs);
+    return new ProcessRuntime(this.#limits === undefined ? {} : { limits: this.#limits }).reap(orphan, timeoutMs);
   }
 
   /**

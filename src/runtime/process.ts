@@ -74,17 +74,25 @@ export class ProcessRuntime implements Runtime {
   }
 
   async reap(orphan: Orphan, timeoutMs: number): Promise<boolean> {
-    // kill(-0) is our own group and kill(-1) everyone: a corrupt record must never get there.
-    if (!Number.isInteger(orphan.pid) || orphan.pid <= 1) return false;
-    const startTime = readStartTime(orphan.pid);
-    // A different start time means the pid was reused by someone else: touch nothing. With the
-    // pid gone, a group still named after it is ours: Linux does not reuse a live pgid as a pid.
-    if (startTime !== undefined && startTime !== orphan.startTime) return false;
-    if (!isGroupRunning(orphan.pid)) return false;
-    signalGroup(orphan.pid, 'SIGTERM');
-    await emptyGroup(orphan.pid, Date.now() + timeoutMs);
-    return true;
+    const stoppedGroup = await reapGroup(orphan, timeoutMs);
+    // After the graceful stop of the group: whatever escaped it is still in the instance's cgroup.
+    const hadCgroup = (await this.#limits?.removeLeftovers?.(orphan.instance).catch(() => false)) ?? false;
+    return stoppedGroup || hadCgroup;
   }
+}
+
+/** SIGTERM (then SIGKILL) to the orphan's process group, if it is still the one recorded. */
+async function reapGroup(orphan: Orphan, timeoutMs: number): Promise<boolean> {
+  // kill(-0) is our own group and kill(-1) everyone: a corrupt record must never get there.
+  if (!Number.isInteger(orphan.pid) || orphan.pid <= 1) return false;
+  const startTime = readStartTime(orphan.pid);
+  // A different start time means the pid was reused by someone else: touch nothing. With the
+  // pid gone, a group still named after it is ours: Linux does not reuse a live pgid as a pid.
+  if (startTime !== undefined && startTime !== orphan.startTime) return false;
+  if (!isGroupRunning(orphan.pid)) return false;
+  signalGroup(orphan.pid, 'SIGTERM');
+  await emptyGroup(orphan.pid, Date.now() + timeoutMs);
+  return true;
 }
 
 /** Spawns `spec` as the leader of a new process group and watches it until the group is gone. */

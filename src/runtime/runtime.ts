@@ -108,4 +108,6 @@ export interface LimitsProvider {
   check?(spec: LimitsSpec): Promise<void>;
   /** The instance's group; undefined only where the host has no usable cgroups at all. */
   apply(spec: Pick<SpawnSpec, 'instance'> & LimitsSpec): Promise<AppliedLimits | undefined>;
+  /** Kills what a crashed server left in `instance`'s group and removes it; true if there was one. */
+  removeLeftovers?(instance: string): Promise<boolean>;
 }

@@ -113,7 +113,7 @@ export class SandboxRuntime implements Runtime {
     const containerId = containerIdOf(orphan.instance);
     const hadContainer = (await this.#listContainers()).includes(containerId);
     if (hadContainer) await this.#deleteContainer(containerId);
-    const hadProcess = await new ProcessRuntime().reap(orphan, timeoutMs);
+    const hadProcess = await new ProcessRuntime(this.#limits === undefined ? {} : { limits: this.#limits }).reap(orphan, timeoutMs);
     return hadContainer || hadProcess;
   }
 

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDaemon, tempDir, type Daemon } from '../helpers/daemon.js';
+import { isAlive, startDaemon, tempDir, waitFor, type Daemon } from '../helpers/daemon.js';
 
 const CONFIG = `
 [settings]
@@ -79,6 +79,20 @@ test('an instance keeps its uid across server restarts; ten rm frees it and take
   assert.equal(statSync(join(second.dataDir, 'app', 'a', 'secret.txt')).uid, 0, 'its kept data belongs to tenement again');
   assert.equal((await second.ten(['spawn', 'app:c'])).code, 0);
   assert.equal(await uidOf(second, 'app:c'), Math.min(uidA, uidB), 'the lowest free uid is given again');
+});
+
+test('what an instance left outside its process group dies when the next server starts after a crash', async (t) => {
+  const dir = tempDir(t);
+  const first = await startDaemon(t, { config: CONFIG, dir });
+  assert.equal((await first.ten(['spawn', 'app:s'])).code, 0);
+  const res = await first.http('/setsid', { host: 's.app.localhost' });
+  const { pid } = JSON.parse(res.body) as { pid: number };
+  assert.ok(isAlive(pid), `the setsid child runs (${pid})`);
+  await first.crash();
+  assert.ok(isAlive(pid), 'a crash leaves it behind');
+  // The service is gone from the next config: the instance is not started again, only reaped.
+  await startDaemon(t, { config: CONFIG.replace(/\[service\.app\][^[]*/, ''), dir });
+  await waitFor(() => !isAlive(pid), 10_000, `setsid child ${pid} to be gone`);
 });
 
 test('user = "nobody" runs the instance as that existing user', async (t) => {
