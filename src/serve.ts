@@ -93,9 +93,13 @@ export async function serve(options: ServeOptions): Promise<void> {
   out(formatCapabilities(capabilities));
   const askedPids = Object.values(config.services).find((svc) => svc.pidsLimit !== undefined);
   if (askedPids !== undefined && !capabilities.limits.pids) {
+    await limits.removeParent();
     throw new TenementError('isolation_unavailable', `service.${askedPids.name}.pids_limit needs the cgroup pids controller, which this host does not offer`);
   }
-  const fence = await startPortFence(config, limits);
+  const fence = await startPortFence(config, limits).catch(async (err: unknown) => {
+    await limits.removeParent();
+    throw err;
+  });
   const store = new InstanceStore(db);
   out(formatProtections({
     uidRange: isRoot ? config.settings.uidRange : undefined,
@@ -139,6 +143,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     });
   } catch (err) {
     if (fence instanceof PortFence) await fence.remove();
+    await limits.removeParent();
     const code = (err as NodeJS.ErrnoException).code;
     throw new TenementError('unavailable', code === 'EADDRINUSE' ? `port ${port} on ${bind} is already in use` : `cannot listen on ${bind}:${port} (${code ?? 'error'})`, { hint: 'choose another with --port' });
   }
