@@ -1,16 +1,18 @@
 // `npm run bench`: every benchmark of the project in one run, each measured side by side with its
-// peer (direct to the app, nginx, the app's own start). Needs wrk, nginx-light and runsc
-// (apt-get install -y wrk nginx-light runsc) and a built tree (npm run bench builds first).
-//   npm run bench                 everything (about 8 minutes on 2 cores)
+// peer (direct to the app, nginx, the app's own start). Needs wrk, nginx-light, runsc, pebble and
+// openssl (apt-get install -y wrk nginx-light runsc pebble openssl) and a built tree (npm run bench
+// builds first).
+//   npm run bench                 everything (about 11 minutes on 2 cores)
 //   npm run bench -- --quick      shorter runs, for a smoke check
-//   npm run bench -- proxy logs   only the named parts: supervisor proxy wake api logs isolation
+//   npm run bench -- proxy logs   only the named parts: supervisor proxy wake api logs isolation tls
 import { benchApi } from './api.js';
 import { benchIsolation } from './isolation.js';
 import { benchLogs } from './logs.js';
 import { benchProxy, benchWake } from './proxy.js';
 import { benchSupervisor, formatSupervisor } from './supervisor.js';
+import { benchTls } from './tls.js';
 
-const PARTS = ['supervisor', 'proxy', 'wake', 'api', 'logs', 'isolation'] as const;
+const PARTS = ['supervisor', 'proxy', 'wake', 'api', 'logs', 'isolation', 'tls'] as const;
 type Part = (typeof PARTS)[number];
 
 const args = process.argv.slice(2);
@@ -47,6 +49,9 @@ for (const part of selected) {
       break;
     case 'isolation':
       await benchIsolation(quick ? { rounds: 3 } : {});
+      break;
+    case 'tls':
+      await benchTls({ log, ...(quick ? { durationS: 4, warmupS: 1, rounds: 1, issuances: 4 } : {}) });
       break;
   }
 }

@@ -31,6 +31,8 @@ export interface RawConnectionOwner {
   readonly date: string;
   /** No new exchanges: close connections as their exchange ends. */
   readonly isClosing: boolean;
+  /** Header lines ("Name: value\r\n") added to every answer on an encrypted socket. */
+  readonly secureHead: string;
   /** Route and start a request; false leaves it (untouched) to the node:http server. */
   dispatch(conn: RawConnection, head: RequestHead): boolean;
   handOff(conn: RawConnection, socket: Socket): void;
@@ -69,6 +71,10 @@ class RawBody extends Readable {
 
 export class RawConnection {
   readonly socket: Socket;
+  /** The client connection is TLS (a TLSSocket, or the HTTP/2 bridge's stand-in for one). */
+  readonly isEncrypted: boolean;
+  /** owner.secureHead on an encrypted connection, else ''. */
+  private readonly extraHead: string;
   private readonly owner: RawConnectionOwner;
   private phase = Phase.Head;
   private buffered: Buffer | null = null;
@@ -97,6 +103,8 @@ export class RawConnection {
   constructor(owner: RawConnectionOwner, socket: Socket) {
     this.owner = owner;
     this.socket = socket;
+    this.isEncrypted = (socket as { encrypted?: boolean }).encrypted === true;
+    this.extraHead = this.isEncrypted ? owner.secureHead : '';
     this.headSince = owner.now;
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
@@ -294,6 +302,7 @@ export class RawConnection {
       out += `${name}: ${value}\r\n`;
     }
     if (!hasDate) out += `Date: ${this.owner.date}\r\n`;
+    out += this.extraHead;
     if (!this.isHeadRequest && !hasNoBody(status) && head.contentLength < 0) {
       this.isChunkedOut = true;
       out += 'Transfer-Encoding: chunked\r\n';
@@ -356,7 +365,7 @@ export class RawConnection {
     if (this.phase === Phase.Body) this.wantsClose = true;
     const close = this.wantsClose || this.owner.isClosing ? 'Connection: close\r\n' : '';
     const retry = status === 429 ? `retry-after: ${AUTO_SPAWN_RETRY_AFTER_S}\r\n` : '';
-    this.socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${text.length}\r\ncache-control: no-store\r\n${retry}Date: ${this.owner.date}\r\n${close}\r\n${text}`, 'latin1');
+    this.socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${text.length}\r\ncache-control: no-store\r\n${retry}Date: ${this.owner.date}\r\n${this.extraHead}${close}\r\n${text}`, 'latin1');
     this.endExchange();
   }
 

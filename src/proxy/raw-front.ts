@@ -21,6 +21,8 @@ export class RawFront implements RawConnectionOwner {
   now = Date.now();
   date = new Date(this.now).toUTCString();
   isClosing = false;
+  /** Header lines added to every answer on an encrypted connection. */
+  readonly secureHead: string;
   private readonly connections = new Set<RawConnection>();
   private readonly sweeper: NodeJS.Timeout;
   private dateSecond = Math.floor(this.now / 1000);
@@ -30,7 +32,11 @@ export class RawFront implements RawConnectionOwner {
     readonly dispatch: RawDispatch,
     /** Gives a socket to the node:http server (its own connection listener). */
     private readonly nodeConnection: (socket: Socket) => void,
+    secureHeaders: readonly string[] = [],
   ) {
+    let head = '';
+    for (let i = 0; i < secureHeaders.length; i += 2) head += `${secureHeaders[i]}: ${secureHeaders[i + 1]}\r\n`;
+    this.secureHead = head;
     this.sweeper = setInterval(() => this.sweep(), Math.min(1000, limits.headersTimeout, limits.keepAliveTimeout));
     this.sweeper.unref();
   }

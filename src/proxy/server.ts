@@ -39,6 +39,11 @@ export interface FrontServerOptions {
   readonly logger: ProxyLogger;
   /** Overrides of the server limits (tests use short ones). */
   readonly limits?: Partial<ServerLimits>;
+  /**
+   * Headers added to every answer on an encrypted connection, flat [name, value, ...]
+   * (HSTS when tenement terminates TLS: TLS sockets are emitted to this server as 'connection').
+   */
+  readonly secureHeaders?: readonly string[];
 }
 
 export interface ServerLimits {
@@ -79,6 +84,10 @@ type Resolution = InstanceRoute | 404 | 429 | 503 | typeof MANAGEMENT | Promise<
 
 /** Reused by the synchronous header rewrite of each raw-path request. */
 const rawFacts: RequestFacts = { hasBody: false, bodyLength: 0 };
+
+function isEncrypted(socket: object): boolean {
+  return 'encrypted' in socket && socket.encrypted === true;
+}
 
 function isLoopback(address: string): boolean {
   return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
@@ -151,7 +160,7 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     return {
       clientAddress: address,
       host,
-      proto: 'encrypted' in req.socket && req.socket.encrypted === true ? 'https' : 'http',
+      proto: isEncrypted(req.socket) ? 'https' : 'http',
       trustForwardedProto: isLoopback(address),
       isUpgrade,
     };
@@ -164,7 +173,12 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     new NodeForwardJob(ctx, route, service, req, res, headers, facts.hasBody, facts.bodyLength).start();
   }
 
+  const secureHeaders = options.secureHeaders ?? [];
+
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (secureHeaders.length > 0 && isEncrypted(req.socket)) {
+      for (let i = 0; i < secureHeaders.length; i += 2) res.setHeader(secureHeaders[i]!, secureHeaders[i + 1]!);
+    }
     const url = req.url ?? '';
     const host = findHost(req.rawHeaders);
     const target = hosts.resolve(host);
@@ -211,7 +225,7 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
 
   function forwardRaw(conn: RawConnection, route: InstanceRoute, isPicked: boolean, head: RequestHead, body: RawConnection['requestBody']): void {
     const address = conn.socket.remoteAddress ?? '';
-    const fwd: ForwardedFor = { clientAddress: address, host: head.host, proto: 'http', trustForwardedProto: isLoopback(address), isUpgrade: false };
+    const fwd: ForwardedFor = { clientAddress: address, host: head.host, proto: conn.isEncrypted ? 'https' : 'http', trustForwardedProto: isLoopback(address), isUpgrade: false };
     const headers = upstreamRequestHeaders(head.rawHeaders, fwd, rawFacts);
     const service = isPicked ? table.service(route.handle.service) ?? null : null;
     const job = new RawForwardJob(ctx, route, service, { method: head.method, url: head.target, headers, body, bodyLength: rawFacts.bodyLength }, conn);
@@ -249,7 +263,7 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     noDelay: true,
   }, onRequest) as FrontServer;
   server.on('upgrade', onUpgrade);
-  attachRawFront(server, new RawFront(limits, dispatchRaw, takeConnectionListener(server)));
+  attachRawFront(server, new RawFront(limits, dispatchRaw, takeConnectionListener(server), secureHeaders));
   server.on('close', () => table.close());
   Object.defineProperty(server, 'routes', { value: table, enumerable: false });
   return server;
