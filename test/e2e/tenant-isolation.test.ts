@@ -8,9 +8,22 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Isolation } from '../../src/config/types.js';
 import { isAlive, startDaemon, waitFor, type Daemon } from '../helpers/daemon.js';
+import { freePort } from '../helpers/net.js';
 
-/** Outside the kernel's ephemeral range, so the proxy's own port (port 0) never falls inside it. */
+/** Instances' ports: outside the kernel's ephemeral range, where the proxy's port is picked. */
 const PORT_RANGE = '[21000, 22999]';
+
+/**
+ * The proxy's port, above 40000: the port fence is host-wide, so a server started in parallel with
+ * the default port_range [30000, 40000] refuses tenants' connections to any port in that range,
+ * this server's proxy included.
+ */
+async function proxyPort(): Promise<string[]> {
+  for (;;) {
+    const port = await freePort();
+    if (port > 40000) return ['--port', String(port)];
+  }
+}
 
 interface Sibling {
   readonly port: number;
@@ -25,7 +38,7 @@ interface Tenants {
 }
 
 async function startTenants(level: Isolation): Promise<Tenants> {
-  const d = await startDaemon(undefined, { config: `
+  const d = await startDaemon(undefined, { extraArgs: await proxyPort(), config: `
 [settings]
 port_range = ${PORT_RANGE}
 [service.evil]
