@@ -26,6 +26,7 @@ import { LogCapture } from './observability/log-capture.js';
 import { Metrics } from './observability/metrics.js';
 import { RequestStats } from './observability/request-stats.js';
 import { ResourceSampler } from './observability/resource-sampler.js';
+import { parseHost } from './proxy/host.js';
 import { createFrontServer } from './proxy/server.js';
 import { CgroupLimits, DEFAULT_PIDS_LIMIT } from './runtime/cgroups.js';
 import { detectCapabilities, formatCapabilities, formatProtections, type Protections } from './runtime/host-capabilities.js';
@@ -99,6 +100,15 @@ export async function serve(options: ServeOptions): Promise<void> {
   };
   const capabilities = await detectCapabilities({ runtimes, limits });
   out(formatCapabilities(capabilities));
+  // Never a silent fallback: a service that wants freezing on a host that cannot is a config error.
+  const { freezeMissing } = await limits.detect();
+  const freezing = Object.values(config.services).find((s) => s.freezeAfterMs > 0);
+  if (freezing !== undefined && freezeMissing !== undefined) {
+    await limits.removeParent();
+    throw new TenementError('invalid_config', `${basename(config.file)}: service.${freezing.name}.freeze_after: this host cannot freeze instances (${freezeMissing})`, {
+      hint: 'set freeze_after = 0 for this service, or run tenement where cgroups can freeze',
+    });
+  }
   const askedPids = Object.values(config.services).find((svc) => svc.pidsLimit !== undefined);
   if (askedPids !== undefined && !capabilities.limits.pids) {
     await limits.removeParent();
@@ -153,6 +163,11 @@ export async function serve(options: ServeOptions): Promise<void> {
     tlsFront = createTlsFront({
       settings: tls, dataDir: config.settings.dataDir, configName: basename(config.file), front: server, management,
       routes: nameRoutes, logger, onOrder: tlsMetrics.onOrder,
+      // Pre-wake: an instance's start (or thaw) overlaps the handshake of its first request.
+      onServerName: (name) => {
+        const target = parseHost(name, domain, config.routing.subdomain);
+        if (target.kind === 'instance') supervisor.prewake(target.service, target.id);
+      },
     });
     tlsMetrics.attach(tlsFront);
   }

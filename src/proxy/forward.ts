@@ -9,12 +9,16 @@
 import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { isAsleep } from '../core/lifecycle.js';
 import type { SupervisorApi } from '../supervisor/types.js';
 import { sendProxyError } from './responses.js';
 import type { ResponseHead } from './response-head.js';
 import type { InstanceRoute, ServiceRoutes } from './route-table.js';
 import type { RequestBodySource, UpstreamConnection, UpstreamFailure, UpstreamSink } from './upstream.js';
 import { waitUntilReachable } from './wait-ready.js';
+import type { WaitOutcome } from './wait-ready.js';
+import { isBrowserNavigation, isIdleIgnored, sleepingAnswer, wakePageAnswer } from './wake-policy.js';
+import type { LocalAnswer } from './wake-policy.js';
 
 export interface ProxyLogger {
   warn(obj: object, msg: string): void;
@@ -69,6 +73,8 @@ export abstract class ForwardJob implements UpstreamSink {
   protected isFinished = false;
   /** The head went to the client: failures can no longer become an error response. */
   private isAnswered = false;
+  /** False for a request idle_ignore names: it does not keep the instance awake. */
+  private isActivity = true;
 
   constructor(ctx: ForwardContext, route: InstanceRoute, service: ServiceRoutes | null, request: ForwardRequest) {
     this.ctx = ctx;
@@ -88,7 +94,17 @@ export abstract class ForwardJob implements UpstreamSink {
   protected abstract sendError(status: 502 | 503 | 504): void;
 
   start(): void {
-    this.route.handle.connectionOpened();
+    const handle = this.route.handle;
+    handle.connectionOpened();
+    const r = this.request;
+    if (isIdleIgnored(handle.serviceConfig, r.url, r.headers)) {
+      this.isActivity = false;
+      // A probe must not wake (or thaw) what sleeps.
+      if (isAsleep(handle.state)) {
+        this.answerLocally(sleepingAnswer());
+        return;
+      }
+    }
     this.send();
   }
 
@@ -104,10 +120,26 @@ export abstract class ForwardJob implements UpstreamSink {
   }
 
   private async waitThenSend(deadline: number): Promise<void> {
-    const outcome = await waitUntilReachable(this.route, this.ctx.supervisor, deadline, () => this.isFinished);
-    if (outcome === 'cancelled') return;
-    if (outcome === 'ready') this.send();
+    const waiting = waitUntilReachable(this.route, this.ctx.supervisor, deadline, () => this.isFinished || this.isAnswered);
+    const pageAfterMs = this.route.handle.serviceConfig.wakePageAfterMs;
+    const outcome = pageAfterMs > 0 && isBrowserNavigation(this.request.method, this.request.headers)
+      ? await waitOrPage(waiting, pageAfterMs)
+      : await waiting;
+    if (outcome === 'cancelled' || this.isFinished) return;
+    if (outcome === 'page') {
+      // The wake goes on; the page reloads itself and gets the app once it is up.
+      const handle = this.route.handle;
+      this.answerLocally(wakePageAnswer(handle.serviceConfig, handle.name, Date.now() - handle.stateSince));
+    } else if (outcome === 'ready') this.send();
     else this.sendError(503);
+  }
+
+  /** An answer of the proxy's own, head and whole body. */
+  private answerLocally(answer: LocalAnswer): void {
+    this.isAnswered = true;
+    this.sendHead(answer.head);
+    if (this.request.method !== 'HEAD') this.sendData(answer.body);
+    this.sendEnd();
   }
 
   /** The client response closed (finished or aborted): release the instance, record stats. */
@@ -118,7 +150,7 @@ export abstract class ForwardJob implements UpstreamSink {
       this.conn.abort();
       this.conn = null;
     }
-    this.route.handle.connectionClosed();
+    this.route.handle.connectionClosed(this.isActivity);
     this.route.stats.record(this.statusCode, (performance.now() - this.startedAt) / 1000);
   }
 
@@ -168,7 +200,7 @@ export abstract class ForwardJob implements UpstreamSink {
     const service = this.service;
     const other = service?.pickOther(this.route, this.attempt);
     if (other !== undefined) {
-      this.route.handle.connectionClosed();
+      this.route.handle.connectionClosed(this.isActivity);
       this.route = other;
       other.handle.connectionOpened();
       this.send();
@@ -189,6 +221,15 @@ export abstract class ForwardJob implements UpstreamSink {
       else void this.waitThenSend(this.retryDeadline);
     });
   }
+}
+
+/** The wait's outcome, or 'page' once `pageAfterMs` passed first. */
+function waitOrPage(waiting: Promise<WaitOutcome>, pageAfterMs: number): Promise<WaitOutcome | 'page'> {
+  let timer: NodeJS.Timeout | undefined;
+  const page = new Promise<'page'>((resolve) => {
+    timer = setTimeout(() => resolve('page'), pageAfterMs);
+  });
+  return Promise.race([waiting, page]).finally(() => clearTimeout(timer));
 }
 
 /** The node:http front end's job: answers through a ServerResponse. */

@@ -23,6 +23,11 @@ export async function readControl(file: string): Promise<string | undefined> {
 
 /** Writes a control file; never creates one (a missing file means the kernel lacks it). */
 export async function writeControl(file: string, value: string): Promise<void> {
+  writeControlNow(file, value);
+}
+
+/** writeControl for a caller that must not yield before the write is done (a thaw). */
+export function writeControlNow(file: string, value: string): void {
   const fd = openSync(file, constants.O_WRONLY);
   try {
     writeSync(fd, value);
@@ -98,6 +103,24 @@ export async function waitEmpty(dir: string, deadline: number): Promise<boolean>
   for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
     if ((await cgroupPids(dir)).length === 0) return true;
     if (Date.now() > deadline) return false;
+    await sleep(pause);
+  }
+}
+
+/** How long a freeze may take: a task in uninterruptible sleep is frozen only once it wakes. */
+const FREEZE_DEADLINE_MS = 5000;
+
+/**
+ * Polls `isFrozen` until true; after the deadline undoes the freeze with `thaw` and throws, so a
+ * group is never left half frozen.
+ */
+export async function waitFrozen(isFrozen: () => Promise<boolean>, thaw: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + FREEZE_DEADLINE_MS;
+  for (let pause = 1; !(await isFrozen()); pause = Math.min(pause * 2, 50)) {
+    if (Date.now() > deadline) {
+      await thaw();
+      throw new Error(`not frozen within ${FREEZE_DEADLINE_MS / 1000} s`);
+    }
     await sleep(pause);
   }
 }

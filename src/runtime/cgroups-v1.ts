@@ -8,7 +8,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import type { AppliedLimits, ResourceUsage } from './runtime.js';
 import type { CgroupSettings } from './cgroups-v2.js';
 import {
-  joinCgroupsArgv, killListed, readCounter, RELEASE_DEADLINE_MS, removeCgroup, setFreezerState, waitEmpty, writeControl, writeOptionalControl,
+  joinCgroupsArgv, killListed, readControl, readCounter, RELEASE_DEADLINE_MS, removeCgroup, setFreezerState, waitEmpty, waitFrozen,
+  writeControl, writeControlNow, writeOptionalControl,
 } from './cgroup-fs.js';
 import type { CgroupV2Group } from './cgroups-v2.js';
 
@@ -72,6 +73,13 @@ export class CgroupV1Group implements AppliedLimits {
     return group;
   }
 
+  /** Removes `relPath` from every mounted hierarchy it exists in, killing what is in it. */
+  static async remove(mounts: V1Mounts, relPath: string): Promise<void> {
+    const dirs: Partial<Record<V1Controller, string>> = {};
+    for (const [controller, mount] of Object.entries(mounts) as Array<[V1Controller, string]>) dirs[controller] = `${mount}/${relPath}`;
+    await new CgroupV1Group(dirs, undefined).release();
+  }
+
   wrapArgv(argv: readonly string[]): string[] {
     const dirs = [...Object.values(this.dirs), ...(this.v2 === undefined ? [] : [this.v2.dir])];
     return joinCgroupsArgv(dirs.map((dir) => `${dir}/cgroup.procs`), argv);
@@ -125,9 +133,30 @@ export class CgroupV1Group implements AppliedLimits {
     return { memoryBytes, cpuSeconds };
   }
 
+  /** Through the bare v2 group where there is one (cgroup.freeze needs no controller), else the freezer. */
+  async freeze(): Promise<void> {
+    if (this.v2 !== undefined) return this.v2.freeze();
+    const dir = this.freezerDir();
+    await writeControl(`${dir}/freezer.state`, 'FROZEN');
+    // FREEZING until every task is in the refrigerator.
+    await waitFrozen(async () => (await readControl(`${dir}/freezer.state`)) === 'FROZEN', () => this.thaw());
+  }
+
+  async thaw(): Promise<void> {
+    if (this.v2 !== undefined) return this.v2.thaw();
+    writeControlNow(`${this.freezerDir()}/freezer.state`, 'THAWED');
+  }
+
   async release(): Promise<void> {
+    // A frozen task takes no signal, SIGKILL included, until it is thawed.
+    if (this.dirs.freezer !== undefined) await writeOptionalControl(`${this.dirs.freezer}/freezer.state`, 'THAWED');
     await this.killAll().catch(() => undefined);
     for (const dir of Object.values(this.dirs)) await removeCgroup(dir);
     await this.v2?.release();
+  }
+
+  private freezerDir(): string {
+    if (this.dirs.freezer === undefined) throw new Error('this group was made without the freezer');
+    return this.dirs.freezer;
   }
 }

@@ -5,12 +5,11 @@
  * @module
  */
 import { constants } from 'node:fs';
-import { existsSync } from 'node:fs';
-import { access, readFile, rmdir } from 'node:fs/promises';
+import { access, mkdir, readFile, rmdir } from 'node:fs/promises';
 import { TenementError } from '../core/errors.js';
 import { parseInstanceName } from '../core/names.js';
-import type { AppliedLimits, LimitsProvider, LimitsSpec, SpawnSpec } from './runtime.js';
-import { isCode, readControl, removeCgroup, writeOptionalControl } from './cgroup-fs.js';
+import type { AppliedLimits, LimitRequest, LimitsProvider, SpawnSpec } from './runtime.js';
+import { isCode, readControl, writeOptionalControl } from './cgroup-fs.js';
 import { CgroupV1Group, type V1Controller, type V1Mounts } from './cgroups-v1.js';
 import { CgroupV2Group, prepareV2Parent, v2Controllers, type CgroupController } from './cgroups-v2.js';
 
@@ -31,6 +30,8 @@ export interface CgroupHost {
   readonly v2Mount?: string;
   /** v1: where each controller's hierarchy is mounted. */
   readonly v1Mounts?: V1Mounts;
+  /** Why instances cannot be frozen here (freeze_after); undefined when they can. */
+  readonly freezeMissing?: string;
 }
 
 export interface CgroupOptions {
@@ -75,7 +76,7 @@ export async function detectCgroups(options: CgroupOptions = {}): Promise<Cgroup
     if (offered.size > 0) {
       try {
         await prepareV2Parent(v2Root, parent, offered);
-        return { version: 'v2', controllers: offered, missing: missingFrom(offered, v2Absent), v2Root, v2Mount };
+        return { version: 'v2', controllers: offered, missing: missingFrom(offered, v2Absent), v2Root, v2Mount, ...(await v2FreezeMissing(v2Root, parent)) };
       } catch (err) {
         v2Problem = isPermission(err)
           ? 'tenement may not create cgroups: run ten serve as root'
@@ -99,13 +100,18 @@ export async function detectCgroups(options: CgroupOptions = {}): Promise<Cgroup
       controllers: v1Usable,
       missing: missingFrom(v1Usable, (c) => v1Problem ?? v1Absent(c)),
       v1Mounts,
-      ...(bareV2 ? { v2Root, v2Mount } : {}),
+      // A bare v2 group freezes through cgroup.freeze; without one, the v1 freezer does.
+      ...(bareV2 ? { v2Root, v2Mount, ...(await v2FreezeMissing(v2Root!, parent)) } : await v1FreezeMissing(v1Mounts)),
     };
   }
   if (v2Root !== undefined) {
-    return { version: 'v2', controllers: new Set(), missing: missingFrom(new Set(), () => v2Problem ?? v2Absent()), ...(bareV2 ? { v2Root, v2Mount } : {}) };
+    return {
+      version: 'v2', controllers: new Set(), missing: missingFrom(new Set(), () => v2Problem ?? v2Absent()),
+      ...(bareV2 ? { v2Root, v2Mount } : {}), ...(await v2FreezeMissing(v2Root, parent)),
+    };
   }
-  return { version: null, controllers: new Set(), missing: missingFrom(new Set(), () => 'no cgroup filesystem is mounted; mount cgroup2 at /sys/fs/cgroup') };
+  const none = 'no cgroup filesystem is mounted; mount cgroup2 at /sys/fs/cgroup';
+  return { version: null, controllers: new Set(), missing: missingFrom(new Set(), () => none), freezeMissing: none };
 }
 
 /** Gives every instance its cgroup and makes its limits real (LimitsProvider for every runtime). */
@@ -128,23 +134,24 @@ export class CgroupLimits implements LimitsProvider {
     return this.host;
   }
 
-  /**
-   * Kills everything left in `instance`'s group by a crashed server and removes it: what left the
-   * process group with setsid survives the orphan reaper, not this. True if there was a group.
-   */
-  async removeLeftovers(instance: string): Promise<boolean> {
+  /** Thaws what a crashed server left frozen in `instance`'s group, so a stop's signals reach it. */
+  async thawLeftover(instance: string): Promise<void> {
     const host = await this.detect();
-    const { service, id } = parseInstanceName(instance);
-    const relPath = `${this.parent}/${service}.${id}`;
-    // The v2 group first: on a hybrid host its cgroup.kill takes everything at once.
-    const roots = [...(host.v2Root === undefined ? [] : [host.v2Root]), ...Object.values(host.v1Mounts ?? {})];
-    let found = false;
-    for (const dir of roots.map((root) => `${root}/${relPath}`)) {
-      if (!existsSync(dir)) continue;
-      found = true;
-      await removeCgroup(dir, async () => writeOptionalControl(`${dir}/cgroup.kill`, '1')).catch(() => undefined);
-    }
-    return found;
+    const relPath = this.relPath(instance);
+    if (host.v2Root !== undefined) await writeOptionalControl(`${host.v2Root}/${relPath}/cgroup.freeze`, '0');
+    if (host.v1Mounts?.freezer !== undefined) await writeOptionalControl(`${host.v1Mounts.freezer}/${relPath}/freezer.state`, 'THAWED');
+  }
+
+  /**
+   * Kills what a crashed server left in `instance`'s group and removes it: what left the process
+   * group with setsid survives the orphan reaper, not this. The v2 group first: on a hybrid host
+   * its cgroup.kill takes everything at once.
+   */
+  async removeLeftover(instance: string): Promise<void> {
+    const host = await this.detect();
+    const relPath = this.relPath(instance);
+    if (host.v2Root !== undefined) await CgroupV2Group.remove(`${host.v2Root}/${relPath}`);
+    if (host.version === 'v1') await CgroupV1Group.remove(host.v1Mounts ?? {}, relPath);
   }
 
   /** Removes the (by now empty) parent group from every hierarchy, at a clean exit; never throws. */
@@ -163,8 +170,11 @@ export class CgroupLimits implements LimitsProvider {
   }
 
   /** Throws `isolation_unavailable` naming the first requested limit the host cannot enforce. */
-  async check(spec: LimitsSpec): Promise<void> {
+  async check(spec: LimitRequest): Promise<void> {
     const host = await this.detect();
+    if (spec.freezable === true && host.freezeMissing !== undefined) {
+      throw new TenementError('isolation_unavailable', `freeze_after needs a cgroup freezer, which this host does not offer (${host.freezeMissing})`);
+    }
     if (spec.memoryLimitMb !== undefined && !host.controllers.has('memory')) {
       throw unavailable('memory_limit_mb', 'memory', host);
     }
@@ -176,17 +186,16 @@ export class CgroupLimits implements LimitsProvider {
     }
   }
 
-  async apply(spec: Pick<SpawnSpec, 'instance'> & LimitsSpec): Promise<AppliedLimits | undefined> {
+  async apply(spec: Pick<SpawnSpec, 'instance'> & LimitRequest): Promise<AppliedLimits | undefined> {
     await this.check(spec);
     const host = await this.detect();
     if (!(await this.givesGroups())) return undefined;
-    const { service, id } = parseInstanceName(spec.instance);
-    // Names are DNS labels, which never contain '.', so `service.id` cannot collide.
-    const relPath = `${this.parent}/${service}.${id}`;
+    const relPath = this.relPath(spec.instance);
     const settings = {
       memoryBytes: spec.memoryLimitMb === undefined ? undefined : Math.round(spec.memoryLimitMb * 1024 * 1024),
       cpuShares: spec.cpuShares,
       pidsMax: host.controllers.has('pids') ? spec.pidsLimit ?? DEFAULT_PIDS_LIMIT : undefined,
+      freezable: spec.freezable,
     };
     try {
       if (host.version === 'v2') return await CgroupV2Group.create(`${host.v2Root}/${relPath}`, settings);
@@ -199,6 +208,30 @@ export class CgroupLimits implements LimitsProvider {
       throw new TenementError('spawn_failed', `could not set up the cgroup of ${spec.instance} (${errorCode(err)})`, { cause: err });
     }
   }
+
+  /** The instance's group under the parent; names are DNS labels (no '.'), so `service.id` cannot collide. */
+  private relPath(instance: string): string {
+    const { service, id } = parseInstanceName(instance);
+    return `${this.parent}/${service}.${id}`;
+  }
+}
+
+/** v2 groups freeze through cgroup.freeze (Linux 5.2+), which every non-root group then has. */
+async function v2FreezeMissing(root: string, parent: string): Promise<{ freezeMissing?: string }> {
+  try {
+    await mkdir(`${root}/${parent}`, { recursive: true });
+  } catch (err) {
+    return { freezeMissing: isPermission(err) ? 'tenement may not create cgroups: run ten serve as root' : `its cgroup2 group cannot be made (${errorCode(err)})` };
+  }
+  if ((await readControl(`${root}/${parent}/cgroup.freeze`)) !== undefined) return {};
+  return { freezeMissing: 'its cgroup2 hierarchy has no cgroup.freeze (Linux 5.2 or later has it)' };
+}
+
+async function v1FreezeMissing(mounts: V1Mounts): Promise<{ freezeMissing?: string }> {
+  if (mounts.freezer === undefined) {
+    return { freezeMissing: 'no cgroup v1 freezer hierarchy is mounted; mount it (mount -t cgroup -o freezer cgroup /sys/fs/cgroup/freezer) or boot with cgroup v2' };
+  }
+  return (await isWritable(mounts.freezer)) ? {} : { freezeMissing: 'tenement may not create cgroups: run ten serve as root' };
 }
 
 function unavailable(key: string, controller: CgroupController, host: CgroupHost): TenementError {

@@ -13,7 +13,7 @@ import { TenementError } from '../core/errors.js';
 import { checkLimits, findExecutable } from './preflight.js';
 import { dropPrivilegesArgv, findSetpriv } from './privileges.js';
 import { ProcessRuntime, startProcessGroup } from './process.js';
-import type { LimitsProvider, LimitsSpec, Orphan, RunningProcess, Runtime, SpawnSpec } from './runtime.js';
+import type { LimitRequest, LimitsProvider, Orphan, RunningProcess, Runtime, SpawnSpec } from './runtime.js';
 
 const run = promisify(execFile);
 
@@ -74,7 +74,7 @@ export class NamespaceRuntime implements Runtime {
     this.#unshare = options.unsharePath ?? 'unshare';
   }
 
-  async check(spec: LimitsSpec): Promise<void> {
+  async check(spec: LimitRequest): Promise<void> {
     await this.#unsharePath();
     await findSetpriv();
     await checkLimits(this.#limits, spec);

@@ -18,8 +18,8 @@ import { isGroupAlive, isLiveMember, listLiveMembers, readStartTime } from './pr
 import type {
   AppliedLimits,
   ExitInfo,
+  LimitRequest,
   LimitsProvider,
-  LimitsSpec,
   Orphan,
   RunningProcess,
   Runtime,
@@ -58,7 +58,7 @@ export class ProcessRuntime implements Runtime {
     this.#limits = options.limits;
   }
 
-  async check(spec: LimitsSpec): Promise<void> {
+  async check(spec: LimitRequest): Promise<void> {
     await findSetpriv();
     await checkLimits(this.#limits, spec);
   }
@@ -74,10 +74,12 @@ export class ProcessRuntime implements Runtime {
   }
 
   async reap(orphan: Orphan, timeoutMs: number): Promise<boolean> {
+    // A frozen orphan takes no signal: thawed first, so the stop below is the graceful one.
+    await this.#limits?.thawLeftover?.(orphan.instance).catch(() => undefined);
     const stoppedGroup = await reapGroup(orphan, timeoutMs);
     // After the graceful stop of the group: whatever escaped it is still in the instance's cgroup.
-    const hadCgroup = (await this.#limits?.removeLeftovers?.(orphan.instance).catch(() => false)) ?? false;
-    return stoppedGroup || hadCgroup;
+    await this.#limits?.removeLeftover?.(orphan.instance).catch(() => undefined);
+    return stoppedGroup;
   }
 }
 
@@ -186,7 +188,7 @@ function watchGroup(
     return stopping;
   };
 
-  return { pid, startTime, exited, stop, ...(limits === undefined ? {} : { usage: () => limits.usage() }) };
+  return { pid, startTime, exited, stop, ...(limits === undefined ? {} : { cgroup: limits }) };
 }
 
 /**

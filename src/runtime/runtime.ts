@@ -27,12 +27,23 @@ export interface SpawnSpec {
   readonly dataDir: string;
   readonly memoryLimitMb: number | undefined;
   readonly cpuShares: number | undefined;
+  /** The instance will be frozen when idle (freeze_after > 0): it needs a cgroup that can freeze. */
+  readonly freezable?: boolean;
   /** Most tasks the instance may have at once; undefined = the provider's default (512). */
   readonly pidsLimit?: number | undefined;
   /** Who the app runs as; undefined = the server's own user. Privileges are dropped either way. */
   readonly user?: TenantUser | undefined;
   /** Called once per complete output line (without the newline). Must not throw. */
   readonly onLine: (stream: OutputStream, line: string) => void;
+}
+
+/** What a spec asks of cgroups. */
+export type LimitRequest = Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares' | 'freezable' | 'pidsLimit'>;
+
+/** What an instance uses now, from its cgroup; a field is undefined where the host cannot tell. */
+export interface ResourceUsage {
+  readonly memoryBytes: number | undefined;
+  readonly cpuSeconds: number | undefined;
 }
 
 export interface ExitInfo {
@@ -54,25 +65,19 @@ export interface Orphan extends ProcessIdentity {
   readonly instance: string;
 }
 
-/** What an instance uses now, from its cgroup; a field is undefined where the host cannot tell. */
-export interface ResourceUsage {
-  readonly memoryBytes: number | undefined;
-  readonly cpuSeconds: number | undefined;
-}
-
 export interface RunningProcess extends ProcessIdentity {
   /** Resolves once when the process (group leader) has exited and its output is drained. */
   readonly exited: Promise<ExitInfo>;
   /** SIGTERM to the whole group, SIGKILL after `timeoutMs`; resolves when all of it is gone. */
   stop(timeoutMs: number): Promise<ExitInfo>;
-  /** Memory and CPU of everything in its cgroup (setsid descendants, gVisor's processes); absent without one. */
-  usage?(): Promise<ResourceUsage | undefined>;
+  /** The cgroup it runs in (every instance has one where the host gives cgroups). */
+  readonly cgroup?: AppliedLimits;
 }
 
 export interface Runtime {
   readonly isolation: Isolation;
   /** Throws `isolation_unavailable` (saying what is missing and how to get it) if the host can't. */
-  check(spec: LimitsSpec): Promise<void>;
+  check(spec: LimitRequest): Promise<void>;
   /** Starts the process; throws `spawn_failed` after releasing whatever it had acquired. */
   start(spec: SpawnSpec): Promise<RunningProcess>;
   /**
@@ -81,9 +86,6 @@ export interface Runtime {
    */
   reap(orphan: Orphan, timeoutMs: number): Promise<boolean>;
 }
-
-/** What a spec asks of the host's limits. */
-export type LimitsSpec = Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares' | 'pidsLimit'>;
 
 /** One instance's cgroup (limits or not); see runtime/cgroups.ts. */
 export interface AppliedLimits {
@@ -94,20 +96,26 @@ export interface AppliedLimits {
    * resolves once it is empty (or after a bounded wait for unkillable ones).
    */
   killAll(): Promise<void>;
-  /** After exit: whether the kernel OOM-killed something in it. */
-  wasOomKilled(): Promise<boolean>;
   /** Memory and CPU time used by the group now, for metrics; undefined if unknown. */
   usage(): Promise<ResourceUsage | undefined>;
-  /** Removes the cgroup; safe to call twice and after a half-finished setup. */
+  /** After exit: whether the kernel OOM-killed something in it. */
+  wasOomKilled(): Promise<boolean>;
+  /** Stops every process in the group from running (memory kept); resolves once all are frozen. */
+  freeze(): Promise<void>;
+  /** Lets a frozen group run again. */
+  thaw(): Promise<void>;
+  /** Removes the cgroup (thawing it first); safe to call twice and after a half-finished setup. */
   release(): Promise<void>;
 }
 
 /** Makes the limits of a spec real, or refuses with `isolation_unavailable`. */
 export interface LimitsProvider {
   /** Throws `isolation_unavailable` if a limit the spec asks for cannot be given on this host. */
-  check?(spec: LimitsSpec): Promise<void>;
+  check?(spec: LimitRequest): Promise<void>;
+  /** Thaws what a crashed server left frozen in `instance`'s group, so a stop's signals reach it. */
+  thawLeftover?(instance: string): Promise<void>;
+  /** Kills what is left in `instance`'s group (a crashed server's) and removes it. */
+  removeLeftover?(instance: string): Promise<void>;
   /** The instance's group; undefined only where the host has no usable cgroups at all. */
-  apply(spec: Pick<SpawnSpec, 'instance'> & LimitsSpec): Promise<AppliedLimits | undefined>;
-  /** Kills what a crashed server left in `instance`'s group and removes it; true if there was one. */
-  removeLeftovers?(instance: string): Promise<boolean>;
+  apply(spec: Pick<SpawnSpec, 'instance'> & LimitRequest): Promise<AppliedLimits | undefined>;
 }

@@ -13,7 +13,7 @@ import { TenementError } from '../core/errors.js';
 import { parseInstanceName } from '../core/names.js';
 import { checkLimits, findExecutable } from './preflight.js';
 import { ProcessRuntime, startProcessGroup } from './process.js';
-import type { ExitInfo, LimitsProvider, LimitsSpec, Orphan, RunningProcess, Runtime, SpawnSpec } from './runtime.js';
+import type { ExitInfo, LimitRequest, LimitsProvider, Orphan, RunningProcess, Runtime, SpawnSpec } from './runtime.js';
 import { sandboxRoot, type SandboxView } from './sandbox-root.js';
 
 const run = promisify(execFile);
@@ -61,7 +61,7 @@ export class SandboxRuntime implements Runtime {
     this.#runscOption = options.runscPath ?? 'runsc';
   }
 
-  async check(spec: LimitsSpec): Promise<void> {
+  async check(spec: LimitRequest): Promise<void> {
     await this.#runscPath();
     await checkLimits(this.#limits, spec);
   }
@@ -111,6 +111,8 @@ export class SandboxRuntime implements Runtime {
 
   async reap(orphan: Orphan, timeoutMs: number): Promise<boolean> {
     const containerId = containerIdOf(orphan.instance);
+    // A frozen sandbox would not die of runsc's signals.
+    await this.#limits?.thawLeftover?.(orphan.instance).catch(() => undefined);
     const hadContainer = (await this.#listContainers()).includes(containerId);
     if (hadContainer) await this.#deleteContainer(containerId);
     const hadProcess = await new ProcessRuntime(this.#limits === undefined ? {} : { limits: this.#limits }).reap(orphan, timeoutMs);
@@ -144,7 +146,8 @@ export class SandboxRuntime implements Runtime {
       })();
       return stopping;
     };
-    return { pid: inner.pid, startTime: inner.startTime, exited, stop, ...(inner.usage === undefined ? {} : { usage: inner.usage }) };
+    // The sandbox (gVisor's sentry and gofer) runs in the instance's cgroup: freezing it freezes the app.
+    return { pid: inner.pid, startTime: inner.startTime, exited, stop, ...(inner.cgroup === undefined ? {} : { cgroup: inner.cgroup }) };
   }
 
   #globalFlags(runsc: string): string[] {
