@@ -53,6 +53,13 @@ export interface ExitInfo {
   readonly oomKilled: boolean;
 }
 
+/** How an exit reads in events and errors: "exited with code 3", "was killed by SIGKILL". */
+export function describeExit(info: ExitInfo): string {
+  if (info.oomKilled) return 'was killed for exceeding its memory limit (OOM)';
+  if (info.signal !== null) return `was killed by ${info.signal}`;
+  return `exited with code ${info.code}`;
+}
+
 /** What a previous server left in the store, to find its processes after a crash. */
 export interface ProcessIdentity {
   readonly pid: number;

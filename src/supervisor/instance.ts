@@ -11,7 +11,7 @@ import { TenementError } from '../core/errors.js';
 import { formatInstanceName } from '../core/names.js';
 import { assertTransition, canFreeze, canIdle, hasProcess, isFrozen, isServing, refusesRequests, type DesiredState, type InstanceState } from '../core/lifecycle.js';
 import type { EventBus, LaunchCause, LifecycleKind } from '../core/events.js';
-import type { ExitInfo, ResourceUsage, Runtime, RunningProcess } from '../runtime/runtime.js';
+import { describeExit, type AppliedLimits, type ExitInfo, type Runtime, type RunningProcess } from '../runtime/runtime.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { InstanceStore } from '../store/instances.js';
 import { backoffDelayMs, countRecent } from './backoff.js';
@@ -104,10 +104,8 @@ export class Instance implements InstanceHandle {
     return this.proc?.pid ?? null;
   }
 
-  /** Memory and CPU of its cgroup now; undefined without a process or a cgroup. */
-  resourceUsage(): Promise<ResourceUsage | undefined> {
-    return this.proc?.cgroup?.usage().catch(() => undefined) ?? Promise.resolve(undefined);
-  }
+  /** The cgroup of its process (for its memory and CPU); undefined without one. */
+  get cgroup(): AppliedLimits | undefined { return this.proc?.cgroup; }
 
   uptimeMs(now: number): number | null {
     return this.startedAt === null ? null : now - this.startedAt;
@@ -274,8 +272,7 @@ export class Instance implements InstanceHandle {
     }
     try {
       const dataDir = instanceDataDir(this.ctx.config.settings, this.service, this.id);
-      const user = this.ctx.users?.userFor(svc, this.id);
-      await prepareDataDir(dataDir, user);
+      const user = await prepareDataDir(dataDir, this.ctx.users?.userFor(svc, this.id));
       proc = await this.runtime.start({
         instance: this.name,
         service: this.service,
@@ -287,8 +284,7 @@ export class Instance implements InstanceHandle {
         dataDir,
         memoryLimitMb: svc.memoryLimitMb,
         cpuShares: svc.cpuShares,
-        pidsLimit: svc.pidsLimit,
-        user,
+        pidsLimit: svc.pidsLimit, user,
         freezable: svc.freezeAfterMs > 0,
         onLine: (stream, line) => this.onLine(stream, line),
       });
@@ -496,12 +492,6 @@ export class Instance implements InstanceHandle {
   private ids(): { instance: string; service: string; id: string } {
     return { instance: this.name, service: this.service, id: this.id };
   }
-}
-
-function describeExit(info: ExitInfo): string {
-  if (info.oomKilled) return 'was killed for exceeding its memory limit (OOM)';
-  if (info.signal !== null) return `was killed by ${info.signal}`;
-  return `exited with code ${info.code}`;
 }
 
 function stoppedWhileStarting(name: string): TenementError {

@@ -152,7 +152,7 @@ export class Supervisor implements SupervisorApi {
   }
 
   resourceUsage(service: string, id: string): Promise<ResourceUsage | undefined> {
-    return this.byService.get(service)?.get(id)?.resourceUsage() ?? Promise.resolve(undefined);
+    return this.byService.get(service)?.get(id)?.cgroup?.usage().catch(() => undefined) ?? Promise.resolve(undefined);
   }
 
   info(service: string, id: string): InstanceInfo {

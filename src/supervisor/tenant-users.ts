@@ -63,19 +63,20 @@ export class TenantUsers {
 }
 
 /**
- * Creates (or fixes) an instance's DATA_DIR: owned by its user, mode 0700, in a service folder of
+ * Creates (or fixes) an instance's DATA_DIR, and returns `user`: owned by its user, mode 0700, in a service folder of
  * mode 0711 (instances pass through it, but cannot list it). A folder another uid owned (an older
  * tenement, or the same instance registered anew) is handed over whole.
  */
-export async function prepareDataDir(dir: string, user: TenantUser | undefined): Promise<void> {
+export async function prepareDataDir(dir: string, user: TenantUser | undefined): Promise<TenantUser | undefined> {
   // Metadata calls on two folders, made synchronously: each is microseconds, a thread-pool round
   // trip is more, and every spawn makes them.
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dirname(dir), 0o711);
   chmodSync(dir, 0o700);
-  if (user === undefined) return;
+  if (user === undefined) return undefined;
   const { uid, gid } = statSync(dir);
   if (uid !== user.uid || gid !== user.gid) await chownTree(dir, user);
+  return user;
 }
 
 /** lchown of `dir` and everything below it (links themselves, never what they point to). */
