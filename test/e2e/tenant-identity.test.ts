@@ -3,7 +3,7 @@
 // `ten rm`, `user = "name"`, and a port fence asked for on a host without nftables.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlive, startDaemon, tempDir, waitFor, type Daemon } from '../helpers/daemon.js';
 
@@ -45,13 +45,14 @@ test('the data dir is 0711, the store and token 0600, a DATA_DIR 0700 and its in
 });
 
 test('an older data dir with wider modes is narrowed at start, and ten serve says so', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir();
   const first = await startDaemon(t, { config: CONFIG, dir });
   await first.stop();
   chmodSync(first.dataDir, 0o755);
   for (const file of ['tenement.db', 'api_token']) chmodSync(join(first.dataDir, file), 0o644);
   chmodSync(first.configFile, 0o644);
   const second = await startDaemon(t, { config: CONFIG, dir });
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   assert.equal(modeOf(second.dataDir), '0711');
   assert.equal(modeOf(join(second.dataDir, 'tenement.db')), '0600');
   assert.equal(modeOf(join(second.dataDir, 'api_token')), '0600');
@@ -62,7 +63,7 @@ test('an older data dir with wider modes is narrowed at start, and ten serve say
 });
 
 test('an instance keeps its uid across server restarts; ten rm frees it and takes its kept data back', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir();
   const first = await startDaemon(t, { config: CONFIG, dir });
   for (const name of ['app:a', 'app:b']) assert.equal((await first.ten(['spawn', name])).code, 0);
   const uidA = await uidOf(first, 'app:a');
@@ -71,6 +72,7 @@ test('an instance keeps its uid across server restarts; ten rm frees it and take
   await first.stop();
 
   const second = await startDaemon(t, { config: CONFIG, dir });
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   for (const name of ['app:a', 'app:b']) assert.equal((await second.ten(['start', name])).code, 0);
   assert.equal(await uidOf(second, 'app:a'), uidA);
   assert.equal(await uidOf(second, 'app:b'), uidB);
@@ -82,7 +84,7 @@ test('an instance keeps its uid across server restarts; ten rm frees it and take
 });
 
 test('what an instance left outside its process group dies when the next server starts after a crash', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir();
   const first = await startDaemon(t, { config: CONFIG, dir });
   assert.equal((await first.ten(['spawn', 'app:s'])).code, 0);
   const res = await first.http('/setsid', { host: 's.app.localhost' });
@@ -92,6 +94,7 @@ test('what an instance left outside its process group dies when the next server 
   assert.ok(isAlive(pid), 'a crash leaves it behind');
   // The service is gone from the next config: the instance is not started again, only reaped.
   await startDaemon(t, { config: CONFIG.replace(/\[service\.app\][^[]*/, ''), dir });
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   await waitFor(() => !isAlive(pid), 10_000, `setsid child ${pid} to be gone`);
 });
 
@@ -103,10 +106,14 @@ test('user = "nobody" runs the instance as that existing user', async (t) => {
 });
 
 test('a server that is not root says its instances share its user, and runs them', async (t) => {
-  const d = await startDaemon(t, { config: CONFIG.replace(/\[service\.legacy\][^[]*/, ''), asUser: 65534 });
+  // Its own port range: a root server's port fence (one running beside it) refuses every other
+  // uid's connections into its range, this server's health checks included.
+  const config = CONFIG.replace(/\[service\.legacy\][^[]*/, '').replace('port_range = [21000, 22999]', 'port_range = [23000, 23999]');
+  const d = await startDaemon(t, { config, asUser: 65534 });
   assert.match(d.output(), /^tenants: share tenement's user \(it is not root\), so they can read each other's files and tenement's; no_new_privs$/m);
   assert.match(d.output(), /^port fence: off \(it needs root to load nftables rules\)$/m);
-  assert.equal((await d.ten(['spawn', 'app:a'])).code, 0);
+  const spawned = await d.ten(['spawn', 'app:a']);
+  assert.equal(spawned.code, 0, `${spawned.stderr}\n${d.output()}`);
   assert.equal(await uidOf(d, 'app:a'), 65534);
 });
 

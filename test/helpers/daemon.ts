@@ -3,7 +3,7 @@
  * `bin/ten` CLI, bounded waits, and the leak check for error bodies.
  * @module
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { request as httpRequest } from 'node:http';
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
+import { fenceTableName } from '../../src/runtime/port-fence.js';
 import { waitFor } from './wait.js';
 
 export { waitFor };
@@ -111,7 +112,11 @@ export async function startDaemon(t: TestContext | undefined, options: DaemonOpt
   const stops = serversByDir.get(dir) ?? [];
   serversByDir.set(dir, [...stops, stop]);
   t?.after(async () => {
-    if (options.dir !== undefined) return stop().then(() => undefined);
+    await stop();
+    // A server the test crashed (and never restarted) leaves its port fence, which would refuse
+    // connections into its port range from every other uid on the host for good.
+    removeFenceTable(dataDir);
+    if (options.dir !== undefined) return;
     for (const stopServer of serversByDir.get(dir) ?? []) await stopServer();
     serversByDir.delete(dir);
     rmSync(dir, { recursive: true, force: true });
@@ -138,6 +143,14 @@ export async function startDaemon(t: TestContext | undefined, options: DaemonOpt
     ten: (cliArgs, env) => runTen(cliArgs, { TENEMENT_SERVER: url, TENEMENT_TOKEN: token, ...env }, dir),
     http: (path, o) => httpGet(port, path, o),
   };
+}
+
+function removeFenceTable(dataDir: string): void {
+  try {
+    execFileSync('nft', ['delete', 'table', 'inet', fenceTableName(dataDir)], { stdio: 'ignore' });
+  } catch {
+    // none: the server deleted it at its clean exit, or never made one
+  }
 }
 
 export function runTen(args: readonly string[], env: Record<string, string> = {}, cwd = ROOT): Promise<CliResult> {
