@@ -105,6 +105,8 @@ function toConfig(file: ConfigFile, path: string, overrides: ConfigOverrides, fa
     logRetentionDays: s.log_retention_days,
     logRetentionMb: s.log_retention_mb,
     publicMetrics: s.public_metrics,
+    maxConnections: s.max_connections,
+    trustedProxies: s.trusted_proxies,
     tls: { enabled: s.tls.enabled, domain: s.tls.domain, acmeEmail: s.tls.acme_email, acmeDirectory: s.tls.acme_directory },
   };
   const services = Object.fromEntries(Object.entries(file.service).map(([name, service]) => [name, toService(name, service, folder, fail)]));

@@ -3,6 +3,7 @@
  * beside its key, unknown keys refused. Messages say what is allowed; load.ts adds file and key.
  * @module
  */
+import { isIP } from 'node:net';
 import * as z from 'zod';
 import { NAME_PATTERN, NAME_RULE } from '../core/names.js';
 import { FIXED_ENV_KEYS } from './instance-env.js';
@@ -50,6 +51,15 @@ const envTemplate = z.string().superRefine((value, ctx) => {
   }
 });
 
+/** An IPv4 or IPv6 address, or a CIDR block of them (`10.0.0.0/8`, `::1/128`). */
+const cidr = z.string().refine((value) => {
+  const [address, bits, extra] = value.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  return /^[0-9]{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}, { error: (iss) => `invalid CIDR ${JSON.stringify(iss.input)}: use an address or address/bits, e.g. "10.0.0.0/8" or "::1"` });
+
 const TlsSchema = table({
   enabled: z.boolean().default(false),
   domain: z.string().min(1).optional(),
@@ -73,6 +83,8 @@ const SettingsSchema = table({
   log_retention_days: positiveInt.default(7),
   log_retention_mb: positiveInt.default(100),
   public_metrics: z.boolean().default(false),
+  max_connections: positiveInt.default(10000),
+  trusted_proxies: z.array(cidr).default([]),
   tls: TlsSchema.prefault({}),
 }).refine((s) => s.backoff_max_ms >= s.backoff_base_ms, {
   path: ['backoff_max_ms'],

@@ -26,6 +26,10 @@ export interface Settings {
   readonly logRetentionDays: number;
   readonly logRetentionMb: number;
   readonly publicMetrics: boolean;
+  /** Open client connections the front server holds at most; more get 503 and are closed. */
+  readonly maxConnections: number;
+  /** Peers (CIDR blocks) whose X-Forwarded-For and X-Forwarded-Proto are believed. */
+  readonly trustedProxies: readonly string[];
   readonly tls: TlsSettings;
 }
 

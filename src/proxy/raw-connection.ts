@@ -1,21 +1,29 @@
 /**
- * One client connection on the raw front path: reads request heads with the strict parser,
- * relays the request body (Content-Length or chunked), writes the instance's answer straight to
- * the socket, one exchange at a time in order (pipelined requests wait in the buffer), and hands
- * the socket to the node:http server on a request boundary for anything it does not handle.
+ * One client connection of the front server, and the only HTTP/1.1 server implementation for it:
+ * reads request heads with the strict parser, relays the request body (Content-Length or
+ * chunked), answers 100-continue, writes the instance's (validated) answer straight to the
+ * socket, one exchange at a time in order (pipelined requests wait in the buffer), and turns into
+ * a tunnel only when an instance answers an upgrade with 101. Management requests get the same
+ * parsing; their answer is written by node's ServerResponse (management-exchange.ts).
  * @module
  */
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { ChunkedBodyDecoder, findHeadEnd, HEAD_INCOMPLETE, HEAD_TOO_LARGE, MAX_REQUEST_HEAD_BYTES, parseRequestHead, skipEmptyLines } from './request-head.js';
-import type { HeadError, RequestHead } from './request-head.js';
+import { ChunkedDecoder } from './chunked.js';
+import type { ChunkSink } from './chunked.js';
+import type { ForwardClient } from './forward.js';
+import { HeadBytes } from './head-bytes.js';
+import { findHeadEnd, HEAD_INCOMPLETE, HEAD_TOO_LARGE, MAX_REQUEST_HEAD_BYTES, parseRequestHead, skipEmptyLines } from './request-head.js';
+import type { RequestHead } from './request-head.js';
 import { hasNoBody } from './response-head.js';
 import type { ResponseHead } from './response-head.js';
+import { proxyAnswer } from './responses.js';
+import type { ProxyStatus } from './responses.js';
 
-/** The forwarding job of the exchange in progress, as the connection drives it. */
+/** The exchange in progress (a forwarding job or a management request), as the connection drives it. */
 export interface RawExchange {
-  /** The client response is done or the client left: release the instance, record stats. */
+  /** The exchange is over or the client left: release what it holds. */
   finish(): void;
   /** The client socket drained after a write returned false. */
   resumeUpstream(): void;
@@ -29,30 +37,26 @@ export interface RawConnectionOwner {
   readonly date: string;
   /** No new exchanges: close connections as their exchange ends. */
   readonly isClosing: boolean;
-  /** Route and start a request; false leaves it (untouched) to the node:http server. */
-  dispatch(conn: RawConnection, head: RequestHead): boolean;
-  handOff(conn: RawConnection, socket: Socket): void;
+  /** Routes and starts a request: answers it, forwards it, or serves it as management. */
+  dispatch(conn: RawConnection, head: RequestHead): void;
   forget(conn: RawConnection): void;
+  /** A contained proxy bug (the connection is closed). */
+  reportError(err: unknown): void;
 }
 
-const enum Phase { Head, Body, Done, Closing }
+/** Where request body bytes go: the forwarding body stream, or a management IncomingMessage. */
+export interface BodySink {
+  push(chunk: Buffer | null): boolean;
+  destroy(): void;
+}
 
-const INVALID_VALUE = /[\r\n\0]/;
+const enum Phase { Head, Body, Done, Tunnel, Closing }
+
 /** Answers up to this size are written together with their head as one latin1 string. */
 const SMALL_BODY_BYTES = 4096;
 /** Bytes of a pipelined next request buffered before reading pauses. */
 const MAX_BUFFERED = MAX_REQUEST_HEAD_BYTES + 4096;
-
-const TEXT: Readonly<Record<number, string>> = {
-  404: 'not found\n',
-  502: 'bad gateway\n',
-  503: 'service unavailable\n',
-  504: 'gateway timeout\n',
-};
-
-function refusal(status: HeadError | 408): string {
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`;
-}
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
 class RawBody extends Readable {
   constructor(private readonly socket: Socket) {
@@ -64,11 +68,12 @@ class RawBody extends Readable {
   }
 }
 
-export class RawConnection {
+export class RawConnection implements ForwardClient, ChunkSink {
   readonly socket: Socket;
   private readonly owner: RawConnectionOwner;
   private phase = Phase.Head;
-  private buffered: Buffer | null = null;
+  /** Bytes received and not consumed: a head in pieces, or pipelined requests. */
+  private readonly pending = new HeadBytes();
   /** When the head being awaited started (connection open or first byte); 0 while idle. */
   headSince: number;
   /** When the last exchange ended (keep-alive idle). */
@@ -77,12 +82,20 @@ export class RawConnection {
   requestSince = 0;
   /** When the connection started closing (a client that never reads its refusal is cut). */
   closingSince = 0;
+  /** Since when the client has read nothing of a response the socket could not take; 0: reading. */
+  blockedSince = 0;
+  /** ms a client may read nothing of its response before it is cut (the service's request_timeout). */
+  writeTimeout = 0;
   private exchange: RawExchange | null = null;
-  private body: RawBody | null = null;
+  private body: BodySink | null = null;
+  private hasBody = false;
   private bodyRemaining = 0;
-  private chunked: ChunkedBodyDecoder | null = null;
+  private chunked: ChunkedDecoder | null = null;
+  private tunnel: Socket | null = null;
   private isHeadRequest = false;
+  private isHttp10 = false;
   private wantsClose = false;
+  private expectsContinue = false;
   private isChunkedOut = false;
   /** The response head, held back to go out with the first body bytes. */
   private pendingHead: string | null = null;
@@ -103,7 +116,7 @@ export class RawConnection {
   }
 
   get isIdle(): boolean {
-    return this.phase === Phase.Head && this.exchange === null && this.buffered === null;
+    return this.phase === Phase.Head && this.exchange === null && this.pending.view === null;
   }
 
   get isWaitingForHead(): boolean {
@@ -118,21 +131,40 @@ export class RawConnection {
     return this.phase === Phase.Closing;
   }
 
+  /** An exchange is writing its answer (not a tunnel, which has its own flow control). */
+  get isAnswering(): boolean {
+    return this.exchange !== null && this.phase !== Phase.Tunnel && this.phase !== Phase.Closing;
+  }
+
   private readonly onData = (chunk: Buffer): void => {
-    if (this.phase === Phase.Closing) return;
+    try {
+      this.receive(chunk);
+    } catch (err) {
+      this.fault(err);
+    }
+  };
+
+  private receive(chunk: Buffer): void {
+    if (this.phase === Phase.Closing || this.phase === Phase.Tunnel) return;
     if (this.phase === Phase.Body) {
       this.feedBody(chunk, 0);
       return;
     }
-    this.buffered = this.buffered === null ? chunk : Buffer.concat([this.buffered, chunk]);
+    const view = this.pending.append(chunk);
     if (this.exchange === null) {
       if (this.headSince === 0) this.headSince = this.owner.now;
       this.parse();
-    } else if (this.buffered.length > MAX_BUFFERED) {
+    } else if (view.length > MAX_BUFFERED) {
       // A pipelined request waits for the current answer; stop reading until then.
       this.socket.pause();
     }
-  };
+  }
+
+  /** A proxy bug stays with this connection: it is closed, the server goes on. */
+  fault(err: unknown): void {
+    this.owner.reportError(err);
+    this.socket.destroy();
+  }
 
   private readonly onEnd = (): void => {
     // A client that half-closes has left, as with node:http: what is in progress is cancelled.
@@ -146,7 +178,12 @@ export class RawConnection {
     this.exchange = null;
     this.body?.destroy();
     this.body = null;
-    exchange?.finish();
+    this.tunnel?.destroy();
+    try {
+      exchange?.finish();
+    } catch (err) {
+      this.owner.reportError(err);
+    }
   };
 
   private readonly onError = (): void => {
@@ -154,93 +191,108 @@ export class RawConnection {
   };
 
   private readonly onDrain = (): void => {
-    this.exchange?.resumeUpstream();
+    this.blockedSince = 0;
+    try {
+      this.exchange?.resumeUpstream();
+    } catch (err) {
+      this.fault(err);
+    }
   };
 
   /** Parses buffered heads while no exchange is in progress. */
   private parse(): void {
     if (this.isParsing) return;
     this.isParsing = true;
-    while (this.exchange === null && this.phase === Phase.Head && this.buffered !== null) {
-      const buf = this.buffered;
+    const pending = this.pending;
+    while (this.exchange === null && this.phase === Phase.Head && pending.view !== null) {
+      const buf = pending.view;
       const start = skipEmptyLines(buf, 0);
-      const end = findHeadEnd(buf, start);
+      if (start > 0) {
+        pending.reset(buf.subarray(start));
+        continue;
+      }
+      const end = findHeadEnd(buf, 0, pending.scanned);
       if (end === HEAD_INCOMPLETE) {
-        if (start > 0) this.buffered = start === buf.length ? null : buf.subarray(start);
+        pending.scanned = buf.length;
         break;
       }
       if (end < 0) {
         this.refuse(end === HEAD_TOO_LARGE ? 431 : 400);
         break;
       }
-      const head = parseRequestHead(buf, start, end);
+      const head = parseRequestHead(buf, 0, end);
       if (typeof head === 'number') {
         this.refuse(head);
         break;
       }
-      if (!head.isHttp11 || head.needsNodeServer || !this.startExchange(head, buf, end)) {
-        this.handOff(start === 0 ? buf : buf.subarray(start));
-        break;
-      }
+      pending.reset(buf.subarray(end));
+      this.startExchange(head);
     }
     this.isParsing = false;
   }
 
-  /** Sets up the exchange's state and lets the owner dispatch it; false (nothing changed): hand off. */
-  private startExchange(head: RequestHead, buf: Buffer, end: number): boolean {
-    const hasBody = head.isChunked || head.contentLength > 0;
+  private startExchange(head: RequestHead): void {
+    if (head.hasUnknownExpectation) {
+      this.refuse(417);
+      return;
+    }
+    this.hasBody = head.isChunked || head.contentLength > 0;
     this.isHeadRequest = head.method === 'HEAD';
+    this.isHttp10 = !head.isHttp11;
     this.wantsClose = head.wantsClose;
+    this.expectsContinue = head.expectsContinue && this.hasBody;
     this.isAnswered = false;
     this.isChunkedOut = false;
     this.statusCode = 200;
     this.requestSince = this.owner.now;
-    const headSince = this.headSince;
     this.headSince = 0;
-    this.buffered = end === buf.length ? null : buf.subarray(end);
-    if (hasBody) {
-      this.body = new RawBody(this.socket);
+    this.blockedSince = 0;
+    if (this.hasBody) {
       this.phase = Phase.Body;
-      if (head.isChunked) this.chunked = new ChunkedBodyDecoder();
+      if (head.isChunked) this.chunked = new ChunkedDecoder(this);
       else this.bodyRemaining = head.contentLength;
     } else this.phase = Phase.Done;
     // Marks the exchange as in progress so an answer given during dispatch (404) ends it.
     this.exchange = NO_EXCHANGE;
-    if (!this.owner.dispatch(this, head)) {
-      this.exchange = null;
-      this.phase = Phase.Head;
-      this.body = null;
-      this.chunked = null;
-      this.buffered = buf;
-      this.headSince = headSince;
-      return false;
-    }
-    if (this.phase === Phase.Body && this.buffered !== null) {
-      const rest = this.buffered;
-      this.buffered = null;
+    this.owner.dispatch(this, head);
+    if (this.phase === Phase.Body && this.pending.view !== null) {
+      const rest = this.pending.view;
+      this.pending.reset(null);
       this.feedBody(rest, 0);
     }
-    return true;
   }
 
-  /** The request body the exchange forwards (null without one). */
+  /** The request body as a stream for forwarding (null without one); taken during dispatch. */
   get requestBody(): Readable | null {
-    return this.body;
+    if (!this.hasBody || this.body !== null) return null;
+    const body = new RawBody(this.socket);
+    this.body = body;
+    return body;
   }
 
-  /** Called by the owner once the forwarding job exists; false: the exchange is over (client gone). */
+  /** Management: the body goes to `sink` (an IncomingMessage), which gets its end at once without a body. */
+  setBodySink(sink: BodySink): void {
+    if (this.hasBody) this.body = sink;
+    else sink.push(null);
+  }
+
+  /** Called once the exchange exists; false: it is over already (the client left or was answered). */
   attach(exchange: RawExchange): boolean {
     if (this.exchange !== NO_EXCHANGE) return false;
     this.exchange = exchange;
+    // The client waits for this before it sends the body (RFC 9110 §10.1.1).
+    if (this.expectsContinue && this.phase === Phase.Body) this.socket.write(CONTINUE, 'latin1');
     return true;
   }
 
+  onChunkData(data: Buffer): void {
+    if (this.body !== null && !this.body.push(data)) this.socket.pause();
+  }
+
   private feedBody(buf: Buffer, from: number): void {
-    const body = this.body!;
     let off = from;
-    let ok = true;
     if (this.chunked !== null) {
-      off = this.chunked.feed(buf, off, buf.length, (data) => { ok = body.push(data) && ok; });
+      off = this.chunked.feed(buf, off, buf.length);
       if (off < 0) {
         this.refuse(400);
         return;
@@ -248,20 +300,16 @@ export class RawConnection {
       if (this.chunked.isDone) this.endBody();
     } else {
       const n = Math.min(this.bodyRemaining, buf.length - off);
-      ok = body.push(off === 0 && n === buf.length ? buf : buf.subarray(off, off + n));
+      this.onChunkData(off === 0 && n === buf.length ? buf : buf.subarray(off, off + n));
       off += n;
       this.bodyRemaining -= n;
       if (this.bodyRemaining === 0) this.endBody();
     }
-    if (off < buf.length) {
-      const rest = buf.subarray(off);
-      this.buffered = this.buffered === null ? rest : Buffer.concat([this.buffered, rest]);
-    }
-    if (!ok) this.socket.pause();
+    if (off < buf.length) this.pending.append(buf.subarray(off));
   }
 
   private endBody(): void {
-    this.body!.push(null);
+    this.body?.push(null);
     this.body = null;
     this.chunked = null;
     this.phase = this.exchange === null ? Phase.Head : Phase.Done;
@@ -271,34 +319,27 @@ export class RawConnection {
     const status = head.status;
     this.statusCode = status;
     this.isAnswered = true;
-    const reason = head.statusText === '' ? STATUS_CODES[status] ?? '' : head.statusText;
-    let out = `HTTP/1.1 ${status} ${reason}\r\n`;
+    let out = `HTTP/1.1 ${status} ${head.statusText === '' ? STATUS_CODES[status] ?? '' : head.statusText}\r\n`;
     const headers = head.headers;
     let hasDate = false;
-    if (INVALID_VALUE.test(reason)) {
-      this.cut();
-      return;
-    }
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
-      const value = headers[i + 1]!;
-      if (INVALID_VALUE.test(value)) {
-        // An instance's value that would split the response: cut rather than relay it.
-        this.cut();
-        return;
-      }
       if (name.length === 4 && name.toLowerCase() === 'date') hasDate = true;
-      out += `${name}: ${value}\r\n`;
+      out += `${name}: ${headers[i + 1]!}\r\n`;
     }
     if (!hasDate) out += `Date: ${this.owner.date}\r\n`;
     if (!this.isHeadRequest && !hasNoBody(status) && head.contentLength < 0) {
-      this.isChunkedOut = true;
-      out += 'Transfer-Encoding: chunked\r\n';
+      // An HTTP/1.0 client knows no chunks: its body ends when the connection does.
+      if (this.isHttp10) this.wantsClose = true;
+      else {
+        this.isChunkedOut = true;
+        out += 'Transfer-Encoding: chunked\r\n';
+      }
     }
     if (this.wantsClose || this.owner.isClosing || this.phase === Phase.Body) {
       this.wantsClose = true;
       out += 'Connection: close\r\n';
-    }
+    } else if (this.isHttp10) out += 'Connection: keep-alive\r\n';
     out += '\r\n';
     // A sized answer sends head and body together; a streamed one (SSE) gets its head now.
     if (head.contentLength > 0 && !this.isHeadRequest) this.pendingHead = out;
@@ -338,8 +379,8 @@ export class RawConnection {
     this.endExchange();
   }
 
-  /** A short neutral answer of the proxy's own (same as sendProxyError), or a cut once answered. */
-  respondError(status: 404 | 502 | 503 | 504): void {
+  /** A short answer of the proxy's own, or a cut once the instance's answer has begun. */
+  respondError(status: 400 | 404 | 502 | 503 | 504): void {
     if (this.phase === Phase.Closing || this.exchange === null) return;
     if (this.isAnswered) {
       this.cut();
@@ -349,10 +390,8 @@ export class RawConnection {
     this.isAnswered = true;
     this.pendingHead = null;
     this.isChunkedOut = false;
-    const text = TEXT[status]!;
     if (this.phase === Phase.Body) this.wantsClose = true;
-    const close = this.wantsClose || this.owner.isClosing ? 'Connection: close\r\n' : '';
-    this.socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${text.length}\r\ncache-control: no-store\r\nDate: ${this.owner.date}\r\n${close}\r\n${text}`, 'latin1');
+    this.socket.write(proxyAnswer(status, this.owner.date, this.wantsClose || this.owner.isClosing), 'latin1');
     this.endExchange();
   }
 
@@ -360,19 +399,47 @@ export class RawConnection {
     this.socket.destroy();
   }
 
+  switchProtocols(head: ResponseHead, upstream: Socket, rest: Buffer): void {
+    const socket = this.socket;
+    upstream.on('error', () => upstream.destroy());
+    if (socket.destroyed || this.phase === Phase.Closing) {
+      upstream.destroy();
+      return;
+    }
+    this.statusCode = 101;
+    this.isAnswered = true;
+    this.phase = Phase.Tunnel;
+    this.tunnel = upstream;
+    let out = `HTTP/1.1 101 ${head.statusText === '' ? 'Switching Protocols' : head.statusText}\r\n`;
+    for (let i = 0; i < head.headers.length; i += 2) out += `${head.headers[i]}: ${head.headers[i + 1]}\r\n`;
+    out += `Connection: upgrade\r\nUpgrade: ${head.upgrade}\r\n\r\n`;
+    socket.off('data', this.onData);
+    socket.write(out, 'latin1');
+    if (rest.length > 0) socket.write(rest);
+    // What the client sent after its upgrade request belongs to the new protocol.
+    const early = this.pending.view;
+    this.pending.reset(null);
+    if (early !== null) upstream.write(early);
+    upstream.once('close', () => socket.destroy());
+    upstream.pipe(socket);
+    socket.pipe(upstream);
+    socket.resume();
+  }
+
   private endExchange(): void {
     const exchange = this.exchange;
     this.exchange = null;
     if (exchange !== NO_EXCHANGE) exchange?.finish();
     if (this.phase === Phase.Closing) return;
-    // An unread request body (the instance answered early) leaves the stream out of step.
+    // An unread request body (answered early) leaves the stream out of step.
     if (this.wantsClose || this.owner.isClosing || this.phase === Phase.Body) {
       this.close();
       return;
     }
     this.phase = Phase.Head;
     this.idleSince = this.owner.now;
-    if (this.buffered === null) return;
+    this.blockedSince = 0;
+    if (this.pending.view === null) return;
     this.headSince = this.owner.now;
     this.socket.resume();
     // Parse the next pipelined request after the upstream connection is back in its pool.
@@ -382,13 +449,23 @@ export class RawConnection {
     }
   }
 
+  /** A management answer is complete; `close`: it said Connection: close. */
+  endManagement(close: boolean): void {
+    if (close) this.wantsClose = true;
+    this.endExchange();
+  }
+
   private readonly parseQueued = (): void => {
     this.isParseQueued = false;
-    if (this.phase === Phase.Head && this.exchange === null) this.parse();
+    try {
+      if (this.phase === Phase.Head && this.exchange === null) this.parse();
+    } catch (err) {
+      this.fault(err);
+    }
   };
 
-  /** Refuses a malformed request: 400/431/408 and close (input is read and dropped meanwhile). */
-  refuse(status: HeadError | 408): void {
+  /** Refuses a malformed request: 400/408/417/431 and close (input is read and dropped meanwhile). */
+  refuse(status: Extract<ProxyStatus, 400 | 408 | 417 | 431>): void {
     const exchange = this.exchange;
     this.exchange = null;
     this.body?.destroy();
@@ -400,35 +477,20 @@ export class RawConnection {
     }
     this.phase = Phase.Closing;
     this.closingSince = this.owner.now;
-    this.buffered = null;
+    this.pending.reset(null);
     this.socket.resume();
-    this.socket.end(refusal(status), 'latin1');
+    this.socket.end(proxyAnswer(status, this.owner.date, true), 'latin1');
   }
 
   /** Ends the connection politely (idle keep-alive timeout, server closing). */
   close(): void {
     this.phase = Phase.Closing;
     this.closingSince = this.owner.now;
-    this.buffered = null;
+    this.pending.reset(null);
+    this.socket.resume();
     this.socket.end();
-  }
-
-  private handOff(rest: Buffer): void {
-    const socket = this.socket;
-    socket.off('data', this.onData);
-    socket.off('end', this.onEnd);
-    socket.off('close', this.onClose);
-    socket.off('error', this.onError);
-    socket.off('drain', this.onDrain);
-    this.phase = Phase.Closing;
-    this.buffered = null;
-    this.owner.forget(this);
-    socket.pause();
-    socket.unshift(rest);
-    this.owner.handOff(this, socket);
-    socket.resume();
   }
 }
 
-/** Placeholder while the owner dispatches (the job does not exist yet). */
+/** Placeholder while the owner dispatches (the exchange does not exist yet). */
 const NO_EXCHANGE: RawExchange = { finish: () => undefined, resumeUpstream: () => undefined };

@@ -19,7 +19,7 @@ export class InstanceRoute {
   private pool: UpstreamPool | null = null;
   private waiters: Array<() => void> = [];
 
-  constructor(handle: InstanceHandle, stats: InstanceRequestStats) {
+  constructor(handle: InstanceHandle, stats: InstanceRequestStats, private readonly reportError: (err: unknown) => void) {
     this.handle = handle;
     this.stats = stats;
   }
@@ -35,7 +35,7 @@ export class InstanceRoute {
     const pool = this.pool;
     if (pool !== null && pool.port === port) return pool;
     pool?.close();
-    this.pool = new UpstreamPool(port, this.handle.serviceConfig.requestTimeoutMs);
+    this.pool = new UpstreamPool(port, this.handle.serviceConfig.requestTimeoutMs, this.reportError);
     return this.pool;
   }
 
@@ -129,6 +129,8 @@ export class RouteTable {
   constructor(
     private readonly supervisor: SupervisorApi,
     private readonly stats: RequestStats,
+    /** Where a contained proxy bug on an upstream connection is reported. */
+    private readonly reportError: (err: unknown) => void,
   ) {
     for (const [name, config] of Object.entries(supervisor.config.services)) {
       this.services.set(name, new ServiceRoutes(name, config));
@@ -170,7 +172,7 @@ export class RouteTable {
       const existing = routes.byId.get(handle.id);
       if (existing === undefined || existing.handle !== handle) {
         existing?.close();
-        routes.byId.set(handle.id, new InstanceRoute(handle, this.stats.for(service, handle.id)));
+        routes.byId.set(handle.id, new InstanceRoute(handle, this.stats.for(service, handle.id), this.reportError));
       }
     }
     for (const [id, route] of routes.byId) {
