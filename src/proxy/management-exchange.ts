@@ -47,12 +47,28 @@ class ManagementExchange implements RawExchange {
     this.conn.endManagement((res as unknown as ResponseInternals)._last === true);
   };
 
+  /** The request body as the connection feeds it; its end marks the request complete, as node's parser does. */
+  readonly body = {
+    push: (chunk: Buffer | null): boolean => {
+      if (chunk === null) this.req.complete = true;
+      return this.req.push(chunk);
+    },
+    destroy: (): void => void this.req.destroy(),
+  };
+
   finish(): void {
     if (this.isOver) return;
     this.isOver = true;
     const { req, res } = this;
     process.nextTick(() => {
-      req.destroy();
+      // Answered before its body was read: the connection drops the rest; the handler sees the end.
+      if (!req.complete && !this.conn.socket.destroyed) {
+        req.complete = true;
+        req.push(null);
+      }
+      // Read to the end, the request closes itself ('close'), as after a node:http exchange.
+      if (req.complete) req.resume();
+      else req.destroy();
       const internals = res as unknown as ResponseInternals;
       if (internals._closed !== true) {
         internals._closed = true;
@@ -80,7 +96,7 @@ export function serveManagement(conn: RawConnection, head: RequestHead, handler:
   res.shouldKeepAlive = !head.wantsClose;
   const exchange = new ManagementExchange(conn, req, res);
   if (!conn.attach(exchange)) return;
-  conn.setBodySink(req);
+  conn.setBodySink(exchange.body);
   res.assignSocket(socket);
   res.on('finish', exchange.onFinish);
   handler(req, res);
