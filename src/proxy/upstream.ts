@@ -15,8 +15,11 @@ import { hasNoBody, parseResponseHead } from './response-head.js';
 import type { ResponseHead } from './response-head.js';
 
 /**
- * unreached: the connection was never established (refused): nothing was delivered.
- * lost: the request was written, then the connection closed with no answer: it was delivered.
+ * unreached: the instance never read the request: the connection was refused, or reset with a
+ * body-less request still unread (a process that died before reading it, a keep-alive
+ * connection it had already closed). Safe to send again.
+ * lost: the request was written and read, then the connection closed with no answer: the
+ * request may be what ended the instance, so it is never sent again.
  * timeout: no head within the timeout. broken: the answer stopped midway.
  * invalid: the answer is not valid HTTP/1.1 (see the reason).
  */
@@ -77,6 +80,9 @@ export class UpstreamConnection implements ChunkSink {
   private isKeepAlive = true;
   private hasAnswer = false;
   private isConnected = false;
+  /** The instance reset the connection: bytes we sent were still unread when its socket closed. */
+  private wasReset = false;
+  private hasBody = false;
   sentAt = 0;
   idleSince = 0;
   private body: RequestBodySource | null = null;
@@ -88,7 +94,7 @@ export class UpstreamConnection implements ChunkSink {
     this.socket.on('data', this.onData);
     this.socket.on('end', this.onClosed);
     this.socket.on('close', this.onClosed);
-    this.socket.on('error', this.onClosed);
+    this.socket.on('error', this.onError);
     this.socket.on('drain', this.onDrain);
   }
 
@@ -110,6 +116,7 @@ export class UpstreamConnection implements ChunkSink {
     // The previous answer may have left the socket paused by back-pressure on its last chunk.
     this.socket.resume();
     this.hasAnswer = false;
+    this.wasReset = false;
     this.isHeadRequest = request.method === 'HEAD';
     this.isUpgrade = request.isUpgrade;
     this.sentAt = Date.now();
@@ -117,6 +124,7 @@ export class UpstreamConnection implements ChunkSink {
     let head = `${request.method} ${request.url} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
     const body = request.body;
+    this.hasBody = body !== null;
     this.isBodyChunked = body !== null && request.bodyLength < 0;
     if (this.isBodyChunked) head += 'transfer-encoding: chunked\r\n';
     this.socket.write(`${head}\r\n`, 'latin1');
@@ -179,6 +187,12 @@ export class UpstreamConnection implements ChunkSink {
     this.body = null;
   }
 
+  private readonly onError = (err: NodeJS.ErrnoException): void => {
+    // Linux resets (RST) rather than closes a socket whose owner left data unread in it.
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') this.wasReset = true;
+    this.onClosed();
+  };
+
   private readonly onClosed = (): void => {
     const sink = this.sink;
     const phase = this.phase;
@@ -189,7 +203,8 @@ export class UpstreamConnection implements ChunkSink {
     if (!this.socket.destroyed) this.socket.destroy();
     if (sink === null) return;
     if (phase === Phase.UntilClose) sink.onUpstreamEnd();
-    else sink.onUpstreamFailure(this.hasAnswer ? 'broken' : this.isConnected ? 'lost' : 'unreached');
+    else if (this.hasAnswer) sink.onUpstreamFailure('broken');
+    else sink.onUpstreamFailure(!this.isConnected || (this.wasReset && !this.hasBody) ? 'unreached' : 'lost');
   };
 
   /** Called by the pool's sweep. */
