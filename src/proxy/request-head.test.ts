@@ -87,6 +87,13 @@ test('request-smuggling and malformed heads are refused with 400', () => {
     ['lower-case version', 'GET / http/1.1\r\nHost: x\r\n\r\n'],
     ['no version', 'GET /\r\nHost: x\r\n\r\n'],
     ['method with slash', 'G/T / HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['unknown method', 'FETCH / HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['CONNECT', 'CONNECT /x HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['asterisk target', 'OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['absolute-form target', 'GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['target not starting with /', 'GET ;/ HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['Content-Length with trailing space', 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4 \r\n\r\n'],
+    ['TE with trailing tab', 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\t\r\n\r\n'],
   ];
   for (const [name, text] of refused) assert.equal(parse(text), 400, name);
 });

@@ -5,10 +5,14 @@
  * exactly what is forwarded. Checked against Node's llhttp by head-parsers.fuzz.test.ts.
  * @module
  */
+import { METHODS } from 'node:http';
 import { TCHAR } from './chunked.js';
 import { noConnectionTokens, readConnection } from './headers.js';
 
 export const MAX_REQUEST_HEAD_BYTES = 16 * 1024;
+
+/** The methods llhttp knows, less the two that are not origin-form requests (PRI, CONNECT). */
+const KNOWN_METHODS = new Set(METHODS.filter((m) => m !== 'PRI' && m !== 'CONNECT'));
 
 export interface RequestHead {
   method: string;
@@ -82,9 +86,12 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Reque
   while (i < end && TCHAR[buf[i]!] === 1) i++;
   if (i === start || buf[i] !== SP) return 400;
   const method = buf.toString('latin1', start, i);
+  if (!KNOWN_METHODS.has(method)) return 400;
   const targetStart = ++i;
+  // Origin-form only (RFC 9112 §3.2.1): tenement serves no absolute-form, authority-form or `*`.
+  if (buf[i] !== 47 /* / */) return 400;
   while (i < end && buf[i]! > SP && buf[i]! < 127) i++;
-  if (i === targetStart || buf[i] !== SP) return 400;
+  if (buf[i] !== SP) return 400;
   const target = buf.toString('latin1', targetStart, i);
   i++;
   if (i + 10 > end || buf.toString('latin1', i, i + 7) !== 'HTTP/1.' || buf[i + 8] !== CR || buf[i + 9] !== LF) return 400;
@@ -122,6 +129,8 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Reque
       i++;
       if (!isOws(c)) valueEnd = i;
     }
+    // Framing values are taken only as plain tokens: parsers disagree on trailing whitespace.
+    const hasTrailingOws = valueEnd < i;
     i += 2;
     const name = buf.toString('latin1', nameStart, nameEnd);
     const value = buf.toString('latin1', valueStart, valueEnd);
@@ -148,14 +157,14 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Reque
       case 14:
         if (name.toLowerCase() === 'content-length') {
           lengthCount++;
-          if (!DIGITS.test(value)) return 400;
+          if (hasTrailingOws || !DIGITS.test(value)) return 400;
           head.contentLength = Number(value);
         }
         break;
       case 17:
         if (name.toLowerCase() === 'transfer-encoding') {
           encodingCount++;
-          if (value.toLowerCase() !== 'chunked') return 400;
+          if (hasTrailingOws || value.toLowerCase() !== 'chunked') return 400;
           head.isChunked = true;
         }
         break;

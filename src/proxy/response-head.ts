@@ -85,18 +85,20 @@ export function parseResponseHead(buf: Buffer, start: number, end: number): Resp
       i++;
       if (c !== SP && c !== HTAB) valueEnd = i;
     }
+    // Framing values are taken only as plain tokens: parsers disagree on trailing whitespace.
+    const hasTrailingOws = valueEnd < i;
     i += 2;
     const name = buf.toString('latin1', nameStart, nameEnd);
     const value = buf.toString('latin1', valueStart, valueEnd);
     const lower = name.toLowerCase();
     if (lower === 'content-length') {
       lengthCount++;
-      if (!DIGITS.test(value)) return 'invalid Content-Length';
+      if (hasTrailingOws || !DIGITS.test(value)) return 'invalid Content-Length';
       out.contentLength = Number(value);
     } else if (isHopByHop(lower)) {
       if (lower === 'transfer-encoding') {
         encodingCount++;
-        if (value.toLowerCase() !== 'chunked') return 'unsupported Transfer-Encoding';
+        if (hasTrailingOws || value.toLowerCase() !== 'chunked') return 'unsupported Transfer-Encoding';
         out.isChunked = true;
       } else if (lower === 'connection') readConnection(value, connection);
       else if (lower === 'upgrade') out.upgrade = value;

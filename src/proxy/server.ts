@@ -167,11 +167,6 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
 
   function dispatch(conn: RawConnection, head: RequestHead): void {
     const url = head.target;
-    // Origin-form only: tenement serves no absolute-form, authority-form or `*` targets.
-    if (url.charCodeAt(0) !== 47 /* / */) {
-      conn.respondError(400);
-      return;
-    }
     const target = hosts.resolve(head.host);
     const resolution = resolve(target, url);
     if (resolution === 'management') {
