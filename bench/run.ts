@@ -3,14 +3,18 @@
 // (apt-get install -y wrk nginx-light runsc) and a built tree (npm run bench builds first).
 //   npm run bench                 everything (about 8 minutes on 2 cores)
 //   npm run bench -- --quick      shorter runs, for a smoke check
-//   npm run bench -- proxy logs   only the named parts: supervisor proxy wake api logs isolation
+//   npm run bench -- proxy logs   only the named parts: supervisor proxy wake api logs isolation soak
+//   npm run bench -- soak         the chaos soak (about 70 s; not part of the default run)
 import { benchApi } from './api.js';
 import { benchIsolation } from './isolation.js';
 import { benchLogs } from './logs.js';
 import { benchProxy, benchWake } from './proxy.js';
+import { benchSoak } from './soak.js';
 import { benchSupervisor, formatSupervisor } from './supervisor.js';
 
-const PARTS = ['supervisor', 'proxy', 'wake', 'api', 'logs', 'isolation'] as const;
+const PARTS = ['supervisor', 'proxy', 'wake', 'api', 'logs', 'isolation', 'soak'] as const;
+/** Run only when named. */
+const ON_DEMAND: readonly Part[] = ['soak'];
 type Part = (typeof PARTS)[number];
 
 const args = process.argv.slice(2);
@@ -21,7 +25,7 @@ if (unknown.length > 0) {
   console.error(`error: unknown bench part ${unknown.join(', ')} (parts: ${PARTS.join(', ')}; option: --quick)`);
   process.exit(2);
 }
-const selected = named.length > 0 ? named : PARTS;
+const selected = named.length > 0 ? named : PARTS.filter((p) => !ON_DEMAND.includes(p));
 const log = (line: string): void => console.log(line);
 
 for (const part of selected) {
@@ -47,6 +51,9 @@ for (const part of selected) {
       break;
     case 'isolation':
       await benchIsolation(quick ? { rounds: 3 } : {});
+      break;
+    case 'soak':
+      await benchSoak({ log, ...(quick ? { durationS: 15 } : {}) });
       break;
   }
 }

@@ -50,7 +50,7 @@ test('an invalid header from an instance → 502 on every kind of request; the s
   for (const [kind, bytes] of kinds) {
     const text = await rawUntilClosed(d.port, bytes).catch((err: Error) => err.message);
     assert.match(text, /HTTP\/1\.1 502 Bad Gateway\r\n/, `${kind}: ${text}`);
-    assert.doesNotMatch(text, /X Y|a\x01b/, kind);
+    assert.ok(!text.includes('X Y') && !text.includes('a\x01b'), `${kind}: nothing of the invalid head reached the client`);
     assert.equal(d.proc.exitCode, null, `the server is still running after the ${kind} request`);
     assert.equal((await d.http('/whoami', { host: 'prod.app.localhost' })).status, 200, `the other tenant answers after ${kind}`);
   }
