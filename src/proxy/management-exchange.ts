@@ -7,6 +7,7 @@
  */
 import { IncomingMessage, ServerResponse } from 'node:http';
 import type { RawConnection, RawExchange } from './raw-connection.js';
+import type { BodySink } from './request-body.js';
 import type { RequestHead } from './request-head.js';
 
 export type ManagementHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -48,7 +49,7 @@ class ManagementExchange implements RawExchange {
   };
 
   /** The request body as the connection feeds it; its end marks the request complete, as node's parser does. */
-  readonly body = {
+  readonly body: BodySink = {
     push: (chunk: Buffer | null): boolean => {
       if (chunk === null) this.req.complete = true;
       return this.req.push(chunk);

@@ -7,17 +7,16 @@
  * parsing; their answer is written by node's ServerResponse (management-exchange.ts).
  * @module
  */
-import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { Readable } from 'node:stream';
-import { ChunkedDecoder } from './chunked.js';
-import type { ChunkSink } from './chunked.js';
+import type { Readable } from 'node:stream';
 import type { ForwardClient } from './forward.js';
 import { HeadBytes } from './head-bytes.js';
 import { findHeadEnd, HEAD_INCOMPLETE, HEAD_TOO_LARGE, MAX_REQUEST_HEAD_BYTES, parseRequestHead, skipEmptyLines } from './request-head.js';
 import type { RequestHead } from './request-head.js';
-import { hasNoBody } from './response-head.js';
 import type { ResponseHead } from './response-head.js';
+import { ResponseWriter } from './response-writer.js';
+import { RawBody, RequestBodyReader } from './request-body.js';
+import type { BodySink } from './request-body.js';
 import { proxyAnswer } from './responses.js';
 import type { ProxyStatus } from './responses.js';
 
@@ -44,31 +43,13 @@ export interface RawConnectionOwner {
   reportError(err: unknown): void;
 }
 
-/** Where request body bytes go: the forwarding body stream, or a management IncomingMessage. */
-export interface BodySink {
-  push(chunk: Buffer | null): boolean;
-  destroy(): void;
-}
-
 const enum Phase { Head, Body, Done, Tunnel, Closing }
 
-/** Answers up to this size are written together with their head as one latin1 string. */
-const SMALL_BODY_BYTES = 4096;
 /** Bytes of a pipelined next request buffered before reading pauses. */
 const MAX_BUFFERED = MAX_REQUEST_HEAD_BYTES + 4096;
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
-class RawBody extends Readable {
-  constructor(private readonly socket: Socket) {
-    super();
-  }
-
-  override _read(): void {
-    this.socket.resume();
-  }
-}
-
-export class RawConnection implements ForwardClient, ChunkSink {
+export class RawConnection implements ForwardClient {
   readonly socket: Socket;
   private readonly owner: RawConnectionOwner;
   private phase = Phase.Head;
@@ -87,18 +68,14 @@ export class RawConnection implements ForwardClient, ChunkSink {
   /** ms a client may read nothing of its response before it is cut (the service's request_timeout). */
   writeTimeout = 0;
   private exchange: RawExchange | null = null;
-  private body: BodySink | null = null;
-  private hasBody = false;
-  private bodyRemaining = 0;
-  private chunked: ChunkedDecoder | null = null;
+  /** The request body being read (phase Body), or null. */
+  private body: RequestBodyReader | null = null;
   private tunnel: Socket | null = null;
   private isHeadRequest = false;
   private isHttp10 = false;
   private wantsClose = false;
   private expectsContinue = false;
-  private isChunkedOut = false;
-  /** The response head, held back to go out with the first body bytes. */
-  private pendingHead: string | null = null;
+  private readonly writer: ResponseWriter;
   private isAnswered = false;
   private isParsing = false;
   private isParseQueued = false;
@@ -107,6 +84,7 @@ export class RawConnection implements ForwardClient, ChunkSink {
   constructor(owner: RawConnectionOwner, socket: Socket) {
     this.owner = owner;
     this.socket = socket;
+    this.writer = new ResponseWriter(socket);
     this.headSince = owner.now;
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
@@ -147,7 +125,7 @@ export class RawConnection implements ForwardClient, ChunkSink {
   private receive(chunk: Buffer): void {
     if (this.phase === Phase.Closing || this.phase === Phase.Tunnel) return;
     if (this.phase === Phase.Body) {
-      this.feedBody(chunk, 0);
+      this.feedBody(chunk);
       return;
     }
     const view = this.pending.append(chunk);
@@ -176,7 +154,7 @@ export class RawConnection implements ForwardClient, ChunkSink {
     this.owner.forget(this);
     const exchange = this.exchange;
     this.exchange = null;
-    this.body?.destroy();
+    this.body?.sink?.destroy();
     this.body = null;
     this.tunnel?.destroy();
     try {
@@ -236,21 +214,19 @@ export class RawConnection implements ForwardClient, ChunkSink {
       this.refuse(417);
       return;
     }
-    this.hasBody = head.isChunked || head.contentLength > 0;
+    const hasBody = head.isChunked || head.contentLength > 0;
     this.isHeadRequest = head.method === 'HEAD';
     this.isHttp10 = !head.isHttp11;
     this.wantsClose = head.wantsClose;
-    this.expectsContinue = head.expectsContinue && this.hasBody;
+    this.expectsContinue = head.expectsContinue && hasBody;
     this.isAnswered = false;
-    this.isChunkedOut = false;
     this.statusCode = 200;
     this.requestSince = this.owner.now;
     this.headSince = 0;
     this.blockedSince = 0;
-    if (this.hasBody) {
+    if (hasBody) {
       this.phase = Phase.Body;
-      if (head.isChunked) this.chunked = new ChunkedDecoder(this);
-      else this.bodyRemaining = head.contentLength;
+      this.body = new RequestBodyReader(head.contentLength, head.isChunked, this.socket);
     } else this.phase = Phase.Done;
     // Marks the exchange as in progress so an answer given during dispatch (404) ends it.
     this.exchange = NO_EXCHANGE;
@@ -258,21 +234,21 @@ export class RawConnection implements ForwardClient, ChunkSink {
     if (this.phase === Phase.Body && this.pending.view !== null) {
       const rest = this.pending.view;
       this.pending.reset(null);
-      this.feedBody(rest, 0);
+      this.feedBody(rest);
     }
   }
 
   /** The request body as a stream for forwarding (null without one); taken during dispatch. */
   get requestBody(): Readable | null {
-    if (!this.hasBody || this.body !== null) return null;
-    const body = new RawBody(this.socket);
-    this.body = body;
-    return body;
+    if (this.body === null || this.body.sink !== null) return null;
+    const stream = new RawBody(this.socket);
+    this.body.sink = stream;
+    return stream;
   }
 
   /** Management: the body goes to `sink` (an IncomingMessage), which gets its end at once without a body. */
   setBodySink(sink: BodySink): void {
-    if (this.hasBody) this.body = sink;
+    if (this.body !== null) this.body.sink = sink;
     else sink.push(null);
   }
 
@@ -285,98 +261,33 @@ export class RawConnection implements ForwardClient, ChunkSink {
     return true;
   }
 
-  onChunkData(data: Buffer): void {
-    if (this.body !== null && !this.body.push(data)) this.socket.pause();
-  }
-
-  private feedBody(buf: Buffer, from: number): void {
-    let off = from;
-    if (this.chunked !== null) {
-      off = this.chunked.feed(buf, off, buf.length);
-      if (off < 0) {
-        this.refuse(400);
-        return;
-      }
-      if (this.chunked.isDone) this.endBody();
-    } else {
-      const n = Math.min(this.bodyRemaining, buf.length - off);
-      this.onChunkData(off === 0 && n === buf.length ? buf : buf.subarray(off, off + n));
-      off += n;
-      this.bodyRemaining -= n;
-      if (this.bodyRemaining === 0) this.endBody();
+  private feedBody(buf: Buffer): void {
+    const off = this.body!.feed(buf, 0);
+    if (off < 0) {
+      this.refuse(400);
+      return;
+    }
+    if (this.body!.isDone) {
+      this.body = null;
+      this.phase = this.exchange === null ? Phase.Head : Phase.Done;
     }
     if (off < buf.length) this.pending.append(buf.subarray(off));
   }
 
-  private endBody(): void {
-    this.body?.push(null);
-    this.body = null;
-    this.chunked = null;
-    this.phase = this.exchange === null ? Phase.Head : Phase.Done;
-  }
-
   respondHead(head: ResponseHead): void {
-    const status = head.status;
-    this.statusCode = status;
+    this.statusCode = head.status;
     this.isAnswered = true;
-    let out = `HTTP/1.1 ${status} ${head.statusText === '' ? STATUS_CODES[status] ?? '' : head.statusText}\r\n`;
-    const headers = head.headers;
-    let hasDate = false;
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i]!;
-      if (name.length === 4 && name.toLowerCase() === 'date') hasDate = true;
-      out += `${name}: ${headers[i + 1]!}\r\n`;
-    }
-    if (!hasDate) out += `Date: ${this.owner.date}\r\n`;
-    if (!this.isHeadRequest && !hasNoBody(status) && head.contentLength < 0) {
-      // An HTTP/1.0 client knows no chunks: its body ends when the connection does.
-      if (this.isHttp10) this.wantsClose = true;
-      else {
-        this.isChunkedOut = true;
-        out += 'Transfer-Encoding: chunked\r\n';
-      }
-    }
-    if (this.wantsClose || this.owner.isClosing || this.phase === Phase.Body) {
-      this.wantsClose = true;
-      out += 'Connection: close\r\n';
-    } else if (this.isHttp10) out += 'Connection: keep-alive\r\n';
-    out += '\r\n';
-    // A sized answer sends head and body together; a streamed one (SSE) gets its head now.
-    if (head.contentLength > 0 && !this.isHeadRequest) this.pendingHead = out;
-    else this.socket.write(out, 'latin1');
+    const close = this.wantsClose || this.owner.isClosing || this.phase === Phase.Body;
+    this.wantsClose = this.writer.head(head, { isHeadRequest: this.isHeadRequest, isHttp10: this.isHttp10, close, date: this.owner.date });
   }
 
   respondData(chunk: Buffer): boolean {
-    const socket = this.socket;
-    if (socket.destroyed) return false;
-    const head = this.pendingHead;
-    if (head !== null) {
-      this.pendingHead = null;
-      // A small answer goes out as one string write: cheaper than a two-buffer writev.
-      if (chunk.length <= SMALL_BODY_BYTES) return socket.write(head + chunk.toString('latin1'), 'latin1');
-      socket.cork();
-      socket.write(head, 'latin1');
-      const ok = socket.write(chunk);
-      socket.uncork();
-      return ok;
-    }
-    if (!this.isChunkedOut) return socket.write(chunk);
-    socket.cork();
-    socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-    socket.write(chunk);
-    const ok = socket.write('\r\n', 'latin1');
-    socket.uncork();
-    return ok;
+    return this.writer.data(chunk);
   }
 
   respondEnd(): void {
-    if (this.socket.destroyed) return;
-    if (this.pendingHead !== null) {
-      this.socket.write(this.pendingHead, 'latin1');
-      this.pendingHead = null;
-    }
-    if (this.isChunkedOut) this.socket.write('0\r\n\r\n', 'latin1');
-    this.endExchange();
+    this.writer.end();
+    if (!this.socket.destroyed) this.endExchange();
   }
 
   /** A short answer of the proxy's own, or a cut once the instance's answer has begun. */
@@ -388,8 +299,7 @@ export class RawConnection implements ForwardClient, ChunkSink {
     }
     this.statusCode = status;
     this.isAnswered = true;
-    this.pendingHead = null;
-    this.isChunkedOut = false;
+    this.writer.reset();
     if (this.phase === Phase.Body) this.wantsClose = true;
     this.socket.write(proxyAnswer(status, this.owner.date, this.wantsClose || this.owner.isClosing), 'latin1');
     this.endExchange();
@@ -468,7 +378,7 @@ export class RawConnection implements ForwardClient, ChunkSink {
   refuse(status: Extract<ProxyStatus, 400 | 408 | 417 | 431>): void {
     const exchange = this.exchange;
     this.exchange = null;
-    this.body?.destroy();
+    this.body?.sink?.destroy();
     this.body = null;
     if (exchange !== null && exchange !== NO_EXCHANGE) exchange.finish();
     if (this.isAnswered) {

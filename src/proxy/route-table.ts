@@ -10,7 +10,7 @@ import type { InstanceRequestStats, RequestStats } from '../observability/reques
 import { isPickable } from '../supervisor/state.js';
 import type { InstanceHandle, SupervisorApi } from '../supervisor/types.js';
 import { cumulativeWeights, pickWeighted } from './pick.js';
-import { UpstreamPool } from './upstream.js';
+import { UpstreamPool } from './upstream-pool.js';
 
 /** One registered instance as the proxy sees it. */
 export class InstanceRoute {

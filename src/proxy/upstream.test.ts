@@ -5,7 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import type { ResponseHead } from './response-head.js';
-import { UpstreamPool } from './upstream.js';
+import { UpstreamPool } from './upstream-pool.js';
 import type { UpstreamFailure, UpstreamRequest, UpstreamSink } from './upstream.js';
 
 /** Collects what the client side would receive. */
