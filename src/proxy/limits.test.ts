@@ -129,3 +129,29 @@ test('a head dripping in small pieces costs work linear in its size (each byte c
   }
   assert.ok(touched < 16 * head.length, `${touched} bytes touched for a ${head.length}-byte head in ${Math.ceil(head.length / 64)} pieces`);
 });
+
+test('an exception while serving one request closes that connection only; the server and other connections go on', async (t) => {
+  const { supervisor } = await startSupervisor(t, configText('', service('api', 'proxy-app.mjs')));
+  await supervisor.spawn('api', 'prod', { wait: true });
+  const errors: unknown[] = [];
+  const server = createFrontServer({ supervisor, domain: 'localhost', stats: new RequestStats(), logger: { warn: () => undefined, error: (o) => errors.push(o) },
+    management: (req, res) => {
+      if (req.url === '/api/bug') throw new Error('a bug in a handler');
+      res.end('management\n');
+    } });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => { server.closeAllConnections(); server.close(); });
+  const port = (server.address() as AddressInfo).port;
+
+  const other = await openRaw(port);
+  t.after(() => other.socket.destroy());
+  other.send('GET /whoami HTTP/1.1\r\nHost: prod.api.localhost\r\n\r\n');
+  await other.until((text) => text.includes('"instance":"api:prod"'));
+
+  assert.equal(await rawUntilClosed(port, 'GET /api/bug HTTP/1.1\r\nHost: localhost\r\n\r\n'), '', 'the connection of the failing request is closed');
+  assert.equal(errors.length, 1, 'the bug is logged');
+  other.send('GET /whoami HTTP/1.1\r\nHost: prod.api.localhost\r\n\r\n');
+  await other.until((text) => text.split('"instance":"api:prod"').length === 3);
+  assert.match(await rawUntilClosed(port, 'GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'), /management/);
+});
