@@ -31,7 +31,8 @@ export default tseslint.config(
   layer(['src/config/**'], ['runtime', 'store', 'observability', 'supervisor', 'proxy', 'api', 'cli'], 'config imports only core'),
   layer(['src/store/**'], ['config', 'runtime', 'observability', 'supervisor', 'proxy', 'api', 'cli'], 'store imports only core'),
   layer(['src/runtime/**'], ['store', 'observability', 'supervisor', 'proxy', 'api', 'cli'], 'runtime imports only core and config'),
-  layer(['src/supervisor/**'], ['proxy', 'api', 'cli'], 'supervisor must not import proxy, api or cli'),
+  layer(['src/supervisor/**'], ['observability', 'proxy', 'api', 'cli'], 'supervisor must not import observability, proxy, api or cli (it publishes on core/events)'),
+  layer(['src/observability/**'], ['proxy', 'api', 'cli'], 'observability reads the supervisor and the store; it must not import proxy, api or cli'),
   layer(['src/proxy/**'], ['api', 'cli'], 'proxy must not import api or cli'),
   layer(['src/api/**'], ['proxy', 'cli'], 'api must not import proxy or cli'),
   {

@@ -11,9 +11,10 @@ import { tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EventBus } from '../src/observability/events.js';
+import { EventBus } from '../src/core/events.js';
 import { LogCapture } from '../src/observability/log-capture.js';
 import { openDb } from '../src/store/db.js';
+import { InstanceStore } from '../src/store/instances.js';
 import { LogStore } from '../src/store/logs.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,7 +32,7 @@ export interface LogsBenchOptions {
 }
 
 export interface LogsBenchResult {
-  ingestion: { linesPerS: number; p99LoopDelayMs: number; maxLoopDelayMs: number };
+  ingestion: { linesPerS: number; p99LoopDelayMs: number; maxLoopDelayMs: number; slowestServerWriteMs: number };
   proxy: { quietReqPerS: number; floodingReqPerS: number; ratio: number; floodLinesPerS: number; errors: number };
 }
 
@@ -48,6 +49,9 @@ export async function benchIngestion(lines: number): Promise<LogsBenchResult['in
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     loopDelay.enable();
     capture.start();
+    // The server's own writes (registrations, states) share the file: how long one waits for the lock.
+    const instances = new InstanceStore(db);
+    let slowestServerWriteMs = 0;
     const padding = 'x'.repeat(60);
     const began = performance.now();
     // One chunk per tick, the way a child's pipe delivers lines, so flushes interleave as in the server.
@@ -56,12 +60,17 @@ export async function benchIngestion(lines: number): Promise<LogsBenchResult['in
         const n = sent + i;
         events.emit('output', { instance: `bench:t${n % 10}`, service: 'bench', id: `t${n % 10}`, stream: 'stdout', line: `GET /items/${n} 200 ${padding}`, at: Date.now() });
       }
+      if (sent % 10_000 === 0) {
+        const writeBegan = performance.now();
+        instances.insert('bench', `w${sent}`, 100, 'running');
+        slowestServerWriteMs = Math.max(slowestServerWriteMs, performance.now() - writeBegan);
+      }
       await new Promise((r) => setImmediate(r));
     }
     await capture.close();
     const seconds = (performance.now() - began) / 1000;
     loopDelay.disable();
-    return { linesPerS: capture.stored / seconds, p99LoopDelayMs: loopDelay.percentile(99) / 1e6, maxLoopDelayMs: loopDelay.max / 1e6 };
+    return { linesPerS: capture.stored / seconds, p99LoopDelayMs: loopDelay.percentile(99) / 1e6, maxLoopDelayMs: loopDelay.max / 1e6, slowestServerWriteMs };
   } finally {
     db.close();
     rmSync(dir, { recursive: true, force: true });
@@ -159,7 +168,7 @@ idle_timeout = 0
 export async function benchLogs(options: LogsBenchOptions = {}): Promise<LogsBenchResult> {
   const log = options.log ?? ((line: string) => console.log(line));
   const ingestion = await benchIngestion(options.lines ?? 300_000);
-  log(`log ingestion: ${ingestion.linesPerS.toFixed(0)} lines/s sustained into SQLite + FTS5 (main event-loop delay meanwhile: p99 ${ingestion.p99LoopDelayMs.toFixed(1)} ms, max ${ingestion.maxLoopDelayMs.toFixed(1)} ms, 10 ms resolution)`);
+  log(`log ingestion: ${ingestion.linesPerS.toFixed(0)} lines/s sustained into SQLite + FTS5 (main event-loop delay meanwhile: p99 ${ingestion.p99LoopDelayMs.toFixed(1)} ms, max ${ingestion.maxLoopDelayMs.toFixed(1)} ms, 10 ms resolution; slowest server write ${ingestion.slowestServerWriteMs.toFixed(1)} ms)`);
   const proxy = await benchProxyUnderFlood({
     durationS: options.durationS ?? 8, warmupS: options.warmupS ?? 2, rounds: options.rounds ?? 3, connections: options.connections ?? 64, log,
   });

@@ -8,14 +8,15 @@ import { join, relative } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config/load.js';
-import type { Config, Isolation } from './config/types.js';
+import type { Isolation } from './config/types.js';
 import { TenementError } from './core/errors.js';
+import { EventBus } from './core/events.js';
+import { formatInstanceUrl } from './core/names.js';
 import { createManagementHandler } from './api/server.js';
 import { ensureAdminToken, TOKEN_FILE } from './api/auth.js';
 import { logRoutes } from './api/routes/logs.js';
 import { metricsRoutes } from './api/routes/metrics.js';
 import { telemetryRoutes } from './api/routes/telemetry.js';
-import { EventBus } from './observability/events.js';
 import { createLogger } from './observability/logger.js';
 import { LogCapture } from './observability/log-capture.js';
 import { Metrics } from './observability/metrics.js';
@@ -32,6 +33,7 @@ import { SandboxRuntime } from './runtime/sandbox.js';
 import { openDb } from './store/db.js';
 import { InstanceStore } from './store/instances.js';
 import { LogStore } from './store/logs.js';
+import { Deployments } from './supervisor/deployments.js';
 import { enforceStorageQuotas } from './supervisor/quota-enforcement.js';
 import { Supervisor } from './supervisor/supervisor.js';
 
@@ -47,12 +49,8 @@ const DASHBOARD_DIR = join(fileURLToPath(new URL('.', import.meta.url)), 'dashbo
 
 export async function serve(options: ServeOptions): Promise<void> {
   const configFile = options.config ?? 'tenement.toml';
-  let config: Config;
-  try {
-    config = loadConfig(configFile, { dataDir: options.dataDir });
-  } catch (err) {
-    exitWith(err);
-  }
+  // A bad config or a taken port is thrown to cli/main, the one place errors become exit codes.
+  const config = loadConfig(configFile, { dataDir: options.dataDir });
   const port = options.port ?? 8080;
   const bind = options.bind ?? '127.0.0.1';
   const domain = (options.domain ?? 'localhost').toLowerCase();
@@ -85,12 +83,12 @@ export async function serve(options: ServeOptions): Promise<void> {
     retention: { days: config.settings.logRetentionDays, mb: config.settings.logRetentionMb },
     onError: (err) => logger.warn({ err }, 'log writer'),
   });
-  const metrics = new Metrics({ supervisor, events, stats, logLines: capture });
+  const sampler = new ResourceSampler({ supervisor });
+  const metrics = new Metrics({ supervisor, events, stats, logLines: capture, resources: sampler });
   const quota = enforceStorageQuotas(supervisor, events);
-  const sampler = new ResourceSampler({ supervisor, metrics });
 
   const management = createManagementHandler({
-    supervisor, db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR,
+    supervisor, deployments: new Deployments(supervisor, logger), db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR,
     extraRoutes: [...logRoutes({ store: logStore, capture }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics })],
   });
   const server = createFrontServer({ supervisor, domain, stats, management, logger });
@@ -105,7 +103,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    exitWith(new TenementError('unavailable', code === 'EADDRINUSE' ? `port ${port} on ${bind} is already in use` : `cannot listen on ${bind}:${port} (${code ?? 'error'})`, { hint: 'choose another with --port' }));
+    throw new TenementError('unavailable', code === 'EADDRINUSE' ? `port ${port} on ${bind} is already in use` : `cannot listen on ${bind}:${port} (${code ?? 'error'})`, { hint: 'choose another with --port' });
   }
   const { port: boundPort } = server.address() as AddressInfo;
   const shownHost = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind;
@@ -145,16 +143,9 @@ export async function serve(options: ServeOptions): Promise<void> {
   sampler.start();
   await supervisor.boot();
   for (const info of supervisor.list()) {
-    const url = `http://${info.id}.${info.service}.${domain}:${boundPort}/`;
-    out(`  ${info.instance.padEnd(24)} ${info.state.padEnd(9)} ${url}`);
+    out(`  ${info.instance.padEnd(24)} ${info.state.padEnd(9)} ${formatInstanceUrl(info, domain, boundPort)}`);
   }
   const shownDataDir = relative(process.cwd(), config.settings.dataDir);
   const cli = relative(process.cwd(), process.argv[1] ?? 'ten');
   out(`manage it with: ${cli.startsWith('..') || cli === '' ? 'ten' : cli} --server http://${shownHost}:${boundPort} --data-dir ${shownDataDir.startsWith('..') ? config.settings.dataDir : shownDataDir || '.'} ps`);
-}
-
-function exitWith(err: unknown): never {
-  const e = err instanceof TenementError ? err : new TenementError('internal', String(err));
-  process.stderr.write(`error: ${e.message}\n${e.hint === undefined ? '' : `hint: ${e.hint}\n`}`);
-  process.exit(e.code === 'invalid_config' || e.code === 'usage' ? 2 : 1);
 }

@@ -5,12 +5,13 @@
  * @module
  */
 import * as z from 'zod';
+import type { ServiceFile } from '../config/schema.js';
 import { NAME_PATTERN, NAME_RULE } from '../core/names.js';
 import type { InstanceInfo } from '../supervisor/types.js';
-import type { Health } from '../supervisor/state.js';
+import type { Health } from '../core/lifecycle.js';
 
 export type { InstanceInfo } from '../supervisor/types.js';
-export type { Health, InstanceState } from '../supervisor/state.js';
+export type { Health, InstanceState } from '../core/lifecycle.js';
 
 /** A service name or instance id (one host label). */
 export const NameSchema = z.string().regex(NAME_PATTERN, {
@@ -80,6 +81,12 @@ export interface ErrorBody {
   error: { code: string; message: string; hint?: string };
 }
 
+/** `POST /api/instances`: the instance (healthy, with `wait`) and the URL it is reached at. */
+export interface SpawnResponse extends InstanceInfo {
+  /** `http://{id}.{service}.{domain}:{port}/`, on the port this request came in on. */
+  url: string;
+}
+
 /** `GET /api/instances/{name}/health`. */
 export interface HealthResponse {
   instance: string;
@@ -115,28 +122,22 @@ export interface ServerInfoResponse {
   port: number;
 }
 
-/** One service of `GET /api/config` (admin): as the server loaded it, times in seconds. */
-export interface ServiceConfigResponse {
+/** An optional key of the file shows as null when it is not set. */
+type NullWhenAbsent<T> = { [K in keyof T]-?: undefined extends T[K] ? Exclude<T[K], undefined> | null : T[K] };
+
+/**
+ * One service of `GET /api/config` (admin): its `[service.X]` table as the server loaded it, every
+ * key spelled as in the file (times in seconds, unset keys null), with `command`/`args` as argv.
+ */
+export type ServiceConfigResponse = {
   name: string;
   argv: string[];
+  /** Absolute. */
   workdir: string;
-  health: string | null;
-  isolation: string;
-  idle_timeout: number;
-  startup_timeout: number;
-  request_timeout: number;
-  stop_timeout: number;
-  restart: string;
-  storage_persist: boolean;
-  memory_limit_mb: number | null;
-  cpu_shares: number | null;
-  storage_quota_mb: number | null;
-  auto_spawn: boolean;
-  max_instances: number;
-  env: Record<string, string>;
+} & NullWhenAbsent<Omit<ServiceFile, 'command' | 'args' | 'workdir'>> & {
   /** Ids registered at every boot (`[instances]`). */
   instances: string[];
-}
+};
 
 export interface ConfigResponse {
   services: ServiceConfigResponse[];
@@ -144,11 +145,6 @@ export interface ConfigResponse {
 
 /** One `event:` of `GET /api/events` (server-sent events): `state` or `lifecycle`. */
 export type ApiEventName = 'state' | 'lifecycle' | 'weight';
-
-/** `ten ps` without `-a`: instances with a process, or failed/held (SPEC §2). */
-export function isListedByDefault(state: InstanceInfo['state']): boolean {
-  return state !== 'idle' && state !== 'stopped';
-}
 
 /** One line of `GET /api/logs` (an array, oldest first) and one `log` event of `GET /api/logs/stream`. */
 export interface LogLine {

@@ -10,12 +10,10 @@ import type { Logger } from 'pino';
 import { httpStatusOf, TenementError, toTenementError } from '../core/errors.js';
 import { isManagementPath } from '../core/management-paths.js';
 import type { Config } from '../config/types.js';
-import type { EventBus } from '../observability/events.js';
-import type { Db } from '../store/db.js';
 import { AuditLog } from '../store/audit.js';
-import type { SupervisorApi } from '../supervisor/types.js';
 import type { ErrorBody } from './contract.js';
-import { Authenticator, DEFAULT_AUTH_LIMITS, type AuthLimits } from './auth.js';
+import type { ApiContext } from './context.js';
+import { Authenticator, DEFAULT_AUTH_LIMITS } from './auth.js';
 import { readJsonBody } from './body.js';
 import { DashboardFiles } from './dashboard-files.js';
 import { Router, type ApiResult, type ApiRoute, type AuthToken, type RequestContext } from './router.js';
@@ -23,22 +21,6 @@ import { configRoutes } from './routes/config.js';
 import { deployRoutes } from './routes/deploy.js';
 import { eventRoutes } from './routes/events.js';
 import { instanceRoutes } from './routes/instances.js';
-
-export interface ApiContext {
-  readonly supervisor: SupervisorApi;
-  readonly db: Db;
-  readonly events: EventBus;
-  readonly config: Config;
-  readonly logger: Logger;
-  /** Mounted beside the built-in routes: logs, telemetry, /metrics. */
-  readonly extraRoutes: readonly ApiRoute[];
-  /** Folder whose files are served at `/` (index.html for `/`). */
-  readonly dashboardDir?: string;
-  /** Base domain (`ten serve --domain`), reported by GET /api/server for instance URLs. Default `localhost`. */
-  readonly domain?: string;
-  /** Failed-auth limits; tests may shrink the window. */
-  readonly authLimits?: AuthLimits;
-}
 
 export type ManagementHandler = (req: IncomingMessage, res: ServerResponse) => void;
 

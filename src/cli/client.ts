@@ -7,7 +7,7 @@
 import { isErrorCode, TenementError } from '../core/errors.js';
 import type {
   ConfigResponse, DeployBody, DeployResponse, ErrorBody, HealthResponse, InstanceInfo, RemoveResponse,
-  RouteBody, RouteResponse, ServerInfoResponse, SpawnBody,
+  RouteBody, RouteResponse, ServerInfoResponse, SpawnBody, SpawnResponse,
 } from '../api/contract.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -104,7 +104,7 @@ export class ApiClient {
     return this.request('GET', `/api/instances/${encodeURIComponent(name)}/health`);
   }
 
-  spawn(body: SpawnBody): Promise<InstanceInfo> {
+  spawn(body: SpawnBody): Promise<SpawnResponse> {
     return this.request('POST', '/api/instances', body);
   }
 

@@ -4,14 +4,12 @@
  * @module
  */
 import { join } from 'node:path';
+import { formatInstanceName } from '../core/names.js';
 import type { Config, ServiceConfig, Settings } from './types.js';
 import { interpolate } from './interpolate.js';
 
 /** Variables passed through from the server so ordinary programs run (locale, tools on PATH). */
 const INHERITED = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'] as const;
-
-/** The variables tenement sets for every instance; schema.ts refuses them in `env`, DATA_DIR excepted. */
-export const FIXED_ENV_KEYS = ['PORT', 'HOST', 'TENEMENT_INSTANCE'] as const;
 
 /** `{data_dir}/{service}/{id}`: the instance's own folder. */
 export function instanceDataDir(settings: Pick<Settings, 'dataDir'>, service: string, id: string): string {
@@ -36,6 +34,6 @@ export function buildInstanceEnv(
   // Set last: the proxy reaches the instance only at 127.0.0.1:PORT.
   env.PORT = String(port);
   env.HOST = '127.0.0.1';
-  env.TENEMENT_INSTANCE = `${service.name}:${id}`;
+  env.TENEMENT_INSTANCE = formatInstanceName(service.name, id);
   return env;
 }

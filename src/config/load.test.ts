@@ -60,7 +60,8 @@ test('a minimal service gets every SPEC default, times in ms', () => {
     trustedProxies: [],
     tls: { enabled: false, domain: undefined, acmeEmail: undefined, acmeDirectory: 'https://acme-v02.api.letsencrypt.org/directory' },
   });
-  assert.deepEqual(config.services.api, {
+  const { asWritten, ...api } = config.services.api!;
+  assert.deepEqual(api, {
     name: 'api',
     argv: ['node', 'app.js'],
     workdir: '/srv/app',
@@ -79,8 +80,13 @@ test('a minimal service gets every SPEC default, times in ms', () => {
     maxInstances: 1000,
     env: {},
   });
+  assert.deepEqual(asWritten, {
+    command: 'node app.js', args: [], workdir: '.', isolation: 'process', idle_timeout: 300, startup_timeout: 10,
+    request_timeout: 30, stop_timeout: 10, restart: 'on-failure', storage_persist: true, auto_spawn: false, max_instances: 1000, env: {},
+  }, 'the table as written, defaults filled in, for GET /api/config');
   assert.deepEqual(config.instances, {});
-  assert.deepEqual(config.routing, { default: undefined, subdomain: {}, path: {} });
+  assert.deepEqual(config.routing, { subdomain: {}, path: {} });
+  assert.equal(config.routing.default, undefined);
 });
 
 test('good-full.toml sets every key and each one arrives in the Config', () => {
@@ -89,6 +95,8 @@ test('good-full.toml sets every key and each one arrives in the Config', () => {
   assert.equal(config.settings.healthCheckIntervalMs, 5000);
   assert.deepEqual(config.settings.portRange, [31000, 32000]);
   assert.equal(config.settings.publicMetrics, true);
+  assert.equal(config.settings.maxConnections, 5000);
+  assert.deepEqual(config.settings.trustedProxies, ['127.0.0.1', '10.0.0.0/8', '::1/128']);
   assert.deepEqual(config.settings.tls, {
     enabled: true,
     domain: 'example.com',

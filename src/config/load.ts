@@ -1,17 +1,15 @@
 /**
- * tenement.toml → a validated, frozen Config: read, parse (smol-toml), validate (schema.ts), then
- * resolve paths, convert seconds to ms and split `command`. Every failure is one `invalid_config` line.
+ * tenement.toml → a validated, frozen Config: read, parse (smol-toml), validate and convert
+ * (schema.ts), then resolve paths. Every failure is one `invalid_config` line.
  * @module
  */
 import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { parse as parseShellWords } from 'shell-quote';
 import { TomlError, parse as parseToml } from 'smol-toml';
 import type * as z from 'zod';
 import { TenementError } from '../core/errors.js';
 import { ConfigFileSchema, describeIssue } from './schema.js';
-import type { ConfigFile, ServiceFile } from './schema.js';
-import type { Config, ServiceConfig, Settings } from './types.js';
+import type { Config } from './types.js';
 
 export interface ConfigOverrides {
   /** `--data-dir`: replaces `[settings] data_dir`; relative to the current directory. */
@@ -65,7 +63,7 @@ export function parseConfig(text: string, file: string, overrides: ConfigOverrid
     const { key, message } = describeLocation(issues.find((issue) => issue.code === 'unrecognized_keys') ?? issues[0]);
     throw fail(key === '' ? message : `${key}: ${message}`, key === '' ? {} : { key });
   }
-  return deepFreeze(toConfig(result.data, path, overrides, fail));
+  return deepFreeze(resolvePaths(result.data, path, overrides));
 }
 
 /** Where a zod issue points, as a TOML key path, and what is wrong there. */
@@ -91,77 +89,13 @@ function keyPath(parts: (string | number)[]): string {
     .join('');
 }
 
-function toConfig(file: ConfigFile, path: string, overrides: ConfigOverrides, fail: Fail): Config {
+/** Paths in the file are relative to its folder (`--data-dir` to the current directory). */
+function resolvePaths(config: z.output<typeof ConfigFileSchema>, path: string, overrides: ConfigOverrides): Config {
   const folder = dirname(path);
-  const s = file.settings;
-  const settings: Settings = {
-    dataDir: overrides.dataDir === undefined ? resolve(folder, s.data_dir) : resolve(overrides.dataDir),
-    healthCheckIntervalMs: toMs(s.health_check_interval),
-    maxRestarts: s.max_restarts,
-    restartWindowMs: toMs(s.restart_window),
-    backoffBaseMs: s.backoff_base_ms,
-    backoffMaxMs: s.backoff_max_ms,
-    portRange: s.port_range,
-    logRetentionDays: s.log_retention_days,
-    logRetentionMb: s.log_retention_mb,
-    publicMetrics: s.public_metrics,
-    maxConnections: s.max_connections,
-    trustedProxies: s.trusted_proxies,
-    tls: { enabled: s.tls.enabled, domain: s.tls.domain, acmeEmail: s.tls.acme_email, acmeDirectory: s.tls.acme_directory },
-  };
-  const services = Object.fromEntries(Object.entries(file.service).map(([name, service]) => [name, toService(name, service, folder, fail)]));
-  return {
-    file: path,
-    settings,
-    services,
-    instances: file.instances,
-    routing: { default: file.routing.default, subdomain: file.routing.subdomain, path: file.routing.path },
-  };
+  const dataDir = overrides.dataDir === undefined ? resolve(folder, config.settings.dataDir) : resolve(overrides.dataDir);
+  const services = Object.fromEntries(Object.entries(config.services).map(([name, s]) => [name, { ...s, workdir: resolve(folder, s.workdir) }]));
+  return { file: path, ...config, settings: { ...config.settings, dataDir }, services };
 }
-
-function toService(name: string, s: ServiceFile, folder: string, fail: Fail): ServiceConfig {
-  return {
-    name,
-    argv: s.args.length > 0 ? [s.command, ...s.args] : splitCommand(s.command, `service.${name}.command`, fail),
-    workdir: resolve(folder, s.workdir),
-    health: s.health,
-    isolation: s.isolation,
-    idleTimeoutMs: toMs(s.idle_timeout),
-    startupTimeoutMs: toMs(s.startup_timeout),
-    requestTimeoutMs: toMs(s.request_timeout),
-    stopTimeoutMs: toMs(s.stop_timeout),
-    restart: s.restart,
-    storagePersist: s.storage_persist,
-    memoryLimitMb: s.memory_limit_mb,
-    cpuShares: s.cpu_shares,
-    storageQuotaMb: s.storage_quota_mb,
-    autoSpawn: s.auto_spawn,
-    maxInstances: s.max_instances,
-    env: s.env,
-  };
-}
-
-/** Shell-style words (quotes and backslashes work); anything a shell would interpret is refused. */
-function splitCommand(command: string, key: string, fail: Fail): string[] {
-  // Variables come back as tokens (not expanded to ""), so `$HOME` is refused like `|`.
-  const tokens = parseShellWords(command, (name) => ({ op: `$${name}` }));
-  const words: string[] = [];
-  for (const token of tokens) {
-    if (typeof token === 'string') {
-      words.push(token);
-      continue;
-    }
-    const shown = 'comment' in token ? `#${token.comment}` : 'pattern' in token ? token.pattern : token.op;
-    throw fail(
-      `${key}: ${JSON.stringify(shown)} needs a shell, and tenement runs the command without one ` +
-        '(use command = "sh" and args = ["-c", "..."])',
-      { key },
-    );
-  }
-  return words;
-}
-
-const toMs = (secondsValue: number): number => Math.round(secondsValue * 1000);
 
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {

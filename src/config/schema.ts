@@ -1,17 +1,20 @@
 /**
  * The shape of tenement.toml (SPEC §4) as zod schemas: keys spelled as in the file, every default
  * beside its key, unknown keys refused. Messages say what is allowed; load.ts adds file and key.
+ * Each table's transform gives the form the server uses (times in ms, `command` split into argv):
+ * config/types.ts is that output, so a key is declared here and nowhere else.
  * @module
  */
 import { isIP } from 'node:net';
+import { parse as parseShellWords } from 'shell-quote';
 import * as z from 'zod';
 import { NAME_PATTERN, NAME_RULE } from '../core/names.js';
-import { FIXED_ENV_KEYS } from './instance-env.js';
 import { TEMPLATE_VARIABLES, findUnknownVariables } from './interpolate.js';
-import type { Isolation, RestartPolicy } from './types.js';
 
-export const ISOLATIONS = ['process', 'namespace', 'sandbox'] as const satisfies readonly Isolation[];
-export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const satisfies readonly RestartPolicy[];
+export const ISOLATIONS = ['process', 'namespace', 'sandbox'] as const;
+export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const;
+/** The variables tenement sets for every instance (instance-env.ts); refused in `env`, DATA_DIR excepted. */
+export const FIXED_ENV_KEYS = ['PORT', 'HOST', 'TENEMENT_INSTANCE'] as const;
 export const LETSENCRYPT_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory';
 
 /** A TOML table whose unknown keys are errors listing the allowed ones. */
@@ -60,6 +63,8 @@ const cidr = z.string().refine((value) => {
   return /^[0-9]{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }, { error: (iss) => `invalid CIDR ${JSON.stringify(iss.input)}: use an address or address/bits, e.g. "10.0.0.0/8" or "::1"` });
 
+const toMs = (secondsValue: number): number => Math.round(secondsValue * 1000);
+
 const TlsSchema = table({
   enabled: z.boolean().default(false),
   domain: z.string().min(1).optional(),
@@ -68,7 +73,7 @@ const TlsSchema = table({
 }).refine((tls) => !tls.enabled || tls.domain !== undefined, {
   path: ['domain'],
   error: 'missing: required when enabled = true',
-});
+}).transform((t) => ({ enabled: t.enabled, domain: t.domain, acmeEmail: t.acme_email, acmeDirectory: t.acme_directory }));
 
 const SettingsSchema = table({
   data_dir: z.string().min(1).default('./data'),
@@ -89,9 +94,27 @@ const SettingsSchema = table({
 }).refine((s) => s.backoff_max_ms >= s.backoff_base_ms, {
   path: ['backoff_max_ms'],
   error: 'must be at least backoff_base_ms',
-});
+}).transform((s) => ({
+  /** Holds tenement.db, api_token and `{service}/{id}` data dirs; made absolute by load.ts. */
+  dataDir: s.data_dir,
+  healthCheckIntervalMs: toMs(s.health_check_interval),
+  maxRestarts: s.max_restarts,
+  restartWindowMs: toMs(s.restart_window),
+  backoffBaseMs: s.backoff_base_ms,
+  backoffMaxMs: s.backoff_max_ms,
+  portRange: s.port_range,
+  logRetentionDays: s.log_retention_days,
+  logRetentionMb: s.log_retention_mb,
+  publicMetrics: s.public_metrics,
+  /** Open client connections the front server holds at most; more get 503 and are closed. */
+  maxConnections: s.max_connections,
+  /** Peers (addresses or CIDR blocks) whose X-Forwarded-For and X-Forwarded-Proto are believed. */
+  trustedProxies: s.trusted_proxies,
+  tls: s.tls,
+}));
 
-const ServiceSchema = table({
+/** A `[service.X]` table as written (defaults filled in): what `GET /api/config` shows. */
+const ServiceFileSchema = table({
   command: z.string({ error: (iss) => (iss.input === undefined ? 'missing: the program to run, e.g. command = "python3 app.py"' : undefined) })
     .regex(/\S/, { error: 'must not be empty' }),
   args: z.array(z.string()).default([]),
@@ -113,6 +136,54 @@ const ServiceSchema = table({
   max_instances: positiveInt.default(1000),
   env: z.record(envName, envTemplate).default({}),
 });
+export type ServiceFile = z.output<typeof ServiceFileSchema>;
+/** Every key of a `[service.X]` table, in file order. */
+export const SERVICE_KEYS = Object.keys(ServiceFileSchema.shape) as Array<keyof ServiceFile>;
+
+const ServiceSchema = ServiceFileSchema.transform((s, ctx) => ({
+  /** argv[0] and its arguments: `command` shell-split, or `command` + `args`. */
+  argv: s.args.length > 0 ? [s.command, ...s.args] : splitCommand(s.command, ctx),
+  /** Made absolute by load.ts (relative paths resolve against the config file's folder). */
+  workdir: s.workdir,
+  /** Health path such as `/health`; undefined = readiness is a TCP connect. */
+  health: s.health,
+  isolation: s.isolation,
+  /** 0 = never idle. */
+  idleTimeoutMs: toMs(s.idle_timeout),
+  startupTimeoutMs: toMs(s.startup_timeout),
+  requestTimeoutMs: toMs(s.request_timeout),
+  stopTimeoutMs: toMs(s.stop_timeout),
+  restart: s.restart,
+  storagePersist: s.storage_persist,
+  memoryLimitMb: s.memory_limit_mb,
+  cpuShares: s.cpu_shares,
+  storageQuotaMb: s.storage_quota_mb,
+  autoSpawn: s.auto_spawn,
+  maxInstances: s.max_instances,
+  /** Values may hold `{name} {id} {data_dir} {port}`; validated here, filled at spawn. */
+  env: s.env,
+  /** The table as written, for showing the config back. */
+  asWritten: s,
+}));
+
+/** Shell-style words (quotes and backslashes work); anything a shell would interpret is refused. */
+function splitCommand(command: string, ctx: z.core.$RefinementCtx): string[] {
+  // Variables come back as tokens (not expanded to ""), so `$HOME` is refused like `|`.
+  const words: string[] = [];
+  for (const token of parseShellWords(command, (name) => ({ op: `$${name}` }))) {
+    if (typeof token === 'string') {
+      words.push(token);
+      continue;
+    }
+    const shown = 'comment' in token ? `#${token.comment}` : 'pattern' in token ? token.pattern : token.op;
+    ctx.issues.push({
+      code: 'custom', input: command, path: ['command'],
+      message: `${JSON.stringify(shown)} needs a shell, and tenement runs the command without one (use command = "sh" and args = ["-c", "..."])`,
+    });
+    return [];
+  }
+  return words;
+}
 
 const RoutingSchema = table({
   default: z.string().optional(),
@@ -142,10 +213,13 @@ export const ConfigFileSchema = table({
   if (file.routing.default !== undefined) requireService(file.routing.default, ['routing', 'default']);
   for (const [from, to] of Object.entries(file.routing.subdomain)) requireService(to, ['routing', 'subdomain', from]);
   for (const [from, to] of Object.entries(file.routing.path)) requireService(to, ['routing', 'path', from]);
-});
-
-export type ConfigFile = z.output<typeof ConfigFileSchema>;
-export type ServiceFile = ConfigFile['service'][string];
+}).transform((file) => ({
+  settings: file.settings,
+  services: Object.fromEntries(Object.entries(file.service).map(([name, service]) => [name, { name, ...service }])),
+  /** service → ids registered at every boot. */
+  instances: file.instances,
+  routing: file.routing,
+}));
 
 const EXPECTED: Record<string, string> = {
   number: 'a number', int: 'an integer', string: 'a string', boolean: 'true or false',

@@ -44,6 +44,11 @@ export function formatInstanceName(service: string, id: string): string {
   return `${service}:${id}`;
 }
 
+/** How an instance is reached through the proxy: `http://{id}.{service}.{domain}[:{port}]/`. */
+export function formatInstanceUrl(name: InstanceName, domain: string, port: number): string {
+  return `http://${name.id}.${name.service}.${domain}${port === 80 ? '' : `:${port}`}/`;
+}
+
 function truncate(value: string): string {
   return value.length > 80 ? `${value.slice(0, 77)}...` : value;
 }

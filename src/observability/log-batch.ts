@@ -3,6 +3,7 @@
  * batch of log records travels in: typed arrays moved without a copy, and one string per line.
  * @module
  */
+import { formatInstanceName } from '../core/names.js';
 import { LOG_STREAMS, type LogRecord } from '../store/logs.js';
 
 /** A batch of records as columns; `source[i]` indexes the (service, id) pair `names[2i]`, `names[2i+1]`. */
@@ -61,7 +62,7 @@ export function encodeBatch(records: readonly LogRecord[]): EncodedBatch {
   const sources = new Map<string, number>();
   for (let i = 0; i < n; i++) {
     const r = records[i]!;
-    const key = `${r.service}:${r.id}`;
+    const key = formatInstanceName(r.service, r.id);
     let source = sources.get(key);
     if (source === undefined) {
       source = sources.size;

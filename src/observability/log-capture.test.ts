@@ -1,16 +1,16 @@
 // Log capture with a real EventBus, a real writer thread and a real SQLite file: batching, events,
-// flood limits, live feed, numbering across restarts, retention, and an event loop left free.
+// flood limits, live feed, numbering across restarts, retention, and floods stored in full.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDb, type Db } from '../store/db.js';
 import { InstanceStore } from '../store/instances.js';
 import { LogStore, type LogRecord } from '../store/logs.js';
-import { EventBus } from './events.js';
+import { EventBus } from '../core/events.js';
 import { LogCapture, type LogCaptureOptions } from './log-capture.js';
+import { waitFor } from '../../test/helpers/wait.js';
 
 interface Setup { bus: EventBus; db: Db; store: LogStore; capture: LogCapture; file: string }
 
@@ -35,20 +35,12 @@ function output(bus: EventBus, id: string, stream: 'stdout' | 'stderr', line: st
   bus.emit('output', { instance: `notes:${id}`, service: 'notes', id, stream, line, at: Date.now() });
 }
 
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 test('output lines and lifecycle events are stored in order, events on their own stream', async (t) => {
   const { bus, store } = setup(t);
   output(bus, 'alice', 'stdout', 'listening');
   output(bus, 'alice', 'stderr', 'warning: low disk');
   bus.emit('lifecycle', { instance: 'notes:alice', service: 'notes', id: 'alice', kind: 'crash', message: 'exited with code 1', at: Date.now() });
-  await until(() => store.count() === 3, 'the flush timer');
+  await waitFor(() => store.count() === 3, 5000, 'the flush timer');
   assert.deepEqual(
     store.query({}).map((r) => `${r.stream} ${r.line}`),
     ['stdout listening', 'stderr warning: low disk', 'event crash: exited with code 1'],
@@ -113,35 +105,26 @@ async function flood(bus: EventBus, lines: number, eachTurn: (sent: number) => v
 
 const UNLIMITED: Partial<LogCaptureOptions> = { linesPerSecond: 1e9, burstLines: 1e9, maxQueuedPerInstance: 1e9 };
 
-test('ingesting a flood leaves the event loop free: the writes happen in the writer thread', async (t) => {
+// How long the event loop and the server's own writes wait during a flood is measured in
+// bench/logs.ts (`npm run bench -- logs`), not asserted here.
+test('a 200,000-line flood from 10 instances is stored in full', async (t) => {
   const { bus, store, capture } = setup(t, UNLIMITED);
-  const delay = monitorEventLoopDelay({ resolution: 10 });
-  delay.enable();
   await flood(bus, 200_000);
   await capture.flush();
-  delay.disable();
   assert.equal(store.count(), 200_000);
   assert.equal(capture.stored, 200_000);
-  // About 20 ms here; written on this thread, batches and checkpoints held it 80-400 ms.
-  const maxMs = delay.max / 1e6;
-  assert.ok(maxMs < 100, `the event loop was held for ${maxMs.toFixed(1)} ms`);
+  assert.equal(capture.dropped, 0);
 });
 
-test('the server\'s own writes during a flood are not starved by the writer thread', async (t) => {
+test('the server\'s own writes go through while a flood is written', async (t) => {
   const { bus, db, capture } = setup(t, UNLIMITED);
   const instances = new InstanceStore(db);
-  let slowestMs = 0;
   await flood(bus, 200_000, (sent) => {
-    if (sent % 10_000 !== 0) return;
-    const began = performance.now();
-    instances.insert('notes', `n${sent}`, 100, 'running');
-    slowestMs = Math.max(slowestMs, performance.now() - began);
+    if (sent % 10_000 === 0) instances.insert('notes', `n${sent}`, 100, 'running');
   });
   await capture.flush();
   assert.equal(instances.all().length, 20);
   assert.equal(capture.stored, 200_000);
-  // About 40 ms here; a writer that never stood aside kept it from the lock for over a second.
-  assert.ok(slowestMs < 500, `a write waited ${slowestMs.toFixed(0)} ms for the lock`);
 });
 
 test('retention runs in the writer thread: lines past the age limit are deleted soon after start', async (t) => {
@@ -152,7 +135,7 @@ test('retention runs in the writer thread: lines past the age limit are deleted 
   const { bus, store, capture } = setup(t, { retention: { days: 7, mb: 1_000 } }, (s) => s.insert(old));
   output(bus, 'alice', 'stdout', 'fresh');
   await capture.flush();
-  await until(() => store.count() === 1, 'retention to prune the old lines');
+  await waitFor(() => store.count() === 1, 5000, 'retention to prune the old lines');
   const [kept] = store.query({});
   assert.equal(kept?.line, 'fresh');
   assert.equal(kept?.seq, 2_001, 'numbering continues after the pruned lines');

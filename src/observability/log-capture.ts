@@ -6,7 +6,8 @@
  * its place. Only this bounded accounting runs on the main thread; SQLite writes never do.
  * @module
  */
-import type { EventBus, LifecycleEvent, OutputLineEvent } from './events.js';
+import type { EventBus, LifecycleEvent, OutputLineEvent } from '../core/events.js';
+import { formatInstanceName } from '../core/names.js';
 import type { LogRecord, LogStore, LogStream } from '../store/logs.js';
 import type { RetentionSettings } from './log-batch.js';
 import { LogWriter } from './log-writer.js';
@@ -195,7 +196,7 @@ export class LogCapture {
   }
 
   private budgetOf(service: string, id: string, at: number): InstanceBudget {
-    const key = `${service}:${id}`;
+    const key = formatInstanceName(service, id);
     let budget = this.budgets.get(key);
     if (budget === undefined) {
       budget = { service, id, tokens: this.burstLines, refilledAt: at, queued: 0, droppedStdout: 0, droppedStderr: 0 };

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import type { Config } from '../config/types.js';
 import type { InstanceInfo } from '../supervisor/types.js';
-import { EventBus } from './events.js';
+import { EventBus } from '../core/events.js';
 import { Metrics } from './metrics.js';
 import { RequestStats } from './request-stats.js';
 

@@ -5,17 +5,17 @@
  * @module
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
-import type { EventBus, LifecycleEvent, StateChangeEvent } from './events.js';
+import type { EventBus, LifecycleEvent, StateChangeEvent } from '../core/events.js';
 import { DURATION_BUCKETS_S, STATUS_CLASSES, type RequestStats } from './request-stats.js';
 import type { InstanceUsage, ResourceSampler } from './resource-sampler.js';
-import { INSTANCE_STATES } from '../supervisor/state.js';
+import { INSTANCE_STATES } from '../core/lifecycle.js';
 import type { SupervisorApi } from '../supervisor/types.js';
 
 export interface MetricsSources {
   readonly supervisor: Pick<SupervisorApi, 'list' | 'config' | 'instancesOf'>;
   readonly events: EventBus;
   readonly stats: RequestStats;
-  /** Per-instance memory and CPU; a ResourceSampler given `metrics` attaches itself instead. */
+  /** Per-instance memory and CPU (the ResourceSampler). */
   readonly resources?: Pick<ResourceSampler, 'all'>;
   /** The LogCapture (its stored/dropped counters). */
   readonly logLines?: { readonly stored: number; readonly dropped: number };
@@ -47,7 +47,7 @@ export class Metrics {
   private readonly wakeDuration: Histogram<'service'>;
   private readonly restarts: Counter<'service' | 'instance'>;
   private readonly oomKills: Counter<'service' | 'instance'>;
-  private resources: Pick<ResourceSampler, 'all'> | undefined;
+  private readonly resources: Pick<ResourceSampler, 'all'> | undefined;
 
   private readonly onLifecycle = (e: LifecycleEvent): void => {
     if (e.kind === 'restart') this.restarts.inc({ service: e.service, instance: e.id });
@@ -114,11 +114,6 @@ export class Metrics {
   start(): void {
     this.sources.events.off('lifecycle', this.onLifecycle).on('lifecycle', this.onLifecycle);
     this.sources.events.off('state', this.onState).on('state', this.onState);
-  }
-
-  /** Where memory and CPU samples come from (the ResourceSampler calls this when given `metrics`). */
-  useResources(resources: Pick<ResourceSampler, 'all'>): void {
-    this.resources = resources;
   }
 
   get contentType(): string {

@@ -4,6 +4,7 @@
  * first request, no I/O, no label lookup.
  * @module
  */
+import { formatInstanceName } from '../core/names.js';
 
 /** Histogram upper bounds in seconds (Prometheus `le`), shared by metrics and telemetry. */
 export const DURATION_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
@@ -72,7 +73,7 @@ export class RequestStats {
 
   /** The stats object for one instance; the proxy may cache it on its route entry. */
   for(service: string, id: string): InstanceRequestStats {
-    const key = `${service}:${id}`;
+    const key = formatInstanceName(service, id);
     let s = this.byInstance.get(key);
     if (s === undefined) {
       s = new InstanceRequestStats(service, id);
@@ -83,7 +84,7 @@ export class RequestStats {
 
   /** Drops a removed instance so its series disappear. */
   delete(service: string, id: string): void {
-    this.byInstance.delete(`${service}:${id}`);
+    this.byInstance.delete(formatInstanceName(service, id));
   }
 
   all(): IterableIterator<InstanceRequestStats> {

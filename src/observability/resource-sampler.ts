@@ -3,11 +3,11 @@
  * seconds of each instance's process group from /proc, and bytes used by its data dir.
  * @module
  */
-import { readdir, readFile, lstat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
 import { instanceDataDir } from '../config/instance-env.js';
+import { measureDirBytes } from '../runtime/disk-usage.js';
+import { parseProcStat, type ProcStat } from '../runtime/proc-stat.js';
 import type { InstanceInfo, SupervisorApi } from '../supervisor/types.js';
-import type { Metrics } from './metrics.js';
 
 export interface InstanceUsage {
   readonly service: string;
@@ -16,7 +16,7 @@ export interface InstanceUsage {
   memoryBytes: number;
   /** user + system CPU of the group, children reaped by it included; never goes down. */
   cpuSeconds: number;
-  /** Bytes in the instance's data dir at the last storage walk. */
+  /** Bytes allocated to the instance's data dir at the last storage walk (as `du` and storage_quota_mb count). */
   storageBytes: number;
   /** Leader pid the CPU total belongs to: a new process starts a new total. */
   pid: number | null;
@@ -25,8 +25,6 @@ export interface InstanceUsage {
 export interface ResourceSamplerOptions {
   /** Instances to sample (`list()`), and the data dir whose `{service}/{id}` folders are measured. */
   readonly supervisor: Pick<SupervisorApi, 'list' | 'config' | 'events'>;
-  /** If given, the sampler registers itself as the source of the per-instance memory/CPU metrics. */
-  readonly metrics?: Pick<Metrics, 'useResources'>;
   /** /proc sampling period (default 5 s). */
   readonly intervalMs?: number;
   /** Storage walk period (default 60 s); walking big trees often would cost more than it tells. */
@@ -55,7 +53,6 @@ export class ResourceSampler {
     const supervisor = options.supervisor;
     this.list = () => supervisor.list();
     this.dataDir = supervisor.config.settings.dataDir;
-    options.metrics?.useResources(this);
     // A removed instance's samples go at once, not at the next pass, so its series disappear.
     supervisor.events.on('state', (e) => {
       if (e.to === 'gone') this.usageByInstance.delete(e.instance);
@@ -110,7 +107,7 @@ export class ResourceSampler {
       usage.memoryBytes = group === undefined ? 0 : group.rssBytes;
       // A member that exits unreaped by the group takes its CPU time with it; keep the total monotonic.
       if (group !== undefined) usage.cpuSeconds = Math.max(usage.cpuSeconds, group.cpuTicks / TICKS_PER_SECOND);
-      if (walkStorage) usage.storageBytes = await directoryBytes(instanceDataDir({ dataDir: this.dataDir }, info.service, info.id));
+      if (walkStorage) usage.storageBytes = await measureDirBytes(instanceDataDir({ dataDir: this.dataDir }, info.service, info.id));
     }
     for (const key of this.usageByInstance.keys()) if (!seen.has(key)) this.usageByInstance.delete(key);
   }
@@ -129,22 +126,17 @@ async function readGroups(pgids: ReadonlySet<number>): Promise<Map<number, Group
   for (const entry of entries) {
     const code = entry.charCodeAt(0);
     if (code < 48 || code > 57) continue;
-    let text: string;
+    let stat: ProcStat | undefined;
     try {
-      text = await readFile(`/proc/${entry}/stat`, 'latin1');
+      stat = parseProcStat(await readFile(`/proc/${entry}/stat`, 'latin1'));
     } catch {
       continue; // exited between readdir and read
     }
-    // comm (field 2) may hold spaces and parens: count fields from the last ')'.
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ', 22);
-    const pgrp = Number(fields[2]);
-    if (!pgids.has(pgrp) || fields[0] === 'Z') continue;
-    // Fields 14-17: utime, stime, cutime, cstime.
-    const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
-    const group = groups.get(pgrp) ?? { rssBytes: 0, cpuTicks: 0 };
-    group.cpuTicks += Number.isFinite(ticks) ? ticks : 0;
+    if (stat === undefined || !pgids.has(stat.pgrp) || stat.state === 'Z') continue;
+    const group = groups.get(stat.pgrp) ?? { rssBytes: 0, cpuTicks: 0 };
+    group.cpuTicks += stat.cpuTicks;
     group.rssBytes += await readRssBytes(entry);
-    groups.set(pgrp, group);
+    groups.set(stat.pgrp, group);
   }
   return groups;
 }
@@ -157,27 +149,4 @@ async function readRssBytes(pid: string): Promise<number> {
   } catch {
     return 0;
   }
-}
-
-/** Bytes of regular files under `dir` (0 if it does not exist); symlinks are not followed. */
-async function directoryBytes(dir: string): Promise<number> {
-  let total = 0;
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch {
-    return 0;
-  }
-  for (const e of entries) {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) total += await directoryBytes(path);
-    else if (e.isFile()) {
-      try {
-        total += (await lstat(path)).size;
-      } catch {
-        // removed while walking
-      }
-    }
-  }
-  return total;
 }

@@ -6,7 +6,8 @@
 import type { RequestStats, InstanceRequestStats } from './request-stats.js';
 import type { ResourceSampler } from './resource-sampler.js';
 import type { InstanceInfo, SupervisorApi } from '../supervisor/types.js';
-import type { Health, InstanceState } from '../supervisor/state.js';
+import type { Health, InstanceState } from '../core/lifecycle.js';
+import { formatInstanceName } from '../core/names.js';
 
 /** One instance of `GET /api/telemetry`. Latencies in ms over every proxied request so far. */
 export interface TelemetryEntry {
@@ -39,7 +40,7 @@ export interface TelemetrySources {
 /** One entry per registered instance that `include` accepts (all by default). */
 export function collectTelemetry(sources: TelemetrySources, include: (info: InstanceInfo) => boolean = () => true): TelemetryEntry[] {
   const statsByInstance = new Map<string, InstanceRequestStats>();
-  for (const s of sources.stats.all()) statsByInstance.set(`${s.service}:${s.id}`, s);
+  for (const s of sources.stats.all()) statsByInstance.set(formatInstanceName(s.service, s.id), s);
   return sources.supervisor.list().filter(include).map((info) => {
     const stats = statsByInstance.get(info.instance);
     const usage = sources.resources?.usage(info.instance);

@@ -5,9 +5,9 @@
  * @module
  */
 import type { ServiceConfig } from '../config/types.js';
-import type { StateChangeEvent, WeightChangeEvent } from '../observability/events.js';
+import { isPickable, isServing } from '../core/lifecycle.js';
+import type { StateChangeEvent, WeightChangeEvent } from '../core/events.js';
 import type { InstanceRequestStats, RequestStats } from '../observability/request-stats.js';
-import { isPickable } from '../supervisor/state.js';
 import type { InstanceHandle, SupervisorApi } from '../supervisor/types.js';
 import { cumulativeWeights, pickWeighted } from './pick.js';
 import { UpstreamPool } from './upstream-pool.js';
@@ -26,8 +26,7 @@ export class InstanceRoute {
 
   /** True when a request can be sent now without waking or waiting. */
   get isReachable(): boolean {
-    const s = this.handle.state;
-    return this.handle.port !== null && (s === 'running' || s === 'degraded');
+    return this.handle.port !== null && isServing(this.handle.state);
   }
 
   /** The keep-alive pool for the current process; a new process (new port) gets a new pool. */

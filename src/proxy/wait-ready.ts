@@ -4,6 +4,7 @@
  * up to a deadline. Off the hot path: only requests to a non-running instance come here.
  * @module
  */
+import { requestOutcome } from '../core/lifecycle.js';
 import type { SupervisorApi } from '../supervisor/types.js';
 import type { InstanceRoute } from './route-table.js';
 
@@ -21,16 +22,16 @@ export async function waitUntilReachable(
   for (;;) {
     if (isCancelled()) return 'cancelled';
     if (route.isReachable) return 'ready';
-    const state = route.handle.state;
-    if (state === 'held' || state === 'failed') return 'unavailable';
+    const outcome = requestOutcome(route.handle.state);
+    if (outcome === 'refuse') return 'unavailable';
     const remaining = deadline - Date.now();
     if (remaining <= 0) return 'unavailable';
-    if (state === 'idle' || state === 'stopped' || state === 'starting') {
+    if (outcome === 'wake' || outcome === 'join-start') {
       // ensureReady is single-flight and bounded by the service's startup_timeout itself.
       const woke = await supervisor.ensureReady(route.handle).then(() => true, () => false);
       if (!woke && !route.isReachable) return 'unavailable';
     } else {
-      // unhealthy (restart pending), or still "running" with a dead process not yet noticed.
+      // A restart pending, or still "running" with a dead process not yet noticed.
       await route.nextStateChange(Math.min(remaining, STEP_MS));
     }
   }

@@ -1,6 +1,6 @@
 /**
  * One instance's cgroups on cgroup v1, where each controller is its own hierarchy: the group is
- * created in every mounted one it needs (memory, cpu, pids, and cpuacct for CPU time).
+ * created in every mounted one it needs (memory, cpu, pids).
  * @module
  */
 import { mkdir } from 'node:fs/promises';
@@ -36,7 +36,6 @@ export class CgroupV1Group implements AppliedLimits {
     if (settings.memoryBytes !== undefined) needed.push('memory');
     if (settings.cpuShares !== undefined) needed.push('cpu');
     if (settings.pidsMax !== undefined) needed.push('pids');
-    needed.push('cpuacct');
     const dirs: Partial<Record<V1Controller, string>> = {};
     for (const controller of needed) {
       const mount = mounts[controller];
@@ -79,13 +78,6 @@ export class CgroupV1Group implements AppliedLimits {
     const kills = await readCounter(`${this.dirs.memory}/memory.oom_control`, 'oom_kill');
     if (kills !== undefined) return kills > 0;
     return ((await readCounter(`${this.dirs.memory}/memory.failcnt`)) ?? 0) > 0;
-  }
-
-  async usage(): Promise<{ memoryBytes: number; cpuSeconds: number } | undefined> {
-    const memoryBytes = this.dirs.memory === undefined ? undefined : await readCounter(`${this.dirs.memory}/memory.usage_in_bytes`);
-    const cpuNs = this.dirs.cpuacct === undefined ? undefined : await readCounter(`${this.dirs.cpuacct}/cpuacct.usage`);
-    if (memoryBytes === undefined && cpuNs === undefined) return undefined;
-    return { memoryBytes: memoryBytes ?? 0, cpuSeconds: (cpuNs ?? 0) / 1e9 };
   }
 
   async release(): Promise<void> {

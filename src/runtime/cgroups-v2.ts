@@ -77,13 +77,6 @@ export class CgroupV2Group implements AppliedLimits {
     return ((await readCounter(`${this.dir}/memory.events`, 'oom_kill')) ?? 0) > 0;
   }
 
-  async usage(): Promise<{ memoryBytes: number; cpuSeconds: number } | undefined> {
-    const memoryBytes = await readCounter(`${this.dir}/memory.current`);
-    const cpuUsec = await readCounter(`${this.dir}/cpu.stat`, 'usage_usec');
-    if (memoryBytes === undefined && cpuUsec === undefined) return undefined;
-    return { memoryBytes: memoryBytes ?? 0, cpuSeconds: (cpuUsec ?? 0) / 1e6 };
-  }
-
   async release(): Promise<void> {
     await removeCgroup(this.dir, async () => writeOptionalControl(`${this.dir}/cgroup.kill`, '1'));
   }

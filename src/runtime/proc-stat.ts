@@ -9,6 +9,8 @@ export interface ProcStat {
   readonly state: string;
   readonly ppid: number;
   readonly pgrp: number;
+  /** utime + stime + cutime + cstime (fields 14-17), in clock ticks. */
+  readonly cpuTicks: number;
   /** Clock ticks since boot when the process started (field 22). */
   readonly startTime: number;
 }
@@ -21,17 +23,23 @@ export function readProcStat(pid: number): ProcStat | undefined {
   } catch {
     return undefined;
   }
+  return parseProcStat(text);
+}
+
+/** The text of a /proc/PID/stat file parsed; undefined if it is not one. */
+export function parseProcStat(text: string): ProcStat | undefined {
   // Field 2 (comm) is "(name)" and the name itself may hold spaces and parens, so the fixed
   // fields are counted from the LAST ')'.
   const close = text.lastIndexOf(')');
   if (close === -1) return undefined;
   const fields = text.slice(close + 2).split(' ', 20);
   const [state, ppid, pgrp] = [fields[0], Number(fields[1]), Number(fields[2])];
+  const cpuTicks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
   const startTime = Number(fields[19]);
-  if (state === undefined || !Number.isInteger(ppid) || !Number.isInteger(pgrp) || !Number.isInteger(startTime)) {
+  if (state === undefined || !Number.isInteger(ppid) || !Number.isInteger(pgrp) || !Number.isInteger(startTime) || !Number.isInteger(cpuTicks)) {
     return undefined;
   }
-  return { state, ppid, pgrp, startTime };
+  return { state, ppid, pgrp, cpuTicks, startTime };
 }
 
 /** Kernel start time of `pid` (field 22 of /proc/PID/stat), or undefined if it does not exist. */

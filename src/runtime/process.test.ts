@@ -14,6 +14,7 @@ import { runRuntimeContract } from './runtime.contract.js';
 import type { SpawnSpec } from './runtime.js';
 import { testCgroupLimits } from '../../test/helpers/cgroups.js';
 import { testSpawnSpec } from '../../test/helpers/spawn-spec.js';
+import { waitFor } from '../../test/helpers/wait.js';
 
 runRuntimeContract('process', () => new ProcessRuntime());
 
@@ -108,12 +109,8 @@ test('with a memory limit the process runs inside its own cgroup, which is remov
   const proc = await new ProcessRuntime({ limits }).start(specFor(['sleep', '30'], { memoryLimitMb: 64 }));
   t.after(() => proc.stop(1000));
   // The wrapper joins the cgroup first thing, then execs the command: give it a moment.
-  let group: string | undefined;
-  for (const deadline = Date.now() + 5000; group === undefined && Date.now() < deadline;) {
-    group = cgroupsOf(proc.pid).find((g) => g.endsWith('/proc.test'));
-    if (group === undefined) await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.ok(group !== undefined && group.includes(`tenement-test-${process.pid}-process`), `in ${cgroupsOf(proc.pid).join(', ')}`);
+  const group = await waitFor(() => cgroupsOf(proc.pid).find((g) => g.endsWith('/proc.test')), 5000, () => `a cgroup; in ${cgroupsOf(proc.pid).join(', ')}`);
+  assert.ok(group.includes(`tenement-test-${process.pid}-process`), `in ${group}`);
   const host = await limits.detect();
   const memoryRoot = host.version === 'v2' ? host.v2Root! : host.v1Mounts!.memory!;
   assert.ok(existsSync(join(memoryRoot, group)));

@@ -70,8 +70,6 @@ export interface AppliedLimits {
   wrapArgv(argv: readonly string[]): string[];
   /** After exit: whether the kernel OOM-killed something in it. */
   wasOomKilled(): Promise<boolean>;
-  /** Memory (RSS) and CPU time used by the group now, for metrics; undefined if unknown. */
-  usage(): Promise<{ memoryBytes: number; cpuSeconds: number } | undefined>;
   /** Removes the cgroup; safe to call twice and after a half-finished setup. */
   release(): Promise<void>;
 }

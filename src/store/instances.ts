@@ -3,14 +3,13 @@
  * `ten serve`. Written on state changes only, never per request.
  * @module
  */
+import type { DesiredState } from '../core/lifecycle.js';
 import type { Db } from './db.js';
-
-export type StoredDesiredState = 'running' | 'stopped' | 'idle' | 'held';
 
 export interface InstanceRow {
   readonly service: string;
   readonly id: string;
-  readonly desiredState: StoredDesiredState;
+  readonly desiredState: DesiredState;
   readonly weight: number;
   readonly port: number | null;
   readonly pid: number | null;
@@ -21,7 +20,7 @@ export interface InstanceRow {
 }
 
 interface RawRow {
-  service: string; id: string; desired_state: StoredDesiredState; weight: number; port: number | null;
+  service: string; id: string; desired_state: DesiredState; weight: number; port: number | null;
   pid: number | null; start_time: number | null; failed: number; created_at: number; restarts: number;
 }
 
@@ -48,6 +47,7 @@ export class InstanceStore {
         VALUES (?, ?, ?, ?, ?, ?)`),
       setDesired: db.prepare(`UPDATE instances SET desired_state = ?, failed = ?, updated_at = ? WHERE service = ? AND id = ?`),
       setFailed: db.prepare(`UPDATE instances SET failed = ?, updated_at = ? WHERE service = ? AND id = ?`),
+      setRunning: db.prepare(`UPDATE instances SET desired_state = 'running', failed = 0, weight = ?, updated_at = ? WHERE service = ? AND id = ?`),
       setWeight: db.prepare(`UPDATE instances SET weight = ?, updated_at = ? WHERE service = ? AND id = ?`),
       recordProcess: db.prepare(`UPDATE instances SET port = ?, pid = ?, start_time = ?, updated_at = ? WHERE service = ? AND id = ?`),
       clearProcess: db.prepare(`UPDATE instances SET pid = NULL, start_time = NULL, updated_at = ? WHERE service = ? AND id = ?`),
@@ -66,17 +66,22 @@ export class InstanceStore {
   }
 
   /** Registers; false if it already was. */
-  insert(service: string, id: string, weight: number, desired: StoredDesiredState): boolean {
+  insert(service: string, id: string, weight: number, desired: DesiredState): boolean {
     const now = Date.now();
     return this.stmts.insert.run(service, id, desired, weight, now, now).changes === 1;
   }
 
-  setDesired(service: string, id: string, desired: StoredDesiredState, failed = false): void {
+  setDesired(service: string, id: string, desired: DesiredState, failed = false): void {
     this.stmts.setDesired.run(desired, failed ? 1 : 0, Date.now(), service, id);
   }
 
   setFailed(service: string, id: string, failed: boolean): void {
     this.stmts.setFailed.run(failed ? 1 : 0, Date.now(), service, id);
+  }
+
+  /** `ten spawn` of a stopped registration: desired running, not failed, this weight (one write). */
+  setRunning(service: string, id: string, weight: number): void {
+    this.stmts.setRunning.run(weight, Date.now(), service, id);
   }
 
   setWeight(service: string, id: string, weight: number): void {

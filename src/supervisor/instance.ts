@@ -8,13 +8,14 @@ import { mkdir, rm } from 'node:fs/promises';
 import type { Config, ServiceConfig } from '../config/types.js';
 import { buildInstanceEnv, instanceDataDir } from '../config/instance-env.js';
 import { TenementError } from '../core/errors.js';
-import type { EventBus, LaunchCause, LifecycleKind } from '../observability/events.js';
+import { formatInstanceName } from '../core/names.js';
+import { assertTransition, hasProcess, isServing, refusesRequests, type DesiredState, type InstanceState } from '../core/lifecycle.js';
+import type { EventBus, LaunchCause, LifecycleKind } from '../core/events.js';
 import type { ExitInfo, Runtime, RunningProcess } from '../runtime/runtime.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { InstanceStore } from '../store/instances.js';
 import { backoffDelayMs, countRecent } from './backoff.js';
 import { ReadinessWaiter, probeOnce } from './readiness.js';
-import type { InstanceState } from './state.js';
 import type { InstanceHandle } from './types.js';
 
 /** What an instance needs from the rest of the server. */
@@ -29,7 +30,7 @@ export interface InstanceContext {
 /** Health failures in a row that make a running instance unhealthy (1–2 = degraded). */
 const UNHEALTHY_AFTER = 3;
 
-type StopTarget = 'stopped' | 'idle' | 'held';
+type StopTarget = Exclude<DesiredState, 'running'>;
 
 interface StateWaiter {
   resolve(): void;
@@ -74,7 +75,7 @@ export class Instance implements InstanceHandle {
     this.serviceConfig = serviceConfig;
     this.service = serviceConfig.name;
     this.id = id;
-    this.name = `${this.service}:${id}`;
+    this.name = formatInstanceName(this.service, id);
     this.weight = weight;
     this.restarts = restarts;
   }
@@ -106,7 +107,7 @@ export class Instance implements InstanceHandle {
    * launch). Resolves once it answers; rejects with why it did not.
    */
   start(cause: LaunchCause): Promise<void> {
-    if (this.state === 'running' || this.state === 'degraded') return Promise.resolve();
+    if (isServing(this.state)) return Promise.resolve();
     if (this.launching !== null) return this.launching;
     if (cause !== 'restart') clearTimeout(this.restartTimer);
     const launch = this.launch(cause).finally(() => {
@@ -123,7 +124,7 @@ export class Instance implements InstanceHandle {
 
   /** Resolves when the instance is next running; rejects if it fails, stops or takes too long. */
   waitUntilRunning(timeoutMs: number): Promise<void> {
-    if (this.state === 'running' || this.state === 'degraded') return Promise.resolve();
+    if (isServing(this.state)) return Promise.resolve();
     if (this.launching !== null) return this.launching;
     return new Promise<void>((resolve, reject) => {
       const entry: StateWaiter = {
@@ -160,7 +161,7 @@ export class Instance implements InstanceHandle {
   isIdleDue(now: number): boolean {
     const timeout = this.serviceConfig.idleTimeoutMs;
     return timeout > 0
-      && (this.state === 'running' || this.state === 'degraded')
+      && isServing(this.state)
       && this.openConnections === 0
       && now - this.lastActivityAt >= timeout;
   }
@@ -179,7 +180,7 @@ export class Instance implements InstanceHandle {
     try {
       port = await this.ctx.ports.allocate();
     } catch (err) {
-      this.fail('no free port');
+      if (gen === this.generation) this.fail('no free port');
       throw err;
     }
     try {
@@ -200,7 +201,8 @@ export class Instance implements InstanceHandle {
       });
     } catch (err) {
       this.ctx.ports.release(port);
-      this.fail(err instanceof TenementError ? err.message : 'could not start');
+      // A stop that came meanwhile has settled the state already.
+      if (gen === this.generation) this.fail(err instanceof TenementError ? err.message : 'could not start');
       throw err instanceof TenementError ? err : new TenementError('spawn_failed', `cannot start ${this.name}`, { cause: err });
     }
     if (gen !== this.generation) {
@@ -372,15 +374,17 @@ export class Instance implements InstanceHandle {
     await rm(instanceDataDir(this.ctx.config.settings, this.service, this.id), { recursive: true, force: true });
   }
 
+  /** The only writer of `state`; refuses a change the lifecycle table does not allow. */
   private setState(to: InstanceState): void {
     const from = this.state;
     if (from === to) return;
+    assertTransition(this.name, from, to);
     this.state = to;
     this.ctx.events.emit('state', { ...this.ids(), from, to, at: Date.now() });
-    if (to === 'running') {
+    if (isServing(to)) {
       for (const w of this.stateWaiters.splice(0)) w.resolve();
-    } else if (to === 'failed' || to === 'stopped' || to === 'held' || to === 'idle') {
-      const err = new TenementError(to === 'failed' || to === 'held' ? 'invalid_state' : 'unavailable', `${this.name} is ${to}`);
+    } else if (!hasProcess(to)) {
+      const err = new TenementError(refusesRequests(to) ? 'invalid_state' : 'unavailable', `${this.name} is ${to}`);
       for (const w of this.stateWaiters.splice(0)) w.reject(err);
     }
   }

@@ -5,9 +5,9 @@
  * @module
  */
 import { instanceDataDir } from '../config/instance-env.js';
-import type { EventBus } from '../observability/events.js';
+import type { EventBus } from '../core/events.js';
 import { StorageQuotaWatcher } from './storage-quota.js';
-import { hasProcess } from './state.js';
+import { hasProcess } from '../core/lifecycle.js';
 import type { SupervisorApi } from './types.js';
 
 const MB = 1024 * 1024;

@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StorageQuotaWatcher } from './storage-quota.js';
+import { waitFor } from '../../test/helpers/wait.js';
 
 const MB = 1024 * 1024;
 
@@ -35,11 +36,7 @@ function recordingWatcher(t: TestContext): Recorder {
   });
   t.after(() => watcher.close());
   const until = async (what: string, done: () => boolean): Promise<void> => {
-    const deadline = Date.now() + 5000;
-    while (!done()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; reports: ${JSON.stringify(reports)}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await waitFor(done, 5000, () => `${what}; reports: ${JSON.stringify(reports)}`);
   };
   return {
     watcher,

@@ -8,11 +8,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TenementError } from '../core/errors.js';
+import { IllegalTransitionError } from '../core/lifecycle.js';
 import { ProcessRuntime } from '../runtime/process.js';
 import { readStartTime } from '../runtime/proc-stat.js';
 import { openDb } from '../store/db.js';
 import { InstanceStore } from '../store/instances.js';
+import type { Instance } from './instance.js';
 import { startSupervisor } from '../../test/helpers/real-supervisor.js';
+import { waitFor } from '../../test/helpers/wait.js';
 
 const APPS = resolve(dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/apps');
 
@@ -22,16 +25,6 @@ function configText(services: string, settings = ''): string {
 
 function service(name: string, app: string, extra = '', env = ''): string {
   return `[service.${name}]\ncommand = "node ${join(APPS, app)}"\nhealth = "/health"\nstop_timeout = 2\nstartup_timeout = 5\n${extra}\n[service.${name}.env]\n${env}\n`;
-}
-
-async function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 function alive(pid: number): boolean {
@@ -78,7 +71,7 @@ test('50 parallel spawns get 50 distinct ports and all become healthy', async (t
 test('a crashed instance is restarted with exponential backoff', async (t) => {
   const h = await startSupervisor(t, configText(service('api', 'crash-after.mjs', '', 'CRASH_AFTER_MS = "150"'), 'max_restarts = 10'));
   await h.supervisor.spawn('api', 'a', { wait: true });
-  await until('three restarted processes', () => h.lifecycle.filter((e) => e.kind === 'spawn').length >= 4);
+  await waitFor(() => h.lifecycle.filter((e) => e.kind === 'spawn').length >= 4, 15_000, 'three restarted processes');
   const restarts = h.lifecycle.filter((e) => e.kind === 'restart');
   assert.deepEqual(restarts.slice(0, 3).map((e) => /restarting in (\d+) ms/.exec(e.message)?.[1]), ['100', '200', '400']);
   // Each new process starts no sooner than its backoff after the crash.
@@ -95,7 +88,7 @@ test('a crashed instance is restarted with exponential backoff', async (t) => {
 test('a crash loop ends in failed after max_restarts; ten restart clears it', async (t) => {
   const h = await startSupervisor(t, configText(service('api', 'crash-on-start.mjs'), 'max_restarts = 2\nrestart_window = 60'));
   await assert.rejects(h.supervisor.spawn('api', 'a', { wait: true }), (e: TenementError) => e.code === 'spawn_failed');
-  await until('failed', () => h.supervisor.info('api', 'a').state === 'failed');
+  await waitFor(() => h.supervisor.info('api', 'a').state === 'failed', 15_000, 'failed');
   assert.equal(h.supervisor.info('api', 'a').restarts, 2);
   assert.equal(h.lifecycle.filter((e) => e.kind === 'failed').length, 1);
   const handle = h.supervisor.get('api', 'a')!;
@@ -103,13 +96,13 @@ test('a crash loop ends in failed after max_restarts; ten restart clears it', as
 
   const before = h.lifecycle.filter((e) => e.kind === 'spawn').length;
   await h.supervisor.restart('api', 'a');
-  await until('a new start after ten restart', () => h.lifecycle.filter((e) => e.kind === 'spawn').length > before);
+  await waitFor(() => h.lifecycle.filter((e) => e.kind === 'spawn').length > before, 15_000, 'a new start after ten restart');
 });
 
 test('failing health checks go degraded, then unhealthy, then restart', async (t) => {
   const h = await startSupervisor(t, configText(service('api', 'fail-health-after-n.mjs', '', 'FAIL_HEALTH_AFTER = "1"')));
   await h.supervisor.spawn('api', 'a', { wait: true });
-  await until('a start after the restart', () => h.states.filter((s) => s.to === 'starting').length >= 2);
+  await waitFor(() => h.states.filter((s) => s.to === 'starting').length >= 2, 15_000, 'a start after the restart');
   const path = h.states.filter((s) => s.id === 'a').map((s) => s.to);
   const from = path.indexOf('running');
   assert.deepEqual(path.slice(from, from + 4), ['running', 'degraded', 'unhealthy', 'starting']);
@@ -121,8 +114,8 @@ test('restart policies: on-failure leaves a clean exit stopped, never leaves a c
   ));
   await h.supervisor.spawn('clean', 'a').catch(() => undefined);
   await h.supervisor.spawn('once', 'a', { wait: true });
-  await until('clean exit stopped', () => h.supervisor.info('clean', 'a').state === 'stopped');
-  await until('crash failed', () => h.supervisor.info('once', 'a').state === 'failed');
+  await waitFor(() => h.supervisor.info('clean', 'a').state === 'stopped', 15_000, 'clean exit stopped');
+  await waitFor(() => h.supervisor.info('once', 'a').state === 'failed', 15_000, 'crash failed');
   assert.equal(h.lifecycle.filter((e) => e.kind === 'restart').length, 0);
 });
 
@@ -131,10 +124,12 @@ test('an idle instance is stopped, and concurrent wakes share one start', async 
   await h.supervisor.spawn('api', 'a', { wait: true });
   const handle = h.supervisor.get('api', 'a')!;
   handle.connectionOpened();
-  await new Promise((r) => setTimeout(r, 700));
-  assert.equal(handle.state, 'running', 'an open connection keeps it from idling');
+  const instance = handle as Instance;
+  assert.equal(instance.isIdleDue(Date.now() + 60_000), false, 'an open connection keeps it from idling, however long it lasts');
+  assert.equal(handle.state, 'running');
   handle.connectionClosed();
-  await until('idle, its process gone', () => handle.state === 'idle' && h.supervisor.info('api', 'a').pid === null);
+  assert.equal(instance.isIdleDue(Date.now() + 60_000), true, 'once closed, the idle timeout runs again');
+  await waitFor(() => handle.state === 'idle' && h.supervisor.info('api', 'a').pid === null, 15_000, 'idle, its process gone');
 
   const spawnsBefore = h.lifecycle.filter((e) => e.kind === 'spawn').length;
   await Promise.all(Array.from({ length: 10 }, () => h.supervisor.ensureReady(handle)));
@@ -154,6 +149,34 @@ test('held and stopped: held refuses wakes, stopped wakes on demand', async (t) 
   await h.supervisor.stop('api', 'a');
   await h.supervisor.ensureReady(handle);
   assert.equal(handle.state, 'running');
+});
+
+test('spawning a held instance is a conflict that points at ten restart; a stopped one is started again with its new weight', async (t) => {
+  const h = await startSupervisor(t, configText(service('api', 'ok.mjs')));
+  await h.supervisor.spawn('api', 'a', { wait: true });
+  await h.supervisor.stop('api', 'a', { hold: true });
+  await assert.rejects(h.supervisor.spawn('api', 'a', { wait: true }), (e: TenementError) => {
+    assert.equal(e.code, 'already_exists');
+    assert.equal(e.message, 'api:a is already held');
+    assert.equal(e.hint, 'use `ten restart api:a`');
+    return true;
+  });
+  assert.equal(h.supervisor.info('api', 'a').state, 'held');
+  await h.supervisor.stop('api', 'a');
+  const again = await h.supervisor.spawn('api', 'a', { weight: 40, wait: true });
+  assert.deepEqual([again.state, again.weight], ['running', 40]);
+  const row = new InstanceStore(h.db).get('api', 'a');
+  assert.deepEqual([row?.desiredState, row?.weight], ['running', 40], 'the new weight is stored, not only applied');
+});
+
+test('a state change outside the lifecycle table is refused and changes nothing', async (t) => {
+  const h = await startSupervisor(t, configText(service('api', 'ok.mjs')));
+  await h.supervisor.spawn('api', 'a', { wait: true });
+  const instance = h.supervisor.get('api', 'a') as Instance;
+  const statesBefore = h.states.length;
+  assert.throws(() => instance.restoreState('failed'), (e: unknown) => e instanceof IllegalTransitionError && e.from === 'running' && e.to === 'failed');
+  assert.equal(instance.state, 'running');
+  assert.equal(h.states.length, statesBefore, 'no state event for a refused change');
 });
 
 test('storage_persist = false deletes the data dir when the process stops and on rm', async (t) => {
@@ -201,7 +224,7 @@ test('a pid reused by an unrelated process is never killed at boot', async (t) =
   const stranger = spawn('sleep', ['30'], { stdio: 'ignore' });
   t.after(() => stranger.kill('SIGKILL'));
   const pid = stranger.pid!;
-  await until('sleep started', () => readStartTime(pid) !== undefined);
+  await waitFor(() => readStartTime(pid) !== undefined, 15_000, 'sleep started');
   const toml = configText(service('api', 'ok.mjs'));
   const db = openDb(join(dir, 'data', 'tenement.db'));
   const store = new InstanceStore(db);
@@ -227,7 +250,7 @@ test('a request during an idle stop is not sent to the dying process; the wake w
   const h = await startSupervisor(t, configText(service('api', 'ignore-sigterm.mjs', 'idle_timeout = 0.3')));
   const first = await h.supervisor.spawn('api', 'a', { wait: true });
   const handle = h.supervisor.get('api', 'a')!;
-  await until('the idle stop to begin', () => handle.state === 'idle');
+  await waitFor(() => handle.state === 'idle', 15_000, 'the idle stop to begin');
   assert.ok(alive(first.pid!), 'the old process is still shutting down (it ignores SIGTERM)');
   await h.supervisor.ensureReady(handle);
   assert.ok(!alive(first.pid!), 'the old process was gone before the new one answered');
@@ -241,7 +264,7 @@ test('open connections survive a crash and restart without the count going wrong
   await h.supervisor.spawn('api', 'a', { wait: true });
   const handle = h.supervisor.get('api', 'a')!;
   handle.connectionOpened();
-  await until('a restart', () => h.lifecycle.some((e) => e.kind === 'restart'));
+  await waitFor(() => h.lifecycle.some((e) => e.kind === 'restart'), 15_000, 'a restart');
   handle.connectionClosed();
   assert.equal(handle.openConnections, 0);
 });

@@ -5,13 +5,13 @@
  */
 import type { Config, Isolation, ServiceConfig } from '../config/types.js';
 import { TenementError } from '../core/errors.js';
-import { assertName } from '../core/names.js';
-import type { EventBus } from '../observability/events.js';
+import { canSpawn, hasProcess, healthOf, isServing, refusesRequests, requestOutcome } from '../core/lifecycle.js';
+import { assertName, formatInstanceName } from '../core/names.js';
+import type { EventBus } from '../core/events.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { InstanceStore, InstanceRow } from '../store/instances.js';
 import { Instance, type InstanceContext } from './instance.js';
-import { hasProcess, healthOf } from './state.js';
 import type { InstanceHandle, InstanceInfo, SpawnOptions, SupervisorApi } from './types.js';
 
 export interface SupervisorDeps {
@@ -62,7 +62,7 @@ export class Supervisor implements SupervisorApi {
     for (const row of store.all()) {
       const svc = this.config.services[row.service];
       if (svc === undefined) {
-        this.deps.logger.warn({ instance: `${row.service}:${row.id}` }, 'registered instance of a service that is no longer in the config: left alone');
+        this.deps.logger.warn({ instance: formatInstanceName(row.service, row.id) }, 'registered instance of a service that is no longer in the config: left alone');
         continue;
       }
       const instance = this.add(svc, row.id, row.weight, row.restarts);
@@ -92,21 +92,17 @@ export class Supervisor implements SupervisorApi {
 
   ensureReady(handle: InstanceHandle): Promise<void> {
     const instance = handle as Instance;
-    switch (instance.state) {
-      case 'running':
-      case 'degraded':
+    switch (requestOutcome(instance.state)) {
+      case 'serve':
         return Promise.resolve();
-      case 'held':
-      case 'failed':
+      case 'refuse':
         return Promise.reject(new TenementError('invalid_state', `${instance.name} is ${instance.state}`));
-      case 'unhealthy':
+      case 'join-start':
+      case 'await-restart':
         return instance.waitUntilRunning(instance.serviceConfig.startupTimeoutMs);
-      case 'idle':
-      case 'stopped':
+      case 'wake':
         this.deps.store.setDesired(instance.service, instance.id, 'running');
         return instance.start('wake');
-      case 'starting':
-        return instance.waitUntilRunning(instance.serviceConfig.startupTimeoutMs);
     }
   }
 
@@ -129,20 +125,22 @@ export class Supervisor implements SupervisorApi {
   }
 
   async spawn(service: string, id: string, options: SpawnOptions = {}): Promise<InstanceInfo> {
-    assertName('service', service);
-    assertName('id', id);
     const svc = this.service(service);
     if (options.weight !== undefined) assertWeight(options.weight);
     let instance = this.byService.get(service)?.get(id);
-    if (instance !== undefined) {
-      if (instance.state === 'running' || instance.state === 'degraded' || instance.state === 'starting') {
-        throw new TenementError('already_exists', `${instance.name} is already ${instance.state}`, { hint: `use ten restart ${instance.name} to restart it` });
-      }
-      if (options.weight !== undefined) this.applyWeight(instance, options.weight);
-    } else {
+    if (instance === undefined) {
       instance = this.register(svc, id, options.weight ?? DEFAULT_WEIGHT);
+    } else {
+      if (!canSpawn(instance.state)) {
+        throw new TenementError('already_exists', `${instance.name} is already ${instance.state}`, {
+          hint: refusesRequests(instance.state) ? `use \`ten restart ${instance.name}\`` : `use \`ten restart ${instance.name}\` to restart it`,
+        });
+      }
+      const weight = options.weight ?? instance.weight;
+      this.deps.store.setRunning(service, id, weight);
+      this.applyWeight(instance, weight);
     }
-    await this.launch(instance, 'spawn', options.wait === true);
+    await this.startNow(instance, 'spawn', options.wait === true);
     return this.toInfo(instance, Date.now());
   }
 
@@ -205,6 +203,11 @@ export class Supervisor implements SupervisorApi {
 
   private async launch(instance: Instance, cause: 'spawn' | 'start', wait: boolean): Promise<void> {
     this.deps.store.setDesired(instance.service, instance.id, 'running');
+    await this.startNow(instance, cause, wait);
+  }
+
+  /** Starts a registration whose desired state is already `running` in the store. */
+  private async startNow(instance: Instance, cause: 'spawn' | 'start', wait: boolean): Promise<void> {
     instance.resetRestartWindow();
     const started = instance.start(cause);
     if (wait) await started;
@@ -244,7 +247,7 @@ export class Supervisor implements SupervisorApi {
     if (row.pid === null || row.startTime === null) return;
     const svc = this.config.services[row.service];
     const runtime = this.deps.runtimes[svc?.isolation ?? 'process'];
-    const instance = `${row.service}:${row.id}`;
+    const instance = formatInstanceName(row.service, row.id);
     const stopped = await runtime.reap({ instance, pid: row.pid, startTime: row.startTime }, svc?.stopTimeoutMs ?? 10_000);
     if (stopped) this.deps.logger.info({ instance }, 'stopped a process left by a previous server');
     this.deps.store.clearProcess(row.service, row.id);
@@ -270,13 +273,13 @@ export class Supervisor implements SupervisorApi {
     }
   }
 
-  private service(name: string): ServiceConfig {
-    const svc = this.config.services[name];
-    if (svc === undefined) {
-      const known = Object.keys(this.config.services).join(', ') || 'none';
-      throw new TenementError('service_not_found', `no service "${name}" in the config (services: ${known})`);
-    }
-    return svc;
+  service(name: string): ServiceConfig {
+    const services = this.config.services;
+    if (Object.hasOwn(services, name)) return services[name]!;
+    const known = Object.keys(services);
+    throw new TenementError('service_not_found', `no service "${name}" in the config`, {
+      hint: known.length > 0 ? `services: ${known.join(', ')}` : 'add a [service.NAME] table to tenement.toml',
+    });
   }
 
   private require(service: string, id: string): Instance {
@@ -291,7 +294,7 @@ export class Supervisor implements SupervisorApi {
 
   private toInfo(i: Instance, now: number): InstanceInfo {
     const uptime = i.uptimeMs(now);
-    const live = i.state === 'running' || i.state === 'degraded';
+    const live = isServing(i.state);
     return {
       instance: i.name,
       service: i.service,

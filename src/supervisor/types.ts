@@ -4,8 +4,8 @@
  * @module
  */
 import type { Config, Isolation, ServiceConfig } from '../config/types.js';
-import type { EventBus } from '../observability/events.js';
-import type { Health, InstanceState } from './state.js';
+import type { EventBus } from '../core/events.js';
+import type { Health, InstanceState } from '../core/lifecycle.js';
 
 /** One instance as `GET /api/instances` and `ten ps --json` show it (SPEC §7). */
 export interface InstanceInfo {
@@ -67,6 +67,8 @@ export interface SupervisorApi {
   /** For `auto_spawn` services: registers and starts `service:id`; `max_instances` if full. */
   autoSpawn(service: string, id: string): Promise<InstanceHandle>;
 
+  /** A configured service; `service_not_found` (with the known ones as a hint) otherwise. */
+  service(name: string): ServiceConfig;
   list(): InstanceInfo[];
   info(service: string, id: string): InstanceInfo;
   spawn(service: string, id: string, options?: SpawnOptions): Promise<InstanceInfo>;

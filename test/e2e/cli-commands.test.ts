@@ -3,7 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { parseConfig } from '../../src/config/load.js';
 import { runTen, startDaemon, tempDir } from '../helpers/daemon.js';
 
 const CONFIG = `
@@ -92,6 +95,33 @@ test('the everyday commands print what the README shows', async (t) => {
   });
 });
 
+test('ten spawn is one HTTP call whose answer carries the outcome and the URL', async (t) => {
+  const d = await startDaemon(t, { config: CONFIG });
+  // A recording forwarder between the CLI and the server: every request the CLI makes passes it.
+  const seen: string[] = [];
+  const recorder = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    const upstream = request({ host: '127.0.0.1', port: d.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => recorder.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => recorder.close(() => resolve())));
+  const via = { TENEMENT_SERVER: `http://127.0.0.1:${(recorder.address() as AddressInfo).port}` };
+
+  const r = await d.ten(['spawn', 'notes:carol'], via);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(seen, ['POST /api/instances']);
+  assert.equal(r.stdout.trimEnd().split('\n').at(-1), `http://carol.notes.localhost:${d.port}/`, 'the URL names the port the server was reached on');
+  seen.length = 0;
+  const quick = await d.ten(['spawn', 'notes:dave', '--no-wait'], via);
+  assert.equal(quick.code, 0, quick.stderr);
+  assert.deepEqual(seen, ['POST /api/instances']);
+  assert.match(quick.stdout, new RegExp(`^spawned notes:dave \\((starting|running)\\)\nhttp://dave\\.notes\\.localhost:${d.port}/\n$`));
+});
+
 test('token-gen works with the server stopped and prints the token alone, indented', async (t) => {
   const dir = tempDir(t);
   const dataDir = join(dir, 'data');
@@ -107,6 +137,30 @@ test('token-gen works with the server stopped and prints the token alone, indent
   assert.match(list.stdout, /^ID +SCOPE +CREATED\ntok_[0-9a-f]{8} +admin +\d+s ago\ntok_[0-9a-f]{8} +tenant alice +\d+s ago\n$/);
   const bad = await runTen(['--data-dir', dataDir, 'token-gen', '--tenant', 'Alice']);
   assert.equal(bad.code, 2);
+});
+
+test('every default the init template shows in a comment is the default the server applies', async (t) => {
+  const dir = tempDir(t);
+  const r = await runTen(['init', '--name', 'web', '--command', 'node a.js'], {}, dir);
+  assert.equal(r.code, 0, r.stderr);
+  const written = readFileSync(join(dir, 'tenement.toml'), 'utf8');
+  // `# key = value   # why` inside a table: the key with the value it would have anyway. Keys
+  // under a commented-out table header (`# [instances]`) are examples, not defaults.
+  const commentedKey = /^# ([a-z_]+ = [^#]+?)\s*(#.*)?$/;
+  let inExample = false;
+  const uncommented = written.split('\n').map((line) => {
+    if (line.startsWith('[')) inExample = false;
+    if (line.startsWith('# [')) inExample = true;
+    return inExample ? line : commentedKey.exec(line)?.[1] ?? line;
+  }).join('\n');
+  assert.notEqual(uncommented, written, 'the template has commented keys');
+  const defaults = parseConfig(written, join(dir, 'tenement.toml'));
+  const spelledOut = parseConfig(uncommented, join(dir, 'tenement.toml'));
+  assert.deepEqual(spelledOut.settings, defaults.settings);
+  const shown = spelledOut.services.web!.asWritten;
+  for (const [key, value] of Object.entries(defaults.services.web!.asWritten)) {
+    assert.deepEqual(shown[key as keyof typeof shown], value, `service key ${key}`);
+  }
 });
 
 test('init writes a commented tenement.toml for the project here and refuses to overwrite', async (t) => {

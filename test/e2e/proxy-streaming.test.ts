@@ -6,7 +6,7 @@ import { request } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { test } from 'node:test';
 import WebSocket from 'ws';
-import { assertNoLeak, startDaemon } from '../helpers/daemon.js';
+import { assertNoLeak, startDaemon, waitFor } from '../helpers/daemon.js';
 import { APP_SERVICE, through, waitForAnswer } from './proxy-helpers.js';
 
 // The test client stands in for a local TLS terminator: its X-Forwarded-For is appended to.
@@ -84,7 +84,7 @@ test('requests and responses pass through the real server faithfully and streame
     ws.on('message', (m) => got.push(m.toString()));
     await once(ws, 'open');
     ws.send('hello there');
-    await new Promise<void>((resolve) => { const check = (): void => { if (got.length >= 2) resolve(); else setTimeout(check, 10); }; check(); });
+    await waitFor(() => got.length >= 2, 5000, () => `two WebSocket messages, got ${JSON.stringify(got)}`);
     assert.deepEqual(got, ['hello from api:prod forwarded', 'hello there']);
     ws.close();
     await once(ws, 'close');

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { APPS, TEN, isAlive, startDaemon, tempDir, waitFor } from '../helpers/daemon.js';
 
@@ -56,6 +57,22 @@ test('a bad config stops ten serve before it binds, naming the key, exit 2', asy
   // Nothing was bound: the port is still free.
   const probe = spawn(process.execPath, ['-e', `require('net').createServer().listen(${port}, '127.0.0.1', function () { this.close(); })`]);
   assert.equal(await new Promise((res) => probe.once('exit', res)), 0);
+});
+
+test('a port already in use is one coded line and exit 1', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'tenement.toml');
+  writeFileSync(file, '[service.api]\ncommand = "node app.js"\n');
+  const taken = createServer();
+  await new Promise<void>((res) => taken.listen(0, '127.0.0.1', res));
+  t.after(() => taken.close());
+  const { port } = taken.address() as AddressInfo;
+  const child = spawn(process.execPath, [TEN, 'serve', '--config', file, '--data-dir', join(dir, 'data'), '--port', String(port)], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+  const code = await new Promise<number | null>((res) => child.once('exit', res));
+  assert.equal(code, 1);
+  assert.equal(stderr, `error: port ${port} on 127.0.0.1 is already in use\nhint: choose another with --port\n`);
 });
 
 test('SIGTERM stops every instance, grandchildren included, and exits 0', async (t) => {

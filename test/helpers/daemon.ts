@@ -11,6 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { request as httpRequest } from 'node:http';
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
+import { waitFor } from './wait.js';
+
+export { waitFor };
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const TEN = join(ROOT, 'bin/ten');
@@ -155,17 +158,6 @@ export function httpGet(port: number, path: string, options: HttpOptions = {}): 
     req.on('error', rej);
     req.end(options.body);
   });
-}
-
-/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, describe: string | (() => string) = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof describe === 'function' ? describe() : describe}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** Error bodies must not reveal internal paths, pids or ports. */

@@ -4,10 +4,11 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
+import { SERVICE_KEYS } from '../../config/schema.js';
 import type { ServiceConfig } from '../../config/types.js';
 import type { ConfigResponse, ServerInfoResponse, ServiceConfigResponse } from '../contract.js';
 import type { ApiRoute } from '../router.js';
-import type { ApiContext } from '../server.js';
+import type { ApiContext } from '../context.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -32,25 +33,12 @@ export function configRoutes(api: ApiContext): ApiRoute[] {
   ];
 }
 
+/** The table as written (defaults filled in, absent keys as null), with argv, absolute workdir and ids. */
 function toResponse(s: ServiceConfig, instances: readonly string[]): ServiceConfigResponse {
-  return {
-    name: s.name,
-    argv: [...s.argv],
-    workdir: s.workdir,
-    health: s.health ?? null,
-    isolation: s.isolation,
-    idle_timeout: s.idleTimeoutMs / 1000,
-    startup_timeout: s.startupTimeoutMs / 1000,
-    request_timeout: s.requestTimeoutMs / 1000,
-    stop_timeout: s.stopTimeoutMs / 1000,
-    restart: s.restart,
-    storage_persist: s.storagePersist,
-    memory_limit_mb: s.memoryLimitMb ?? null,
-    cpu_shares: s.cpuShares ?? null,
-    storage_quota_mb: s.storageQuotaMb ?? null,
-    auto_spawn: s.autoSpawn,
-    max_instances: s.maxInstances,
-    env: { ...s.env },
-    instances: [...instances],
-  };
+  const written: Record<string, unknown> = {};
+  for (const key of SERVICE_KEYS) {
+    if (key === 'command' || key === 'args' || key === 'workdir') continue;
+    written[key] = s.asWritten[key] ?? null;
+  }
+  return { name: s.name, argv: [...s.argv], workdir: s.workdir, ...written, instances: [...instances] } as ServiceConfigResponse;
 }

@@ -4,9 +4,9 @@
  * @module
  */
 import { parseInstanceName } from '../../core/names.js';
-import type { LifecycleEvent, StateChangeEvent, WeightChangeEvent } from '../../observability/events.js';
+import type { LifecycleEvent, StateChangeEvent, WeightChangeEvent } from '../../core/events.js';
 import type { ApiRoute } from '../router.js';
-import type { ApiContext } from '../server.js';
+import type { ApiContext } from '../context.js';
 
 const HEARTBEAT_MS = 15_000;
 

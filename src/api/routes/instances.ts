@@ -2,15 +2,13 @@
  * Instance routes: list, spawn, info, start/stop/restart, remove, weight, health (SPEC §7).
  * @module
  */
-import { TenementError } from '../../core/errors.js';
-import { parseInstanceName, type InstanceName } from '../../core/names.js';
-import { hasProcess } from '../../supervisor/state.js';
+import { formatInstanceName, formatInstanceUrl, parseInstanceName, type InstanceName } from '../../core/names.js';
 import {
   SpawnBodySchema, StartBodySchema, StopBodySchema, WeightBodySchema,
-  type HealthResponse, type RemoveResponse,
+  type HealthResponse, type RemoveResponse, type SpawnResponse,
 } from '../contract.js';
 import type { ApiRoute, RequestContext } from '../router.js';
-import type { ApiContext } from '../server.js';
+import type { ApiContext } from '../context.js';
 
 export function instanceRoutes(api: ApiContext): ApiRoute[] {
   const { supervisor } = api;
@@ -19,7 +17,7 @@ export function instanceRoutes(api: ApiContext): ApiRoute[] {
   function target(ctx: RequestContext): InstanceName {
     const name = parseInstanceName(ctx.params.name ?? '');
     ctx.assertCanRead(name.service, name.id);
-    ctx.setAuditTarget(`${name.service}:${name.id}`);
+    ctx.setAuditTarget(formatInstanceName(name.service, name.id));
     return name;
   }
 
@@ -36,21 +34,13 @@ export function instanceRoutes(api: ApiContext): ApiRoute[] {
       method: 'POST', path: '/api/instances', auth: 'admin', action: 'instance.spawn',
       handler: async (ctx) => {
         const body = await ctx.body(SpawnBodySchema);
-        ctx.setAuditTarget(`${body.service}:${body.id}`);
-        assertServiceExists(api, body.service);
-        const existing = supervisor.get(body.service, body.id);
-        if (existing !== undefined && (hasProcess(existing.state) || existing.state === 'failed' || existing.state === 'held')) {
-          throw new TenementError('already_exists', `${body.service}:${body.id} is already ${existing.state}`, {
-            hint: existing.state === 'failed' || existing.state === 'held'
-              ? `use \`ten restart ${body.service}:${body.id}\``
-              : `use \`ten restart ${body.service}:${body.id}\` to restart it`,
-          });
-        }
+        ctx.setAuditTarget(formatInstanceName(body.service, body.id));
         const info = await supervisor.spawn(body.service, body.id, {
           ...(body.weight === undefined ? {} : { weight: body.weight }),
           wait: body.wait,
         });
-        return { status: 201, body: info };
+        const response: SpawnResponse = { ...info, url: formatInstanceUrl(info, api.domain ?? 'localhost', ctx.req.socket.localPort ?? 0) };
+        return { status: 201, body: response };
       },
     },
     {
@@ -100,7 +90,7 @@ export function instanceRoutes(api: ApiContext): ApiRoute[] {
         const { service, id } = target(ctx);
         const purge = isTrue(ctx.query.get('purge'));
         await supervisor.remove(service, id, { purge });
-        const body: RemoveResponse = { instance: `${service}:${id}`, removed: true, purged: purge };
+        const body: RemoveResponse = { instance: formatInstanceName(service, id), removed: true, purged: purge };
         return { body };
       },
     },
@@ -113,14 +103,6 @@ export function instanceRoutes(api: ApiContext): ApiRoute[] {
       },
     },
   ];
-}
-
-export function assertServiceExists(api: ApiContext, service: string): void {
-  if (Object.hasOwn(api.config.services, service)) return;
-  const known = Object.keys(api.config.services);
-  throw new TenementError('service_not_found', `no service "${service}" in the config`, {
-    hint: known.length > 0 ? `services: ${known.join(', ')}` : 'add a [service.NAME] table to tenement.toml',
-  });
 }
 
 /** Query flags: `?purge`, `?purge=true`, `?purge=1`. */

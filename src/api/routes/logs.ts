@@ -5,7 +5,7 @@
  * @module
  */
 import { TenementError } from '../../core/errors.js';
-import { assertName } from '../../core/names.js';
+import { assertName, formatInstanceName } from '../../core/names.js';
 import type { LogCapture } from '../../observability/log-capture.js';
 import { DEFAULT_LOG_LIMIT, LOG_STREAMS, MAX_LOG_LIMIT, type LogQuery, type LogRecord, type LogStore, type LogStream } from '../../store/logs.js';
 import type { LogLine } from '../contract.js';
@@ -76,7 +76,7 @@ function readFilter(ctx: RequestContext): LogQuery {
 }
 
 function toLogLine(r: LogRecord): LogLine {
-  return { seq: r.seq, time: new Date(r.at).toISOString(), instance: `${r.service}:${r.id}`, service: r.service, id: r.id, stream: r.stream, line: r.line };
+  return { seq: r.seq, time: new Date(r.at).toISOString(), instance: formatInstanceName(r.service, r.id), service: r.service, id: r.id, stream: r.stream, line: r.line };
 }
 
 /** The live twin of the store's filter: every search word must appear in the line (any case). */

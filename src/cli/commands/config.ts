@@ -7,27 +7,28 @@ import { quote } from 'shell-quote';
 import type { ServiceConfigResponse } from '../../api/contract.js';
 import type { CliContext } from '../command.js';
 
+/** One row per key, in the server's order: a key added to the schema shows up without a change here. */
 export function formatService(s: ServiceConfigResponse): string {
-  const rows: Array<[string, string]> = [
-    ['command', quote(s.argv)],
-    ['workdir', s.workdir],
-    ['health', s.health ?? '(TCP connect)'],
-    ['isolation', s.isolation],
-    ['idle_timeout', s.idle_timeout === 0 ? 'never' : `${s.idle_timeout}s`],
-    ['startup_timeout', `${s.startup_timeout}s`],
-    ['request_timeout', `${s.request_timeout}s`],
-    ['stop_timeout', `${s.stop_timeout}s`],
-    ['restart', s.restart],
-    ['storage_persist', String(s.storage_persist)],
-    ['memory_limit_mb', s.memory_limit_mb === null ? '-' : String(s.memory_limit_mb)],
-    ['cpu_shares', s.cpu_shares === null ? '-' : String(s.cpu_shares)],
-    ['storage_quota_mb', s.storage_quota_mb === null ? '-' : String(s.storage_quota_mb)],
-    ['auto_spawn', s.auto_spawn ? `true (max_instances ${s.max_instances})` : 'false'],
-    ...Object.entries(s.env).map(([k, v]): [string, string] => [`env ${k}`, v]),
-    ['instances', s.instances.length === 0 ? '-' : s.instances.join(', ')],
-  ];
+  const rows: Array<[string, string]> = [];
+  for (const [key, value] of Object.entries(s)) {
+    if (key === 'name' || key === 'instances') continue;
+    if (key === 'env') {
+      for (const [k, v] of Object.entries(value as Record<string, string>)) rows.push([`env ${k}`, v]);
+      continue;
+    }
+    rows.push(key === 'argv' ? ['command', quote(value as string[])] : [key, formatValue(key, value)]);
+  }
+  rows.push(['instances', s.instances.length === 0 ? '-' : s.instances.join(', ')]);
   const width = Math.max(...rows.map(([k]) => k.length));
   return [`[service.${s.name}]`, ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)].join('\n');
+}
+
+/** Service times are the `*_timeout` keys, in seconds. */
+function formatValue(key: string, value: unknown): string {
+  if (value === null) return key === 'health' ? '(TCP connect)' : '-';
+  if (key === 'idle_timeout' && value === 0) return 'never';
+  if (key.endsWith('_timeout') && typeof value === 'number') return `${value}s`;
+  return String(value);
 }
 
 export function register(program: Command, ctx: CliContext): void {

@@ -3,7 +3,7 @@
  * @module
  */
 import type { Command } from 'commander';
-import { parseInstanceName } from '../../core/names.js';
+import { formatInstanceName, parseInstanceName } from '../../core/names.js';
 import type { CliContext } from '../command.js';
 
 export function register(program: Command, ctx: CliContext): void {
@@ -12,6 +12,6 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<instance>', 'SERVICE:ID')
     .action(ctx.action(async (instance: string) => {
       const { service, id } = parseInstanceName(instance);
-      return (await ctx.client().health(`${service}:${id}`)).health;
+      return (await ctx.client().health(formatInstanceName(service, id))).health;
     }));
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Command } from 'commander';
-import { parseInstanceName } from '../../core/names.js';
+import { formatInstanceName, parseInstanceName } from '../../core/names.js';
 import type { CliContext } from '../command.js';
 import { waitWithProgress } from './progress.js';
 
@@ -16,11 +16,11 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--no-wait', 'return without waiting for health')
       .action(ctx.action(async (instance: string, flags: { wait: boolean }) => {
         const { service, id } = parseInstanceName(instance);
-        const name = `${service}:${id}`;
+        const name = formatInstanceName(service, id);
         const client = ctx.client();
         const call = () => (verb === 'start' ? client.start(name, { wait: flags.wait }) : client.restart(name, { wait: flags.wait }));
         if (!flags.wait) return `${verb === 'start' ? 'started' : 'restarted'} ${name} (${(await call()).state})`;
-        const { info, elapsed } = await waitWithProgress(ctx, name, verb === 'start' ? 'starting' : 'restarting', call);
+        const { info, elapsed } = await waitWithProgress(ctx, name, verb === 'start' ? 'starting' : 'restarting', call, async () => (await client.info(name)).state);
         return `${name} is ${info.health} (${elapsed})`;
       }));
   }
@@ -31,7 +31,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--hold', 'keep it stopped: traffic gets 503 until `ten start`')
     .action(ctx.action(async (instance: string, flags: { hold?: boolean }) => {
       const { service, id } = parseInstanceName(instance);
-      const name = `${service}:${id}`;
+      const name = formatInstanceName(service, id);
       const hold = flags.hold === true;
       await ctx.client().stop(name, { hold });
       return hold ? `held ${name} (requests get 503 until \`ten start ${name}\`)` : `stopped ${name}`;

@@ -3,7 +3,8 @@
  * @module
  */
 import type { Command } from 'commander';
-import { isListedByDefault, type InstanceInfo } from '../../api/contract.js';
+import type { InstanceInfo } from '../../api/contract.js';
+import { isListedByDefault } from '../../core/lifecycle.js';
 import type { CliContext } from '../command.js';
 import { dash, formatDuration, formatTable } from '../output.js';
 

@@ -3,7 +3,7 @@
  * @module
  */
 import type { Command } from 'commander';
-import { parseInstanceName } from '../../core/names.js';
+import { formatInstanceName, parseInstanceName } from '../../core/names.js';
 import type { CliContext } from '../command.js';
 
 export function register(program: Command, ctx: CliContext): void {
@@ -13,7 +13,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--purge', 'also delete its data dir')
     .action(ctx.action(async (instance: string, flags: { purge?: boolean }) => {
       const { service, id } = parseInstanceName(instance);
-      const res = await ctx.client().remove(`${service}:${id}`, { purge: flags.purge === true });
+      const res = await ctx.client().remove(formatInstanceName(service, id), { purge: flags.purge === true });
       return res.purged ? `removed ${res.instance} and its data` : `removed ${res.instance} (data kept; --purge deletes it)`;
     }));
 }

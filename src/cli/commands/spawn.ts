@@ -1,12 +1,14 @@
 /**
  * `ten spawn SERVICE:ID | SERVICE --id ID [--weight N] [--no-wait]`: registers and starts an
- * instance, shows progress until it is healthy, and prints its URL.
+ * instance, shows progress until it is healthy, and prints its URL. One HTTP call: the spawn
+ * answer carries the outcome and the URL.
  * @module
  */
 import type { Command } from 'commander';
+import { formatInstanceName } from '../../core/names.js';
 import { parseTarget, parseWeight } from '../args.js';
 import type { CliContext } from '../command.js';
-import { instanceUrl, waitWithProgress } from './progress.js';
+import { waitWithProgress } from './progress.js';
 
 interface SpawnFlags { id?: string; weight?: number; wait: boolean }
 
@@ -19,14 +21,14 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--no-wait', 'return once registered, without waiting for health')
     .action(ctx.action(async (instance: string, flags: SpawnFlags) => {
       const { service, id } = parseTarget(instance, flags.id, 'id');
-      const name = `${service}:${id}`;
+      const name = formatInstanceName(service, id);
       const client = ctx.client();
       const body = { service, id, wait: flags.wait, ...(flags.weight === undefined ? {} : { weight: flags.weight }) };
       if (!flags.wait) {
         const info = await client.spawn(body);
-        return `spawned ${name} (${info.state})\n${await instanceUrl(client, service, id)}`;
+        return `spawned ${name} (${info.state})\n${info.url}`;
       }
-      const { elapsed } = await waitWithProgress(ctx, name, 'spawning', () => client.spawn(body));
-      return `${name} is healthy (${elapsed})\n${await instanceUrl(client, service, id)}`;
+      const { info, elapsed } = await waitWithProgress(ctx, name, 'spawning', () => client.spawn(body));
+      return `${name} is ${info.health} (${elapsed})\n${info.url}`;
     }));
 }

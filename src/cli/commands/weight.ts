@@ -3,7 +3,7 @@
  * @module
  */
 import type { Command } from 'commander';
-import { parseInstanceName } from '../../core/names.js';
+import { formatInstanceName, parseInstanceName } from '../../core/names.js';
 import { parseWeight } from '../args.js';
 import type { CliContext } from '../command.js';
 
@@ -14,7 +14,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<weight>', '0-100')
     .action(ctx.action(async (instance: string, weight: string) => {
       const { service, id } = parseInstanceName(instance);
-      const info = await ctx.client().setWeight(`${service}:${id}`, parseWeight(weight));
+      const info = await ctx.client().setWeight(formatInstanceName(service, id), parseWeight(weight));
       return `${info.instance} weight ${info.weight}`;
     }));
 }

@@ -1,10 +1,11 @@
 /**
  * The typed lifecycle event bus. The supervisor publishes; the API (SSE), the route table, logs,
- * metrics and the dashboard subscribe. Listeners must be cheap and must not throw.
+ * metrics and the dashboard subscribe. It lives in core so that publisher and subscribers depend
+ * on it rather than on each other. Listeners must be cheap and must not throw.
  * @module
  */
 import { EventEmitter } from 'node:events';
-import type { InstanceState } from '../supervisor/state.js';
+import type { InstanceState } from './lifecycle.js';
 
 export type LifecycleKind =
   | 'spawn' | 'ready' | 'crash' | 'restart' | 'idle' | 'wake' | 'stop' | 'failed'

@@ -1,0 +1,31 @@
+/**
+ * What the management API is built from: the supervisor and store it drives, and the settings of
+ * this server. Its own module so that the server and the routes both import it, not each other.
+ * @module
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+import type { EventBus } from '../core/events.js';
+import type { Db } from '../store/db.js';
+import type { Deployments } from '../supervisor/deployments.js';
+import type { SupervisorApi } from '../supervisor/types.js';
+import type { AuthLimits } from './auth.js';
+import type { ApiRoute } from './router.js';
+
+export interface ApiContext {
+  readonly supervisor: SupervisorApi;
+  /** Deploy and route swap. */
+  readonly deployments: Deployments;
+  readonly db: Db;
+  readonly events: EventBus;
+  readonly config: Config;
+  readonly logger: Logger;
+  /** Mounted beside the built-in routes: logs, telemetry, /metrics. */
+  readonly extraRoutes: readonly ApiRoute[];
+  /** Folder whose files are served at `/` (index.html for `/`). */
+  readonly dashboardDir?: string;
+  /** Base domain (`ten serve --domain`), reported by GET /api/server for instance URLs. Default `localhost`. */
+  readonly domain?: string;
+  /** Failed-auth limits; tests may shrink the window. */
+  readonly authLimits?: AuthLimits;
+}

@@ -1,0 +1,138 @@
+/**
+ * The instance lifecycle (docs/lifecycle.md): every state, the transitions allowed between them,
+ * and the questions the other layers ask about a state. The one home of these rules: a new state
+ * is one entry in INSTANCE_STATES and one row in RULES (plus its colour in the dashboard). Pure.
+ * @module
+ */
+import { TenementError } from './errors.js';
+
+export const INSTANCE_STATES = ['starting', 'running', 'degraded', 'unhealthy', 'failed', 'idle', 'stopped', 'held'] as const;
+export type InstanceState = (typeof INSTANCE_STATES)[number];
+
+/** What the user asked for; survives a server restart (the store keeps it). */
+export type DesiredState = 'running' | 'stopped' | 'idle' | 'held';
+
+export type Health = 'healthy' | 'degraded' | 'unhealthy' | 'starting' | 'stopped' | 'failed';
+
+/**
+ * What a request for the instance meets in a state:
+ * `serve` forward now · `wake` start it first (single-flight) · `join-start` a start is under way,
+ * wait for it · `await-restart` the supervisor is restarting it, wait for the next state change ·
+ * `refuse` an operator must act first (503).
+ */
+export type RequestOutcome = 'serve' | 'wake' | 'join-start' | 'await-restart' | 'refuse';
+
+interface StateRules {
+  /** States this one may change to (staying put is always allowed). */
+  readonly next: readonly InstanceState[];
+  readonly onRequest: RequestOutcome;
+  /** A process exists or is being started: shutdown must stop it, quotas watch it. */
+  readonly hasProcess: boolean;
+  /** Takes `{service}.{domain}` traffic by weight (an idle one is woken by it). */
+  readonly isPickable: boolean;
+  /** `ten ps` shows it without -a. */
+  readonly isListedByDefault: boolean;
+  /** `ten spawn` of an existing registration may start it again. */
+  readonly canSpawn: boolean;
+  readonly health: Health;
+}
+
+const RULES: Readonly<Record<InstanceState, StateRules>> = {
+  starting: {
+    next: ['running', 'unhealthy', 'stopped', 'held', 'idle', 'failed'],
+    onRequest: 'join-start', hasProcess: true, isPickable: false, isListedByDefault: true, canSpawn: false, health: 'starting',
+  },
+  running: {
+    next: ['degraded', 'unhealthy', 'idle', 'stopped', 'held', 'starting'],
+    onRequest: 'serve', hasProcess: true, isPickable: true, isListedByDefault: true, canSpawn: false, health: 'healthy',
+  },
+  degraded: {
+    next: ['running', 'unhealthy', 'idle', 'stopped', 'held', 'starting'],
+    onRequest: 'serve', hasProcess: true, isPickable: true, isListedByDefault: true, canSpawn: false, health: 'degraded',
+  },
+  unhealthy: {
+    next: ['starting', 'failed', 'stopped', 'held'],
+    onRequest: 'await-restart', hasProcess: true, isPickable: false, isListedByDefault: true, canSpawn: false, health: 'unhealthy',
+  },
+  failed: {
+    next: ['starting', 'stopped', 'held'],
+    onRequest: 'refuse', hasProcess: false, isPickable: false, isListedByDefault: true, canSpawn: false, health: 'failed',
+  },
+  idle: {
+    next: ['starting', 'stopped', 'held'],
+    onRequest: 'wake', hasProcess: false, isPickable: true, isListedByDefault: false, canSpawn: true, health: 'stopped',
+  },
+  // `failed` from `stopped`: boot restores a registration that had failed before the restart.
+  stopped: {
+    next: ['starting', 'held', 'idle', 'failed'],
+    onRequest: 'wake', hasProcess: false, isPickable: false, isListedByDefault: false, canSpawn: true, health: 'stopped',
+  },
+  held: {
+    next: ['starting', 'stopped'],
+    onRequest: 'refuse', hasProcess: false, isPickable: false, isListedByDefault: true, canSpawn: false, health: 'stopped',
+  },
+};
+
+/** A state change the table does not allow: a bug in tenement, never a user error. */
+export class IllegalTransitionError extends TenementError {
+  readonly from: InstanceState;
+  readonly to: InstanceState;
+
+  constructor(instance: string, from: InstanceState, to: InstanceState) {
+    super('internal', `${instance}: illegal state change ${from} -> ${to}`);
+    this.from = from;
+    this.to = to;
+  }
+}
+
+export function canTransition(from: InstanceState, to: InstanceState): boolean {
+  return from === to || RULES[from].next.includes(to);
+}
+
+/** Throws IllegalTransitionError unless `from → to` is in the table. */
+export function assertTransition(instance: string, from: InstanceState, to: InstanceState): void {
+  if (!canTransition(from, to)) throw new IllegalTransitionError(instance, from, to);
+}
+
+export function requestOutcome(state: InstanceState): RequestOutcome {
+  return RULES[state].onRequest;
+}
+
+/** Running or degraded: a request can be forwarded now. */
+export function isServing(state: InstanceState): boolean {
+  return RULES[state].onRequest === 'serve';
+}
+
+/** Idle or stopped: a request starts it. */
+export function canWake(state: InstanceState): boolean {
+  return RULES[state].onRequest === 'wake';
+}
+
+/** Held or failed: requests get 503 and nothing routes to it until an operator acts. */
+export function refusesRequests(state: InstanceState): boolean {
+  return RULES[state].onRequest === 'refuse';
+}
+
+/** States in which the instance has (or is getting) a live process. */
+export function hasProcess(state: InstanceState): boolean {
+  return RULES[state].hasProcess;
+}
+
+/** States a `{service}.{domain}` request may be sent to (idle ones are woken). */
+export function isPickable(state: InstanceState): boolean {
+  return RULES[state].isPickable;
+}
+
+/** `ten ps` without -a: instances with a process, or failed/held. */
+export function isListedByDefault(state: InstanceState): boolean {
+  return RULES[state].isListedByDefault;
+}
+
+/** Whether `ten spawn` may start an already registered instance in this state. */
+export function canSpawn(state: InstanceState): boolean {
+  return RULES[state].canSpawn;
+}
+
+export function healthOf(state: InstanceState): Health {
+  return RULES[state].health;
+}
