@@ -203,7 +203,7 @@ export class RawConnection implements ForwardClient {
         this.refuse(head);
         break;
       }
-      pending.reset(buf.subarray(end));
+      pending.reset(end === buf.length ? null : buf.subarray(end));
       this.startExchange(head);
     }
     this.isParsing = false;
@@ -278,7 +278,7 @@ export class RawConnection implements ForwardClient {
     this.statusCode = head.status;
     this.isAnswered = true;
     const close = this.wantsClose || this.owner.isClosing || this.phase === Phase.Body;
-    this.wantsClose = this.writer.head(head, { isHeadRequest: this.isHeadRequest, isHttp10: this.isHttp10, close, date: this.owner.date });
+    this.wantsClose = this.writer.head(head, this.isHeadRequest, this.isHttp10, close, this.owner.date);
   }
 
   respondData(chunk: Buffer): boolean {

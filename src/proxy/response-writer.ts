@@ -11,16 +11,6 @@ import type { ResponseHead } from './response-head.js';
 /** Answers up to this size are written together with their head as one latin1 string. */
 const SMALL_BODY_BYTES = 4096;
 
-/** What the head written for one exchange depends on besides the instance's answer. */
-export interface ExchangeFacts {
-  readonly isHeadRequest: boolean;
-  /** An HTTP/1.0 client: no chunked bodies; keep-alive only when asked for. */
-  readonly isHttp10: boolean;
-  /** The connection closes after this answer so far. */
-  readonly close: boolean;
-  readonly date: string;
-}
-
 export class ResponseWriter {
   private isChunked = false;
   /** The response head, held back to go out with the first body bytes. */
@@ -34,10 +24,12 @@ export class ResponseWriter {
     this.pendingHead = null;
   }
 
-  /** Writes or holds the head. Returns whether the connection closes after this answer. */
-  head(head: ResponseHead, facts: ExchangeFacts): boolean {
+  /**
+   * Writes or holds the head. `isHttp10`: no chunked bodies, keep-alive only when asked for;
+   * `close`: the connection closes after this answer so far. Returns whether it closes after all.
+   */
+  head(head: ResponseHead, isHeadRequest: boolean, isHttp10: boolean, close: boolean, date: string): boolean {
     const status = head.status;
-    let close = facts.close;
     this.isChunked = false;
     let out = `HTTP/1.1 ${status} ${head.statusText === '' ? STATUS_CODES[status] ?? '' : head.statusText}\r\n`;
     const headers = head.headers;
@@ -47,20 +39,20 @@ export class ResponseWriter {
       if (name.length === 4 && name.toLowerCase() === 'date') hasDate = true;
       out += `${name}: ${headers[i + 1]!}\r\n`;
     }
-    if (!hasDate) out += `Date: ${facts.date}\r\n`;
-    if (!facts.isHeadRequest && !hasNoBody(status) && head.contentLength < 0) {
+    if (!hasDate) out += `Date: ${date}\r\n`;
+    if (!isHeadRequest && !hasNoBody(status) && head.contentLength < 0) {
       // An HTTP/1.0 client knows no chunks: its body ends when the connection does.
-      if (facts.isHttp10) close = true;
+      if (isHttp10) close = true;
       else {
         this.isChunked = true;
         out += 'Transfer-Encoding: chunked\r\n';
       }
     }
     if (close) out += 'Connection: close\r\n';
-    else if (facts.isHttp10) out += 'Connection: keep-alive\r\n';
+    else if (isHttp10) out += 'Connection: keep-alive\r\n';
     out += '\r\n';
     // A sized answer sends head and body together; a streamed one (SSE) gets its head now.
-    if (head.contentLength > 0 && !facts.isHeadRequest) this.pendingHead = out;
+    if (head.contentLength > 0 && !isHeadRequest) this.pendingHead = out;
     else this.socket.write(out, 'latin1');
     return close;
   }

@@ -67,6 +67,7 @@ export interface ConnectionOwner {
 }
 
 const MAX_HEAD_BYTES = 64 * 1024;
+const CRLF2 = Buffer.from('\r\n\r\n', 'latin1');
 
 const enum Phase { Idle, Head, Length, UntilClose, Chunked }
 
@@ -260,7 +261,7 @@ export class UpstreamConnection implements ChunkSink {
       switch (this.phase) {
         case Phase.Head: {
           const view = this.head.append(off === 0 ? buf : buf.subarray(off));
-          const end = view.indexOf('\r\n\r\n', Math.max(0, this.head.scanned - 3), 'latin1');
+          const end = view.indexOf(CRLF2, Math.max(0, this.head.scanned - 3));
           if (end < 0) {
             if (view.length > MAX_HEAD_BYTES) return this.fail('invalid', 'response head larger than 64 KiB');
             this.head.scanned = view.length;
