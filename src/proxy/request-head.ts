@@ -8,6 +8,7 @@
 import { METHODS } from 'node:http';
 import { TCHAR } from './chunked.js';
 import { noConnectionTokens, readConnection } from './headers.js';
+import type { ConnectionTokens } from './headers.js';
 
 export const MAX_REQUEST_HEAD_BYTES = 16 * 1024;
 
@@ -104,7 +105,7 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Reque
     method, target, isHttp11, rawHeaders: [], host: undefined, contentLength: -1, isChunked: false,
     wantsClose: !isHttp11, connectionListed: null, upgrade: undefined, expectsContinue: false, hasUnknownExpectation: false,
   };
-  const connection = noConnectionTokens();
+  let connection: ConnectionTokens | null = null;
   let hostCount = 0;
   let lengthCount = 0;
   let encodingCount = 0;
@@ -152,7 +153,7 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Reque
         if (name.toLowerCase() === 'upgrade') head.upgrade = value;
         break;
       case 10:
-        if (name.toLowerCase() === 'connection') readConnection(value, connection);
+        if (name.toLowerCase() === 'connection') readConnection(value, (connection ??= noConnectionTokens()));
         break;
       case 14:
         if (name.toLowerCase() === 'content-length') {
@@ -176,9 +177,11 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Reque
   if (head.isChunked && !isHttp11) return 400;
   // Host (RFC 9112 §3.2): exactly one in HTTP/1.1, at most one in HTTP/1.0.
   if (hostCount > 1 || (isHttp11 && hostCount === 0)) return 400;
-  head.wantsClose = connection.close || (!isHttp11 && !connection.keepAlive);
-  head.connectionListed = connection.listed;
+  if (connection !== null) {
+    head.wantsClose = connection.close || (!isHttp11 && !connection.keepAlive);
+    head.connectionListed = connection.listed;
+  }
   // An upgrade needs both headers (RFC 9110 §7.8); one with a body is served as a plain request.
-  if (!connection.upgrade || head.isChunked || head.contentLength > 0) head.upgrade = undefined;
+  if (connection === null || !connection.upgrade || head.isChunked || head.contentLength > 0) head.upgrade = undefined;
   return head;
 }

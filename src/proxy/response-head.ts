@@ -6,8 +6,8 @@
  * head-parsers.fuzz.test.ts.
  * @module
  */
-import { TCHAR } from './chunked.js';
 import { isHopByHop, isRemovableByConnection, noConnectionTokens, readConnection } from './headers.js';
+import type { ConnectionTokens } from './headers.js';
 
 export interface ResponseHead {
   status: number;
@@ -24,72 +24,50 @@ export interface ResponseHead {
   upgrade: string | undefined;
 }
 
-const CR = 13;
-const LF = 10;
 const SP = 32;
 const HTAB = 9;
 const DIGITS = /^[0-9]{1,15}$/;
-
-/** A byte allowed in a field value or reason phrase: VCHAR, obs-text, SP, HTAB. */
-function isValueByte(c: number): boolean {
-  return c >= SP ? c !== 127 : c === HTAB;
-}
+/** status-line = HTTP-version SP 3DIGIT [SP reason-phrase]; the reason without control characters but HTAB. */
+// eslint-disable-next-line no-control-regex -- control characters are what is refused
+const STATUS_LINE = /^HTTP\/1\.([01]) ([0-9]{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?$/;
+/** tchar of RFC 9110 §5.6.2: a header name is one token. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A control character other than HTAB (CR and LF included: a line holds none). */
+// eslint-disable-next-line no-control-regex -- control characters are what is refused
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 
 /**
  * Parses buf[start, end) where `end` is just past the blank line. Returns the head, or a short
- * reason why it is not valid HTTP/1.1 (for the instance's log).
+ * reason why it is not valid HTTP/1.1 (for the instance's log). Works on the head as one latin1
+ * string so that the checks run as native searches.
  */
 export function parseResponseHead(buf: Buffer, start: number, end: number): ResponseHead | string {
-  // status-line = HTTP-version SP 3DIGIT [SP reason-phrase] CRLF
-  let i = start;
-  if (end - start < 14 || buf.toString('latin1', i, i + 7) !== 'HTTP/1.' || (buf[i + 7] !== 48 && buf[i + 7] !== 49) || buf[i + 8] !== SP) return 'invalid status line';
-  const isHttp10 = buf[i + 7] === 48;
-  let status = 0;
-  for (let k = i + 9; k < i + 12; k++) {
-    const d = buf[k]! - 48;
-    if (d < 0 || d > 9) return 'invalid status line';
-    status = status * 10 + d;
-  }
-  if (status < 100 || status > 599) return 'invalid status code';
-  i += 12;
-  let statusText = '';
-  if (buf[i] === SP) {
-    const reasonStart = ++i;
-    while (buf[i] !== CR && i < end && isValueByte(buf[i]!)) i++;
-    statusText = buf.toString('latin1', reasonStart, i);
-  }
-  if (buf[i] !== CR || buf[i + 1] !== LF) return 'invalid status line';
-  i += 2;
+  const text = buf.toString('latin1', start, end - 2);
+  let lineEnd = text.indexOf('\r\n');
+  const status = STATUS_LINE.exec(text.slice(0, lineEnd));
+  if (status === null) return 'invalid status line';
+  const code = Number(status[2]);
+  if (code < 100 || code > 599) return 'invalid status code';
 
-  const out: ResponseHead = { status, statusText, headers: [], contentLength: -1, isChunked: false, isKeepAlive: !isHttp10, upgrade: undefined };
-  const connection = noConnectionTokens();
+  const out: ResponseHead = { status: code, statusText: status[3] ?? '', headers: [], contentLength: -1, isChunked: false, isKeepAlive: status[1] === '1', upgrade: undefined };
+  let connection: ConnectionTokens | null = null;
   let lengthCount = 0;
   let encodingCount = 0;
-  const fieldsEnd = end - 2;
-  while (i < fieldsEnd) {
-    const nameStart = i;
-    while (TCHAR[buf[i]!] === 1) i++;
+  for (let pos = lineEnd + 2; pos < text.length; pos = lineEnd + 2) {
+    lineEnd = text.indexOf('\r\n', pos);
+    const colon = text.indexOf(':', pos);
     // Also refuses obs-fold (a line starting with whitespace) and whitespace before the colon.
-    if (i === nameStart || buf[i] !== 58 /* : */) return 'invalid header name';
-    const nameEnd = i++;
-    while (buf[i] === SP || buf[i] === HTAB) i++;
-    const valueStart = i;
-    let valueEnd = i;
-    for (;;) {
-      const c = buf[i]!;
-      if (c === CR) {
-        if (buf[i + 1] !== LF) return 'invalid header value';
-        break;
-      }
-      if (!isValueByte(c)) return 'invalid header value';
-      i++;
-      if (c !== SP && c !== HTAB) valueEnd = i;
-    }
+    if (colon < 0 || colon > lineEnd) return 'invalid header name';
+    const name = text.slice(pos, colon);
+    if (!TOKEN.test(name)) return 'invalid header name';
+    let valueStart = colon + 1;
+    let valueEnd = lineEnd;
+    while (valueStart < valueEnd && isOws(text.charCodeAt(valueStart))) valueStart++;
+    while (valueEnd > valueStart && isOws(text.charCodeAt(valueEnd - 1))) valueEnd--;
+    const value = text.slice(valueStart, valueEnd);
+    if (CONTROL.test(value)) return 'invalid header value';
     // Framing values are taken only as plain tokens: parsers disagree on trailing whitespace.
-    const hasTrailingOws = valueEnd < i;
-    i += 2;
-    const name = buf.toString('latin1', nameStart, nameEnd);
-    const value = buf.toString('latin1', valueStart, valueEnd);
+    const hasTrailingOws = valueEnd < lineEnd;
     const lower = name.toLowerCase();
     if (lower === 'content-length') {
       lengthCount++;
@@ -100,27 +78,32 @@ export function parseResponseHead(buf: Buffer, start: number, end: number): Resp
         encodingCount++;
         if (hasTrailingOws || value.toLowerCase() !== 'chunked') return 'unsupported Transfer-Encoding';
         out.isChunked = true;
-      } else if (lower === 'connection') readConnection(value, connection);
+      } else if (lower === 'connection') readConnection(value, (connection ??= noConnectionTokens()));
       else if (lower === 'upgrade') out.upgrade = value;
       continue;
     }
     out.headers.push(name, value);
   }
-  if (i !== fieldsEnd) return 'invalid header line';
   if (lengthCount > 1) return 'more than one Content-Length';
   if (encodingCount > 1) return 'more than one Transfer-Encoding';
   if (lengthCount === 1 && encodingCount === 1) return 'both Content-Length and Transfer-Encoding';
-  if (connection.listed !== null) {
+  if (connection !== null) {
     const headers = out.headers;
-    for (let k = headers.length - 2; k >= 0; k -= 2) {
-      if (isRemovableByConnection(headers[k]!.toLowerCase(), connection.listed)) headers.splice(k, 2);
+    if (connection.listed !== null) {
+      for (let k = headers.length - 2; k >= 0; k -= 2) {
+        if (isRemovableByConnection(headers[k]!.toLowerCase(), connection.listed)) headers.splice(k, 2);
+      }
     }
+    if (connection.close) out.isKeepAlive = false;
+    else if (connection.keepAlive) out.isKeepAlive = true;
   }
-  if (connection.close) out.isKeepAlive = false;
-  else if (connection.keepAlive) out.isKeepAlive = true;
   // A body delimited only by the connection closing leaves nothing to reuse.
-  if (!out.isChunked && out.contentLength < 0 && !hasNoBody(status)) out.isKeepAlive = false;
+  if (!out.isChunked && out.contentLength < 0 && !hasNoBody(code)) out.isKeepAlive = false;
   return out;
+}
+
+function isOws(c: number): boolean {
+  return c === SP || c === HTAB;
 }
 
 /** Statuses that never carry a body, whatever the headers say. */
