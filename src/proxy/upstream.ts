@@ -304,8 +304,8 @@ export class UpstreamConnection implements ChunkSink {
   private onHead(head: ResponseHead, buf: Buffer, off: number): boolean {
     const status = head.status;
     if (status === 101) {
-      if (!this.isUpgrade) {
-        this.fail('invalid', '101 Switching Protocols to a request that asked for no upgrade');
+      if (!this.isUpgrade || head.upgrade === undefined) {
+        this.fail('invalid', this.isUpgrade ? '101 Switching Protocols without Upgrade' : '101 Switching Protocols to a request that asked for no upgrade');
         return false;
       }
       const sink = this.sink!;
