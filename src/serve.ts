@@ -11,10 +11,11 @@ import { loadConfig } from './config/load.js';
 import type { Isolation } from './config/types.js';
 import { TenementError } from './core/errors.js';
 import { EventBus } from './core/events.js';
-import { formatInstanceUrl } from './core/names.js';
+import { DASHBOARD_LABEL, formatInstanceUrl } from './core/names.js';
 import { createManagementHandler } from './api/server.js';
 import { ensureAdminToken, TOKEN_FILE } from './api/auth.js';
 import { logRoutes } from './api/routes/logs.js';
+import { DEFAULT_SSE_LIMITS, SseStreams } from './api/sse.js';
 import { metricsRoutes } from './api/routes/metrics.js';
 import { telemetryRoutes } from './api/routes/telemetry.js';
 import { createLogger } from './observability/logger.js';
@@ -87,9 +88,11 @@ export async function serve(options: ServeOptions): Promise<void> {
   const metrics = new Metrics({ supervisor, events, stats, logLines: capture, resources: sampler });
   const quota = enforceStorageQuotas(supervisor, events);
 
+  const sse = new SseStreams({ ...DEFAULT_SSE_LIMITS, maxClients: config.settings.maxSseClients },
+    () => logger.info({}, 'dropped an event-stream client that stopped reading'));
   const management = createManagementHandler({
-    supervisor, deployments: new Deployments(supervisor, logger), db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR,
-    extraRoutes: [...logRoutes({ store: logStore, capture }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics })],
+    supervisor, deployments: new Deployments(supervisor, logger), db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR, sse,
+    extraRoutes: [...logRoutes({ store: logStore, capture, sse }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics })],
   });
   const server = createFrontServer({ supervisor, domain, stats, management, logger });
 
@@ -107,7 +110,11 @@ export async function serve(options: ServeOptions): Promise<void> {
   }
   const { port: boundPort } = server.address() as AddressInfo;
   const shownHost = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind;
-  out(`tenement listening on http://${shownHost}:${boundPort} (domain ${domain}; dashboard and API at http://${domain}:${boundPort}/)`);
+  const bareHasTenants = config.routing.default !== undefined || Object.keys(config.routing.path).length > 0;
+  const where = bareHasTenants
+    ? `dashboard at http://${DASHBOARD_LABEL}.${domain}:${boundPort}/, API at http://${domain}:${boundPort}/api`
+    : `dashboard and API at http://${domain}:${boundPort}/`;
+  out(`tenement listening on http://${shownHost}:${boundPort} (domain ${domain}; ${where})`);
 
   let stopping = false;
   const shutdown = async (reason: string, exitCode = 0): Promise<void> => {

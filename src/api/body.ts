@@ -41,19 +41,28 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown): z.outp
   throw new TenementError(code, message);
 }
 
+/** An API body over 1 MiB: 413, answered while the rest of the body is still arriving. */
+function tooLarge(): TenementError {
+  return new TenementError('payload_too_large', 'request body is larger than 1 MiB');
+}
+
 function readText(req: IncomingMessage): Promise<string> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) return Promise.reject(tooLarge());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
-        reject(new TenementError('bad_request', 'request body is larger than 1 MiB'));
-        req.destroy();
+        // Stop collecting, but leave the socket alone: the error hook answers 413 and discards the rest.
+        req.off('data', onData);
+        reject(tooLarge());
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });

@@ -11,6 +11,7 @@ import type { Deployments } from '../supervisor/deployments.js';
 import type { SupervisorApi } from '../supervisor/types.js';
 import type { AuthLimits } from './auth.js';
 import type { ApiRoute } from './router.js';
+import type { SseStreams } from './sse.js';
 
 export interface ApiContext {
   readonly supervisor: SupervisorApi;
@@ -28,4 +29,6 @@ export interface ApiContext {
   readonly domain?: string;
   /** Failed-auth limits; tests may shrink the window. */
   readonly authLimits?: AuthLimits;
+  /** Open event and log streams; shared with the log routes among `extraRoutes`. */
+  readonly sse: SseStreams;
 }

@@ -85,9 +85,22 @@ export function createManagementHandler(ctx: ApiContext): ManagementHandler {
   }
 
   return (req, res) => {
+    for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
     handle(req, res).catch((err: unknown) => sendError(res, err, ctx.logger));
   };
 }
+
+/**
+ * On every answer of tenement's own (dashboard, API, errors, streams): scripts, styles and
+ * requests only from this origin and no inline code (the dashboard has none), never framed, no
+ * content sniffing. A JSON answer opened as a page can run nothing.
+ */
+const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ['content-security-policy', "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"],
+  ['x-frame-options', 'DENY'],
+  ['x-content-type-options', 'nosniff'],
+  ['referrer-policy', 'no-referrer'],
+];
 
 /** `/metrics` is public only with `[settings] public_metrics = true`, whatever the route declares. */
 function withMetricsAuth(route: ApiRoute, config: Config): ApiRoute {
@@ -140,6 +153,29 @@ function sendError(res: ServerResponse, err: unknown, logger: Logger): void {
     ...(typeof retryAfterS === 'number' ? { 'retry-after': String(retryAfterS) } : {}),
   });
   res.end(payload);
+  if (e.code === 'payload_too_large') discardRestOfBody(res.req);
+}
+
+/** What a client may still send after its 413 before the connection is cut. */
+const DISCARD_LIMIT = { bytes: 16 * 1024 * 1024, ms: 10_000 };
+
+/**
+ * After a 413 the rest of the body is read and dropped, so the client reads its answer instead of
+ * a connection reset (closing a socket with unread input sends RST). Bounded in bytes and time.
+ */
+function discardRestOfBody(req: IncomingMessage): void {
+  if (req.complete) return;
+  const cut = (): void => void req.socket.destroy();
+  const timer = setTimeout(cut, DISCARD_LIMIT.ms);
+  timer.unref();
+  let discarded = 0;
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > DISCARD_LIMIT.bytes) cut();
+  });
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
 }
 
 function truncate(value: string): string {

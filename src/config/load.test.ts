@@ -58,6 +58,8 @@ test('a minimal service gets every SPEC default, times in ms', () => {
     publicMetrics: false,
     maxConnections: 10_000,
     trustedProxies: [],
+    maxSseClients: 100,
+    autoSpawnPerMinute: 10,
     tls: { enabled: false, domain: undefined, acmeEmail: undefined, acmeDirectory: 'https://acme-v02.api.letsencrypt.org/directory' },
   });
   const { asWritten, ...api } = config.services.api!;
@@ -97,6 +99,8 @@ test('good-full.toml sets every key and each one arrives in the Config', () => {
   assert.equal(config.settings.publicMetrics, true);
   assert.equal(config.settings.maxConnections, 5000);
   assert.deepEqual(config.settings.trustedProxies, ['127.0.0.1', '10.0.0.0/8', '::1/128']);
+  assert.equal(config.settings.maxSseClients, 20);
+  assert.equal(config.settings.autoSpawnPerMinute, 3);
   assert.deepEqual(config.settings.tls, {
     enabled: true,
     domain: 'example.com',

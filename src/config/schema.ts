@@ -8,7 +8,7 @@
 import { isIP } from 'node:net';
 import { parse as parseShellWords } from 'shell-quote';
 import * as z from 'zod';
-import { NAME_PATTERN, NAME_RULE } from '../core/names.js';
+import { DASHBOARD_LABEL, NAME_PATTERN, NAME_RULE } from '../core/names.js';
 import { TEMPLATE_VARIABLES, findUnknownVariables } from './interpolate.js';
 
 export const ISOLATIONS = ['process', 'namespace', 'sandbox'] as const;
@@ -90,6 +90,8 @@ const SettingsSchema = table({
   public_metrics: z.boolean().default(false),
   max_connections: positiveInt.default(10000),
   trusted_proxies: z.array(cidr).default([]),
+  max_sse_clients: positiveInt.default(100),
+  auto_spawn_per_minute: count.default(10),
   tls: TlsSchema.prefault({}),
 }).refine((s) => s.backoff_max_ms >= s.backoff_base_ms, {
   path: ['backoff_max_ms'],
@@ -110,6 +112,10 @@ const SettingsSchema = table({
   maxConnections: s.max_connections,
   /** Peers (addresses or CIDR blocks) whose X-Forwarded-For and X-Forwarded-Proto are believed. */
   trustedProxies: s.trusted_proxies,
+  /** Open `/api/events` + `/api/logs/stream` clients at once. */
+  maxSseClients: s.max_sse_clients,
+  /** New auto-spawn registrations per client address per minute; 0 = no limit. */
+  autoSpawnPerMinute: s.auto_spawn_per_minute,
   tls: s.tls,
 }));
 
@@ -205,6 +211,9 @@ export const ConfigFileSchema = table({
       ctx.addIssue({ code: 'custom', path, message: `no [service.${name}] in this file (${known})` });
     }
   };
+  const reserved = `is reserved: ${DASHBOARD_LABEL}.{domain} is the dashboard's own host`;
+  if (Object.hasOwn(file.service, DASHBOARD_LABEL)) ctx.addIssue({ code: 'custom', path: ['service', DASHBOARD_LABEL], message: `the service name "${DASHBOARD_LABEL}" ${reserved}` });
+  if (Object.hasOwn(file.routing.subdomain, DASHBOARD_LABEL)) ctx.addIssue({ code: 'custom', path: ['routing', 'subdomain', DASHBOARD_LABEL], message: `the subdomain "${DASHBOARD_LABEL}" ${reserved}` });
   for (const [name, ids] of Object.entries(file.instances)) {
     requireService(name, ['instances', name]);
     const repeated = ids.find((id, i) => ids.indexOf(id) !== i);

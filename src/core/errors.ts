@@ -18,10 +18,12 @@ export const ERROR_CATALOGUE = {
   bad_request: { status: 400, exit: 2 },
   usage: { status: 400, exit: 2 },
   invalid_config: { status: 400, exit: 2 },
+  payload_too_large: { status: 413, exit: 1 },
   // auth
   unauthorized: { status: 401, exit: 1 },
   forbidden: { status: 403, exit: 1 },
   too_many_attempts: { status: 429, exit: 1 },
+  too_many_streams: { status: 503, exit: 1 },
   // lookup and state
   not_found: { status: 404, exit: 1 },
   service_not_found: { status: 404, exit: 1 },

@@ -16,6 +16,12 @@ export function isValidName(value: string): boolean {
   return NAME_PATTERN.test(value);
 }
 
+/**
+ * `tenement.{domain}` is the dashboard's own host, which never carries tenant content (so the
+ * admin token the dashboard keeps is out of every tenant page's reach): no service may take it.
+ */
+export const DASHBOARD_LABEL = 'tenement';
+
 /** The name rule in words, for error messages. */
 export const NAME_RULE = 'lower-case letters, digits, "-" and "_", 1-63 chars, starting and ending with a letter or digit';
 

@@ -13,6 +13,8 @@ const CASES: Array<[string | undefined, RouteTarget]> = [
   ['localhost:8080', { kind: 'bare' }],
   ['127.0.0.1:8080', { kind: 'bare' }],
   ['[::1]:8080', { kind: 'bare' }],
+  ['tenement.localhost:8080', { kind: 'dashboard' }],
+  ['Tenement.LocalHost', { kind: 'dashboard' }],
   ['a.b.c.localhost', { kind: 'none' }],
   ['bad!.api.localhost', { kind: 'none' }],
   ['-x.localhost', { kind: 'none' }],
@@ -37,6 +39,7 @@ test('a custom domain routes its subdomains; localhost and IP literals stay bare
   assert.deepEqual(parseHost('localhost', 'example.com', subs), { kind: 'bare' });
   assert.deepEqual(parseHost('10.0.0.5', 'example.com', subs), { kind: 'bare' });
   assert.deepEqual(parseHost('notes.localhost', 'example.com', subs), { kind: 'none' });
+  assert.deepEqual(parseHost('tenement.example.com', 'example.com', subs), { kind: 'dashboard' });
 });
 
 test('the resolver answers the same as parseHost and stays bounded', () => {

@@ -1,17 +1,20 @@
 /**
- * Host header → route target (SPEC §3): the instance, the service, the bare domain, or nothing.
+ * Host header → route target (SPEC §3): the instance, the service, the bare domain, the dashboard's
+ * own host `tenement.{domain}`, or nothing.
  * Pure; HostResolver adds a bounded cache so a repeated Host costs one Map lookup.
  * @module
  */
-import { isValidName } from '../core/names.js';
+import { DASHBOARD_LABEL, isValidName } from '../core/names.js';
 
 export type RouteTarget =
   | { readonly kind: 'instance'; readonly service: string; readonly id: string }
   | { readonly kind: 'service'; readonly service: string }
   | { readonly kind: 'bare' }
+  | { readonly kind: 'dashboard' }
   | { readonly kind: 'none' };
 
 const BARE: RouteTarget = { kind: 'bare' };
+const DASHBOARD: RouteTarget = { kind: 'dashboard' };
 const NONE: RouteTarget = { kind: 'none' };
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
@@ -42,6 +45,7 @@ export function parseHost(rawHost: string | undefined, domain: string, subdomain
   if (host === domain || host === 'localhost' || isIpLiteral(host)) return BARE;
   if (host.length <= domain.length + 1 || !host.endsWith(domain) || host[host.length - domain.length - 1] !== '.') return NONE;
   const prefix = host.slice(0, host.length - domain.length - 1);
+  if (prefix === DASHBOARD_LABEL) return DASHBOARD;
   const dot = prefix.indexOf('.');
   if (dot < 0) {
     const mapped = Object.hasOwn(subdomains, prefix) ? subdomains[prefix] : undefined;

@@ -291,7 +291,7 @@ export class RawConnection implements ForwardClient {
   }
 
   /** A short answer of the proxy's own, or a cut once the instance's answer has begun. */
-  respondError(status: 404 | 502 | 503 | 504): void {
+  respondError(status: 404 | 429 | 502 | 503 | 504): void {
     if (this.phase === Phase.Closing || this.exchange === null) return;
     if (this.isAnswered) {
       this.cut();

@@ -20,6 +20,7 @@ import type { RouteTarget } from './host.js';
 import { serveManagement } from './management-exchange.js';
 import type { ManagementHandler } from './management-exchange.js';
 import type { RawConnection } from './raw-connection.js';
+import { AutoSpawnLimiter } from './auto-spawn-limit.js';
 import { RawFront } from './raw-front.js';
 import type { RequestHead } from './request-head.js';
 import { RouteTable } from './route-table.js';
@@ -64,7 +65,7 @@ export const SERVER_LIMITS: ServerLimits = {
 /** At most one "invalid response" event per instance per this many ms reaches its log. */
 const BAD_RESPONSE_EVENT_MS = 1000;
 
-type Resolution = InstanceRoute | 404 | 503 | 'management' | Promise<InstanceRoute | 404 | 503>;
+type Resolution = InstanceRoute | 404 | 429 | 503 | 'management' | Promise<InstanceRoute | 404 | 503>;
 
 /** `[settings] trusted_proxies` as a lookup; IPv4-mapped IPv6 peers are checked as IPv4. */
 function trustedProxies(cidrs: readonly string[]): (address: string) => boolean {
@@ -104,11 +105,16 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
   const pathOverrides = Object.entries(routing.path).sort((a, b) => b[0].length - a[0].length);
   const limits = { ...SERVER_LIMITS, ...options.limits, maxConnections: settings.maxConnections };
 
-  /** The service a bare-domain path goes to, or undefined for tenement's own handler. */
-  function bareService(url: string): string | undefined {
-    if (isManagementPath(url)) return undefined;
+  const spawnBudget = new AutoSpawnLimiter(settings.autoSpawnPerMinute);
+  // The dashboard keeps the admin token in its origin's storage: when [routing] puts tenant pages on
+  // the bare domain, the dashboard is served only on tenement.{domain} (docs in the README).
+  const bareHasTenants = routing.default !== undefined || pathOverrides.length > 0;
+
+  /** The service a bare-domain path goes to, 'management' for tenement's own handler, or 404. */
+  function bareService(url: string): string | 'management' | 404 {
+    if (isManagementPath(url)) return 'management';
     for (const [prefix, service] of pathOverrides) if (matchesPathPrefix(url, prefix)) return service;
-    return routing.default;
+    return routing.default ?? (bareHasTenants ? 404 : 'management');
   }
 
   function autoSpawn(service: string, id: string): Promise<InstanceRoute | 404 | 503> {
@@ -122,15 +128,17 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     );
   }
 
-  /** Route by Host (and path on the bare domain). */
-  function resolve(target: RouteTarget, url: string): Resolution {
+  /** Route by Host (and path on the bare domain); `address`: the client's, for the auto_spawn budget. */
+  function resolve(target: RouteTarget, url: string, address: string): Resolution {
     let service: string;
     switch (target.kind) {
       case 'none':
         return 404;
+      case 'dashboard':
+        return 'management';
       case 'bare': {
         const mapped = bareService(url);
-        if (mapped === undefined) return 'management';
+        if (mapped === 'management' || mapped === 404) return mapped;
         service = mapped;
         break;
       }
@@ -140,8 +148,9 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
       case 'instance': {
         const route = table.instance(target.service, target.id);
         if (route !== undefined) return route;
-        if (table.service(target.service)?.config.autoSpawn === true) return autoSpawn(target.service, target.id);
-        return 404;
+        if (table.service(target.service)?.config.autoSpawn !== true) return 404;
+        if (!spawnBudget.take(address)) return 429;
+        return autoSpawn(target.service, target.id);
       }
     }
     const routes = table.service(service);
@@ -168,7 +177,7 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
   function dispatch(conn: RawConnection, head: RequestHead): void {
     const url = head.target;
     const target = hosts.resolve(head.host);
-    const resolution = resolve(target, url);
+    const resolution = resolve(target, url, conn.socket.remoteAddress ?? '');
     if (resolution === 'management') {
       conn.writeTimeout = limits.requestTimeout;
       serveManagement(conn, head, management);

@@ -31,6 +31,15 @@ test('lines come back newest last, limited to the newest N', (t) => {
   assert.deepEqual(lines, ['line 7', 'line 8', 'line 9']);
 });
 
+test('with oldest, the first N after a seq come back: a resumed follow pages forward without a gap', (t) => {
+  const { store } = tempStore(t);
+  const records = Array.from({ length: 10 }, (_, i) => rec('notes', 'alice', 'stdout', `line ${i}`));
+  store.insert(records);
+  const page = store.query({ afterSeq: records[2]!.seq, limit: 3, oldest: true }).map((r) => r.line);
+  assert.deepEqual(page, ['line 3', 'line 4', 'line 5']);
+  assert.deepEqual(store.query({ afterSeq: records[2]!.seq, limit: 3 }).map((r) => r.line), ['line 7', 'line 8', 'line 9'], 'without it, the newest');
+});
+
 test('service, id, stream, time and words filters combine', (t) => {
   const { store } = tempStore(t);
   const old = Date.now() - 3_600_000;

@@ -32,6 +32,8 @@ export interface LogQuery {
   readonly search?: string | undefined;
   /** Default DEFAULT_LOG_LIMIT, at most MAX_LOG_LIMIT. */
   readonly limit?: number | undefined;
+  /** Take the oldest `limit` matches instead of the newest (to page forward from `afterSeq`). */
+  readonly oldest?: boolean | undefined;
 }
 
 export const DEFAULT_LOG_LIMIT = 100;
@@ -95,7 +97,7 @@ export class LogStore {
     if (records.length > 0) this.insertMany(records);
   }
 
-  /** Matching lines, the newest `limit` of them, oldest first. */
+  /** Matching lines, the newest `limit` of them (the oldest with `oldest`), oldest first. */
   query(q: LogQuery): LogRecord[] {
     const limit = Math.min(Math.max(Math.trunc(q.limit ?? DEFAULT_LOG_LIMIT), 1), MAX_LOG_LIMIT);
     const plan = q.search === undefined ? { match: undefined, substrings: [] } : planSearch(q.search);
@@ -115,14 +117,15 @@ export class LogStore {
     if (q.sinceMs !== undefined) { where.push('at >= ?'); params.push(q.sinceMs); }
     if (q.afterSeq !== undefined) { where.push('seq > ?'); params.push(q.afterSeq); }
     params.push(limit);
-    const sql = `SELECT seq, at, service, id, stream, line FROM logs${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
+    const sql = `SELECT seq, at, service, id, stream, line FROM logs${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${q.oldest === true ? 'ASC' : 'DESC'} LIMIT ?`;
     // One prepared statement per filter shape; there are few shapes.
     let stmt = this.queries.get(sql);
     if (stmt === undefined) {
       stmt = this.db.prepare<unknown[], LogRow>(sql);
       this.queries.set(sql, stmt);
     }
-    return stmt.all(...params).reverse();
+    const rows = stmt.all(...params);
+    return q.oldest === true ? rows : rows.reverse();
   }
 
   /** Deletes up to `maxRows` lines older than `cutoffMs`, oldest first; returns how many. */

@@ -69,6 +69,8 @@ export class Instance implements InstanceHandle {
   private crashedGeneration = -1;
   /** A stop under way: the next launch waits for it (one process per instance at a time). */
   private stopping: Promise<void> | null = null;
+  /** Why no process may be started any more (being removed, server stopping); null while it may. */
+  private retiredBecause: string | null = null;
 
   constructor(ctx: InstanceContext, serviceConfig: ServiceConfig, id: string, weight: number, restarts: number) {
     this.ctx = ctx;
@@ -107,6 +109,7 @@ export class Instance implements InstanceHandle {
    * launch). Resolves once it answers; rejects with why it did not.
    */
   start(cause: LaunchCause): Promise<void> {
+    if (this.retiredBecause !== null) return Promise.reject(this.retiredError());
     if (isServing(this.state)) return Promise.resolve();
     if (this.launching !== null) return this.launching;
     if (cause !== 'restart') clearTimeout(this.restartTimer);
@@ -115,6 +118,22 @@ export class Instance implements InstanceHandle {
     });
     this.launching = launch;
     return launch;
+  }
+
+  /**
+   * From now on nothing starts a process for this instance: no wake, restart or start. Called when
+   * a remove or the server's shutdown begins, before the stop that ends the current process.
+   */
+  retire(reason: string): void {
+    this.retiredBecause ??= reason;
+  }
+
+  get isRetired(): boolean {
+    return this.retiredBecause !== null;
+  }
+
+  retiredError(): TenementError {
+    return new TenementError('unavailable', `${this.name} is ${this.retiredBecause ?? 'retired'}`);
   }
 
   /** Forget earlier restarts: `ten start` / `ten restart` give a failed instance a fresh budget. */
@@ -142,9 +161,11 @@ export class Instance implements InstanceHandle {
   /**
    * Stops the process (SIGTERM to the group, SIGKILL after stop_timeout) and settles in `target`.
    * The state changes first, so the proxy stops sending requests to a process on its way out; a
-   * wake that arrives meanwhile starts the next process only once this one is gone.
+   * wake that arrives meanwhile starts the next process only once this one is gone. A launch that
+   * was under way is abandoned, and this resolves only once any process it started is reaped.
    */
   async stop(target: StopTarget): Promise<void> {
+    const abandoned = this.launching;
     this.generation++;
     clearTimeout(this.restartTimer);
     this.disarmHealth();
@@ -152,6 +173,7 @@ export class Instance implements InstanceHandle {
     const changed = this.state !== target;
     this.setState(target);
     await this.stopProcess();
+    await abandoned?.catch(() => undefined);
     if (changed) {
       this.lifecycle(target === 'idle' ? 'idle' : 'stop', target === 'idle' ? 'stopped after being idle' : target === 'held' ? 'stopped and held' : 'stopped');
     }
@@ -182,6 +204,11 @@ export class Instance implements InstanceHandle {
     } catch (err) {
       if (gen === this.generation) this.fail('no free port');
       throw err;
+    }
+    // Stopped (held, removed) while waiting for a port: start nothing.
+    if (gen !== this.generation) {
+      this.ctx.ports.release(port);
+      throw stoppedWhileStarting(this.name);
     }
     try {
       const dataDir = instanceDataDir(this.ctx.config.settings, this.service, this.id);

@@ -74,10 +74,14 @@ export class Supervisor implements SupervisorApi {
     await Promise.all(starts);
   }
 
-  /** Stops every process (in parallel, each within its stop_timeout); registrations stay. */
+  /**
+   * Stops every process (in parallel, each within its stop_timeout); registrations stay. A request
+   * still in flight can no longer wake anything, so no process outlives the server.
+   */
   async shutdown(): Promise<void> {
     clearInterval(this.idleSweep);
     const all = this.all();
+    for (const instance of all) instance.retire('stopping with the server');
     // Unhealthy ones too: their pending restart must not fire after shutdown.
     await Promise.all(all.map((i) => (hasProcess(i.state) ? i.stop('stopped') : undefined)));
   }
@@ -92,6 +96,8 @@ export class Supervisor implements SupervisorApi {
 
   ensureReady(handle: InstanceHandle): Promise<void> {
     const instance = handle as Instance;
+    // The proxy may hold the handle of an instance being removed: it must not wake it.
+    if (instance.isRetired) return Promise.reject(instance.retiredError());
     switch (requestOutcome(instance.state)) {
       case 'serve':
         return Promise.resolve();
@@ -131,6 +137,7 @@ export class Supervisor implements SupervisorApi {
     if (instance === undefined) {
       instance = this.register(svc, id, options.weight ?? DEFAULT_WEIGHT);
     } else {
+      if (instance.isRetired) throw instance.retiredError();
       if (!canSpawn(instance.state)) {
         throw new TenementError('already_exists', `${instance.name} is already ${instance.state}`, {
           hint: refusesRequests(instance.state) ? `use \`ten restart ${instance.name}\`` : `use \`ten restart ${instance.name}\` to restart it`,
@@ -167,6 +174,9 @@ export class Supervisor implements SupervisorApi {
 
   async remove(service: string, id: string, options: { purge?: boolean } = {}): Promise<void> {
     const instance = this.require(service, id);
+    if (instance.isRetired) throw new TenementError('instance_not_found', `${instance.name} is already being removed`);
+    // Before the stop: requests arriving while it runs must not wake a process nobody tracks.
+    instance.retire('being removed');
     await instance.stop('stopped');
     const ids = this.byService.get(service);
     ids?.delete(id);
@@ -202,6 +212,7 @@ export class Supervisor implements SupervisorApi {
   }
 
   private async launch(instance: Instance, cause: 'spawn' | 'start', wait: boolean): Promise<void> {
+    if (instance.isRetired) throw instance.retiredError();
     this.deps.store.setDesired(instance.service, instance.id, 'running');
     await this.startNow(instance, cause, wait);
   }

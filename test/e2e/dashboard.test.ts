@@ -72,8 +72,13 @@ test('the dashboard shows, drives and follows the instances', async (t) => {
   page.setDefaultTimeout(UI_TIMEOUT_MS);
   const pageErrors: string[] = [];
   page.on('pageerror', (err) => pageErrors.push(err.message));
+  // The page runs under its Content-Security-Policy header: anything it blocks is a bug.
+  const cspViolations: string[] = [];
+  page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
 
-  await page.goto(`${d.url}/`);
+  const response = await page.goto(`${d.url}/`);
+  assert.match(response?.headers()['content-security-policy'] ?? '', /frame-ancestors 'none'/);
+  assert.equal(response?.headers()['x-frame-options'], 'DENY');
 
   await t.test('a wrong token is refused with a clear message', async () => {
     await page.getByLabel('API token').fill('tnm_not-a-real-token');
@@ -151,6 +156,7 @@ test('the dashboard shows, drives and follows the instances', async (t) => {
   await t.test('the page looks right', async () => {
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     assert.deepEqual(pageErrors, []);
+    assert.deepEqual(cspViolations, []);
   });
 
   await t.test('forgetting the token returns to the form and clears the session', async () => {

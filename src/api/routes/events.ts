@@ -1,14 +1,13 @@
 /**
  * `GET /api/events`: state, lifecycle and weight changes as server-sent events. A tenant token
- * sees only its own instances; `?instance=service:id` narrows the stream to one instance.
+ * sees only its own instances; `?instance=service:id` narrows the stream to one instance. A client
+ * that stops reading is dropped (api/sse.ts).
  * @module
  */
 import { parseInstanceName } from '../../core/names.js';
 import type { LifecycleEvent, StateChangeEvent, WeightChangeEvent } from '../../core/events.js';
 import type { ApiRoute } from '../router.js';
 import type { ApiContext } from '../context.js';
-
-const HEARTBEAT_MS = 15_000;
 
 export function eventRoutes(api: ApiContext): ApiRoute[] {
   return [{
@@ -23,16 +22,9 @@ export function eventRoutes(api: ApiContext): ApiRoute[] {
       const wanted = (e: { instance: string; id: string }): boolean =>
         (tenant === null || e.id === tenant) && (only === null || e.instance === only);
 
-      const { req, res } = ctx;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-store',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
-      res.write('retry: 2000\n\n');
+      const stream = api.sse.start(ctx.res, 'retry: 2000\n\n');
       const write = (event: string, data: unknown): void => {
-        res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+        stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       };
       const onState = (e: StateChangeEvent): void => { if (wanted(e)) write('state', e); };
       const onLifecycle = (e: LifecycleEvent): void => { if (wanted(e)) write('lifecycle', e); };
@@ -40,11 +32,7 @@ export function eventRoutes(api: ApiContext): ApiRoute[] {
       api.events.on('state', onState);
       api.events.on('lifecycle', onLifecycle);
       api.events.on('weight', onWeight);
-      // Comments keep proxies and idle timeouts from closing a quiet stream.
-      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
-      heartbeat.unref();
-      req.on('close', () => {
-        clearInterval(heartbeat);
+      stream.onClose(() => {
         api.events.off('state', onState);
         api.events.off('lifecycle', onLifecycle);
         api.events.off('weight', onWeight);

@@ -10,17 +10,20 @@ import type { LogCapture } from '../../observability/log-capture.js';
 import { DEFAULT_LOG_LIMIT, LOG_STREAMS, MAX_LOG_LIMIT, type LogQuery, type LogRecord, type LogStore, type LogStream } from '../../store/logs.js';
 import type { LogLine } from '../contract.js';
 import type { ApiRoute, RequestContext } from '../router.js';
+import type { SseStreams } from '../sse.js';
 
 export interface LogRouteDeps {
   readonly store: LogStore;
   /** `flush` resolves once every line accepted before it is committed (queries then see them). */
   readonly capture: Pick<LogCapture, 'follow' | 'flush'>;
-  /** SSE keep-alive comment period (default 15 s), so proxies don't close a quiet stream. */
-  readonly heartbeatMs?: number;
+  /** Shared with /api/events: the cap on open streams, and dropping clients that stop reading. */
+  readonly sse: SseStreams;
 }
 
-/** A stream whose reader is this far behind skips lines (and says so) instead of buffering more. */
-const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** Live lines kept back while the history is sent; past this the client is too far behind. */
+const MAX_HELD_LINES = 10_000;
+/** Lines per store query when a resumed stream catches up. */
+const RESUME_PAGE = 1000;
 
 const UNIT_MS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -89,7 +92,6 @@ function liveMatcher(f: LogQuery): (r: LogRecord) => boolean {
 }
 
 export function logRoutes(deps: LogRouteDeps): ApiRoute[] {
-  const heartbeatMs = deps.heartbeatMs ?? 15_000;
   return [
     {
       method: 'GET', path: '/api/logs', auth: 'read',
@@ -108,26 +110,10 @@ export function logRoutes(deps: LogRouteDeps): ApiRoute[] {
         const tail = parseCount(ctx.query.get('tail'), 'tail', 0);
         const resumeFrom = ctx.req.headers['last-event-id'] ?? param(ctx, 'after');
         const afterSeq = typeof resumeFrom === 'string' && /^\d+$/.test(resumeFrom) ? Number(resumeFrom) : undefined;
-        const { res } = ctx;
-        res.writeHead(200, {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-store',
-          connection: 'keep-alive',
-          'x-accel-buffering': 'no',
-        });
-        res.write(': connected\n\n');
-
-        let skipped = 0;
+        const stream = deps.sse.start(ctx.res, ': connected\n\n');
+        // A client dropped for falling behind resumes where it was with Last-Event-ID.
         const send = (r: LogRecord): void => {
-          if (res.writableLength > MAX_BUFFERED_BYTES) {
-            skipped += 1;
-            return;
-          }
-          if (skipped > 0) {
-            res.write(`event: skipped\ndata: ${JSON.stringify({ count: skipped })}\n\n`);
-            skipped = 0;
-          }
-          res.write(`id: ${r.seq}\nevent: log\ndata: ${JSON.stringify(toLogLine(r))}\n\n`);
+          stream.write(`id: ${r.seq}\nevent: log\ndata: ${JSON.stringify(toLogLine(r))}\n\n`);
         };
 
         // History, then live. Following starts first and holds live lines back while the flush
@@ -138,21 +124,34 @@ export function logRoutes(deps: LogRouteDeps): ApiRoute[] {
         const unfollow = deps.capture.follow((r) => {
           if (!matches(r)) return;
           if (held === undefined) send(r);
-          else held.push(r);
+          else if (held.length < MAX_HELD_LINES) held.push(r);
+          // A client still reading its history this far behind is dropped; it resumes by Last-Event-ID.
+          else stream.drop();
         });
-        const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), heartbeatMs);
-        heartbeat.unref();
-        res.once('close', () => {
-          clearInterval(heartbeat);
-          unfollow();
-        });
+        stream.onClose(unfollow);
         await deps.capture.flush();
-        if (res.destroyed) return;
-        const history = afterSeq !== undefined
-          ? deps.store.query({ ...filter, sinceMs: undefined, afterSeq, limit: MAX_LOG_LIMIT })
-          : tail > 0 ? deps.store.query({ ...filter, limit: tail }) : [];
-        for (const r of history) send(r);
-        const sentUpTo = history.at(-1)?.seq ?? 0;
+        if (stream.isClosed) return;
+        // History can be megabytes: it goes out as fast as the client reads, not all at once. A
+        // resumed stream pages forward from where the client was, so a long gap loses nothing.
+        let sentUpTo = 0;
+        const sendAll = async (records: readonly LogRecord[]): Promise<boolean> => {
+          for (const r of records) {
+            send(r);
+            sentUpTo = r.seq;
+            if (!await stream.drained()) return false;
+          }
+          return true;
+        };
+        if (afterSeq !== undefined) {
+          sentUpTo = afterSeq;
+          for (;;) {
+            const page = deps.store.query({ ...filter, sinceMs: undefined, afterSeq: sentUpTo, limit: RESUME_PAGE, oldest: true });
+            if (!await sendAll(page)) return;
+            if (page.length < RESUME_PAGE) break;
+          }
+        } else if (tail > 0 && !await sendAll(deps.store.query({ ...filter, limit: tail }))) {
+          return;
+        }
         for (const r of held) if (r.seq > sentUpTo) send(r);
         held = undefined;
       },

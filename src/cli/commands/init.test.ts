@@ -28,4 +28,5 @@ test('the written config is valid TOML naming the service and command', () => {
   assert.equal(toml.service['my-app']?.command, 'python3 "app.py"');
   assert.equal(nameFromFolder('/srv/My App.v2'), 'my-app-v2');
   assert.equal(nameFromFolder('/srv/___'), 'app');
+  assert.equal(nameFromFolder('/home/me/Tenement'), 'app', 'the dashboard host label is reserved');
 });

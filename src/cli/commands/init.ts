@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { TenementError } from '../../core/errors.js';
-import { assertName } from '../../core/names.js';
+import { assertName, DASHBOARD_LABEL } from '../../core/names.js';
 import type { CliContext } from '../command.js';
 
 export interface DetectedApp {
@@ -38,7 +38,9 @@ export function detectApp(dir: string): DetectedApp | undefined {
 /** A name from the folder: lower-cased, other characters to "-", trimmed to one host label. */
 export function nameFromFolder(dir: string): string {
   const name = basename(resolve(dir)).toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^[-_]+|[-_]+$/g, '').slice(0, 63);
-  return name === '' ? 'app' : name.replace(/[-_]+$/, '');
+  const trimmed = name.replace(/[-_]+$/, '');
+  // "tenement" is the dashboard's host label, which no service may take.
+  return trimmed === '' || trimmed === DASHBOARD_LABEL ? 'app' : trimmed;
 }
 
 export function renderConfig(name: string, command: string): string {
@@ -52,6 +54,8 @@ data_dir = "./data"             # state store, API token, per-instance data
 # max_restarts = 3              # restarts within restart_window before "failed"
 # restart_window = 300          # s
 # port_range = [30000, 40000]   # ports handed to instances
+# auto_spawn_per_minute = 10    # new auto_spawn instances one client address may register a minute
+# trusted_proxies = []          # peers whose X-Forwarded-For/-Proto are believed, e.g. ["127.0.0.1"] behind a local Caddy
 
 [service.${name}]
 command = ${JSON.stringify(command)}
@@ -87,6 +91,9 @@ export function register(program: Command, ctx: CliContext): void {
         throw new TenementError('already_exists', `${basename(file)} already exists; not overwriting it`, { hint: 'edit it, or remove it and run `ten init` again' });
       }
       const name = flags.name === undefined ? nameFromFolder(dir) : assertName('service', flags.name);
+      if (name === DASHBOARD_LABEL) {
+        throw new TenementError('usage', `the service name "${DASHBOARD_LABEL}" is reserved: ${DASHBOARD_LABEL}.{domain} is the dashboard's own host`, { hint: 'choose another with --name' });
+      }
       const detected = flags.command === undefined ? detectApp(dir) : undefined;
       const command = flags.command ?? detected?.command;
       if (command === undefined || command.trim() === '') {
