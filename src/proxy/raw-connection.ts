@@ -75,6 +75,8 @@ export class RawConnection implements ForwardClient {
   private isHttp10 = false;
   private wantsClose = false;
   private expectsContinue = false;
+  /** The exchange is over; the rest of its request body is being read and dropped. */
+  private isDiscardingBody = false;
   private readonly writer: ResponseWriter;
   private isAnswered = false;
   private isParsing = false;
@@ -267,11 +269,15 @@ export class RawConnection implements ForwardClient {
       this.refuse(400);
       return;
     }
-    if (this.body!.isDone) {
-      this.body = null;
-      this.phase = this.exchange === null ? Phase.Head : Phase.Done;
-    }
     if (off < buf.length) this.pending.append(buf.subarray(off));
+    if (!this.body!.isDone) return;
+    this.body = null;
+    if (this.exchange !== null) this.phase = Phase.Done;
+    else {
+      // The rest of a body answered early was dropped: the connection goes on with the next request.
+      this.isDiscardingBody = false;
+      this.toNextRequest();
+    }
   }
 
   respondHead(head: ResponseHead): void {
@@ -341,11 +347,15 @@ export class RawConnection implements ForwardClient {
     this.exchange = null;
     if (exchange !== NO_EXCHANGE) exchange?.finish();
     if (this.phase === Phase.Closing) return;
-    // An unread request body (answered early) leaves the stream out of step.
-    if (this.wantsClose || this.owner.isClosing || this.phase === Phase.Body) {
+    // An unread request body (answered early) leaves the stream out of step, unless it is dropped.
+    if (this.wantsClose || this.owner.isClosing || (this.phase === Phase.Body && !this.isDiscardingBody)) {
       this.close();
       return;
     }
+    if (this.phase !== Phase.Body) this.toNextRequest();
+  }
+
+  private toNextRequest(): void {
     this.phase = Phase.Head;
     this.idleSince = this.owner.now;
     this.blockedSince = 0;
@@ -362,6 +372,11 @@ export class RawConnection implements ForwardClient {
   /** A management answer is complete; `close`: it said Connection: close. */
   endManagement(close: boolean): void {
     if (close) this.wantsClose = true;
+    else if (this.body !== null) {
+      // Answered before its body was read (413): the rest is read and dropped, as node:http does.
+      this.isDiscardingBody = true;
+      this.body.sink = null;
+    }
     this.endExchange();
   }
 
