@@ -138,6 +138,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   process.on('SIGTERM', (s) => void shutdown(s));
   process.on('SIGINT', (s) => void shutdown(s));
   // A bug in tenement itself: stop the instances in order rather than die and leave them behind.
+  // (The proxy contains its own failures: a bug there closes the one connection, see src/proxy.)
   const crash = (err: unknown): void => {
     logger.fatal({ err }, 'internal error: shutting down');
     void shutdown('internal error', 1);
