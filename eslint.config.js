@@ -27,20 +27,22 @@ export default tseslint.config(
       }],
     },
   },
-  layer(['src/core/**'], ['config', 'runtime', 'store', 'observability', 'supervisor', 'proxy', 'api', 'cli'], 'core depends on nothing'),
-  layer(['src/config/**'], ['runtime', 'store', 'observability', 'supervisor', 'proxy', 'api', 'cli'], 'config imports only core'),
-  layer(['src/store/**'], ['config', 'runtime', 'observability', 'supervisor', 'proxy', 'api', 'cli'], 'store imports only core'),
-  layer(['src/runtime/**'], ['store', 'observability', 'supervisor', 'proxy', 'api', 'cli'], 'runtime imports only core and config'),
-  layer(['src/supervisor/**'], ['observability', 'proxy', 'api', 'cli'], 'supervisor must not import observability, proxy, api or cli (it publishes on core/events)'),
-  layer(['src/observability/**'], ['proxy', 'api', 'cli'], 'observability reads the supervisor and the store; it must not import proxy, api or cli'),
-  layer(['src/proxy/**'], ['api', 'cli'], 'proxy must not import api or cli'),
-  layer(['src/api/**'], ['proxy', 'cli'], 'api must not import proxy or cli'),
+  layer(['src/core/**'], ['config', 'runtime', 'store', 'observability', 'supervisor', 'proxy', 'tls', 'api', 'cli'], 'core depends on nothing'),
+  layer(['src/config/**'], ['runtime', 'store', 'observability', 'supervisor', 'proxy', 'tls', 'api', 'cli'], 'config imports only core'),
+  layer(['src/store/**'], ['config', 'runtime', 'observability', 'supervisor', 'proxy', 'tls', 'api', 'cli'], 'store imports only core'),
+  layer(['src/runtime/**'], ['store', 'observability', 'supervisor', 'proxy', 'tls', 'api', 'cli'], 'runtime imports only core and config'),
+  layer(['src/supervisor/**'], ['observability', 'proxy', 'tls', 'api', 'cli'], 'supervisor must not import observability, proxy, tls, api or cli (it publishes on core/events)'),
+  layer(['src/observability/**'], ['proxy', 'tls', 'api', 'cli'], 'observability reads the supervisor and the store; it must not import proxy, tls, api or cli'),
+  layer(['src/proxy/**'], ['tls', 'api', 'cli'], 'proxy must not import tls, api or cli'),
+  // TLS sits in front of the proxy: it hands connections to the front server and asks its route table.
+  layer(['src/tls/**'], ['api', 'cli'], 'tls must not import api or cli'),
+  layer(['src/api/**'], ['proxy', 'tls', 'cli'], 'api must not import proxy, tls or cli'),
   {
     files: ['src/cli/**'],
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [{
-          group: ['**/config/*', '**/runtime/*', '**/supervisor/*', '**/proxy/*', '**/observability/*', '**/api/*', '!**/api/contract.js'],
+          group: ['**/config/*', '**/runtime/*', '**/supervisor/*', '**/proxy/*', '**/tls/*', '**/observability/*', '**/api/*', '!**/api/contract.js'],
           message: 'the CLI is a thin client: import only core/ and api/contract (serve and token-gen load the daemon side dynamically)',
         }],
       }],

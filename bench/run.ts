@@ -1,9 +1,10 @@
 // `npm run bench`: every benchmark of the project in one run, each measured side by side with its
-// peer (direct to the app, nginx, the app's own start). Needs wrk, nginx-light and runsc
-// (apt-get install -y wrk nginx-light runsc) and a built tree (npm run bench builds first).
-//   npm run bench                 everything (about 8 minutes on 2 cores)
+// peer (direct to the app, nginx, the app's own start). Needs wrk, nginx-light, runsc, pebble and
+// openssl (apt-get install -y wrk nginx-light runsc pebble openssl) and a built tree (npm run bench
+// builds first).
+//   npm run bench                 everything (about 11 minutes on 2 cores)
 //   npm run bench -- --quick      shorter runs, for a smoke check
-//   npm run bench -- proxy logs   only the named parts: supervisor proxy wake api logs isolation soak
+//   npm run bench -- proxy logs   only the named parts: supervisor proxy wake api logs isolation tls soak
 //   npm run bench -- soak         the chaos soak (about 70 s; not part of the default run)
 import { benchApi } from './api.js';
 import { benchIsolation } from './isolation.js';
@@ -11,8 +12,9 @@ import { benchLogs } from './logs.js';
 import { benchProxy, benchWake } from './proxy.js';
 import { benchSoak } from './soak.js';
 import { benchSupervisor, formatSupervisor } from './supervisor.js';
+import { benchTls } from './tls.js';
 
-const PARTS = ['supervisor', 'proxy', 'wake', 'api', 'logs', 'isolation', 'soak'] as const;
+const PARTS = ['supervisor', 'proxy', 'wake', 'api', 'logs', 'isolation', 'tls', 'soak'] as const;
 /** Run only when named. */
 const ON_DEMAND: readonly Part[] = ['soak'];
 type Part = (typeof PARTS)[number];
@@ -51,6 +53,9 @@ for (const part of selected) {
       break;
     case 'isolation':
       await benchIsolation(quick ? { rounds: 3 } : {});
+      break;
+    case 'tls':
+      await benchTls({ log, ...(quick ? { durationS: 4, warmupS: 1, rounds: 1, issuances: 4 } : {}) });
       break;
     case 'soak':
       await benchSoak({ log, ...(quick ? { durationS: 15 } : {}) });

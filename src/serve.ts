@@ -4,8 +4,8 @@
  * (stop accepting, stop instances, flush logs, close the store).
  * @module
  */
-import { join, relative } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { basename, join, relative } from 'node:path';
+import type { AddressInfo, Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config/load.js';
 import type { Isolation } from './config/types.js';
@@ -18,6 +18,7 @@ import { logRoutes } from './api/routes/logs.js';
 import { DEFAULT_SSE_LIMITS, SseStreams } from './api/sse.js';
 import { metricsRoutes } from './api/routes/metrics.js';
 import { telemetryRoutes } from './api/routes/telemetry.js';
+import { tlsAskRoutes } from './api/routes/tls-ask.js';
 import { createLogger } from './observability/logger.js';
 import { LogCapture } from './observability/log-capture.js';
 import { Metrics } from './observability/metrics.js';
@@ -37,6 +38,11 @@ import { LogStore } from './store/logs.js';
 import { Deployments } from './supervisor/deployments.js';
 import { enforceStorageQuotas } from './supervisor/quota-enforcement.js';
 import { Supervisor } from './supervisor/supervisor.js';
+import { routedNames } from './tls/routed-names.js';
+import type { NameRoutes } from './tls/routed-names.js';
+import { createTlsFront, HSTS_HEADERS } from './tls/tls-front.js';
+import type { TlsFront } from './tls/tls-front.js';
+import { registerTlsMetrics } from './tls/tls-metrics.js';
 
 export interface ServeOptions {
   config?: string;
@@ -52,9 +58,11 @@ export async function serve(options: ServeOptions): Promise<void> {
   const configFile = options.config ?? 'tenement.toml';
   // A bad config or a taken port is thrown to cli/main, the one place errors become exit codes.
   const config = loadConfig(configFile, { dataDir: options.dataDir });
-  const port = options.port ?? 8080;
+  const tls = config.settings.tls;
+  // With TLS on, the plain port only redirects; it is the standard one unless --port says otherwise.
+  const port = options.port ?? (tls.enabled ? 80 : 8080);
   const bind = options.bind ?? '127.0.0.1';
-  const domain = (options.domain ?? 'localhost').toLowerCase();
+  const domain = (options.domain ?? (tls.enabled ? tls.domain : undefined) ?? 'localhost').toLowerCase();
   const logger = createLogger();
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
 
@@ -90,31 +98,45 @@ export async function serve(options: ServeOptions): Promise<void> {
 
   const sse = new SseStreams({ ...DEFAULT_SSE_LIMITS, maxClients: config.settings.maxSseClients },
     () => logger.info({}, 'dropped an event-stream client that stopped reading'));
+  // Bound once the front server (and its route table) exists.
+  let nameRoutes: NameRoutes = () => false;
   const management = createManagementHandler({
     supervisor, deployments: new Deployments(supervisor, logger), db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR, sse,
-    extraRoutes: [...logRoutes({ store: logStore, capture, sse }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics })],
+    extraRoutes: [
+      ...logRoutes({ store: logStore, capture, sse }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics }),
+      ...tlsAskRoutes({ routes: (name) => nameRoutes(name) }),
+    ],
   });
-  const server = createFrontServer({ supervisor, domain, stats, management, logger });
+  const server = createFrontServer({ supervisor, domain, stats, management, logger, secureHeaders: tls.enabled ? HSTS_HEADERS : [] });
+  nameRoutes = routedNames(domain, config.routing.subdomain, server.routes);
 
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, bind, () => {
-        server.off('error', reject);
-        resolve();
-      });
+  let tlsFront: TlsFront | undefined;
+  if (tls.enabled) {
+    const tlsMetrics = registerTlsMetrics(metrics.registry);
+    tlsFront = createTlsFront({
+      settings: tls, dataDir: config.settings.dataDir, configName: basename(config.file), front: server, management,
+      routes: nameRoutes, logger, onOrder: tlsMetrics.onOrder,
     });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new TenementError('unavailable', code === 'EADDRINUSE' ? `port ${port} on ${bind} is already in use` : `cannot listen on ${bind}:${port} (${code ?? 'error'})`, { hint: 'choose another with --port' });
+    tlsMetrics.attach(tlsFront);
   }
-  const { port: boundPort } = server.address() as AddressInfo;
+  const boundPort = await listen(tlsFront?.http ?? server, port, bind, '--port');
   const shownHost = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind;
   const bareHasTenants = config.routing.default !== undefined || Object.keys(config.routing.path).length > 0;
-  const where = bareHasTenants
-    ? `dashboard at http://${DASHBOARD_LABEL}.${domain}:${boundPort}/, API at http://${domain}:${boundPort}/api`
-    : `dashboard and API at http://${domain}:${boundPort}/`;
-  out(`tenement listening on http://${shownHost}:${boundPort} (domain ${domain}; ${where})`);
+  if (tlsFront !== undefined) {
+    const httpsPort = await listen(tlsFront.https, tls.httpsPort, bind, 'https_port in [settings.tls]');
+    const base = `https://${domain}${httpsPort === 443 ? '' : `:${httpsPort}`}`;
+    const where = bareHasTenants
+      ? `dashboard at ${base.replace('https://', `https://${DASHBOARD_LABEL}.`)}/, API at ${base}/api`
+      : `dashboard and API at ${base}/`;
+    const source = tlsFront.onDemand === undefined ? 'certificates from cert_file' : `certificates on demand from ${tls.acmeDirectory}`;
+    out(`tenement listening on http://${shownHost}:${boundPort} (redirects to HTTPS) and https://${shownHost}:${httpsPort} (${source})`);
+    out(`domain ${domain}; ${where}`);
+  } else {
+    const where = bareHasTenants
+      ? `dashboard at http://${DASHBOARD_LABEL}.${domain}:${boundPort}/, API at http://${domain}:${boundPort}/api`
+      : `dashboard and API at http://${domain}:${boundPort}/`;
+    out(`tenement listening on http://${shownHost}:${boundPort} (domain ${domain}; ${where})`);
+  }
 
   let stopping = false;
   const shutdown = async (reason: string, exitCode = 0): Promise<void> => {
@@ -124,6 +146,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     }
     stopping = true;
     out(`${reason}: stopping instances…`);
+    tlsFront?.close();
     server.close();
     server.closeIdleConnections();
     quota.close();
@@ -151,9 +174,30 @@ export async function serve(options: ServeOptions): Promise<void> {
   sampler.start();
   await supervisor.boot();
   for (const info of supervisor.list()) {
-    out(`  ${info.instance.padEnd(24)} ${info.state.padEnd(9)} ${formatInstanceUrl(info, domain, boundPort)}`);
+    const url = tlsFront === undefined ? formatInstanceUrl(info, domain, boundPort) : formatInstanceUrl(info, domain, tls.httpsPort, 'https');
+    out(`  ${info.instance.padEnd(24)} ${info.state.padEnd(9)} ${url}`);
   }
   const shownDataDir = relative(process.cwd(), config.settings.dataDir);
   const cli = relative(process.cwd(), process.argv[1] ?? 'ten');
   out(`manage it with: ${cli.startsWith('..') || cli === '' ? 'ten' : cli} --server http://${shownHost}:${boundPort} --data-dir ${shownDataDir.startsWith('..') ? config.settings.dataDir : shownDataDir || '.'} ps`);
+}
+
+/** Listens, or throws the reason (a taken port, one below 1024 without the right) naming the option. */
+async function listen(server: Server, port: number, bind: string, option: string): Promise<number> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, bind, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EADDRINUSE' ? `port ${port} on ${bind} is already in use`
+      : code === 'EACCES' ? `no permission to listen on ${bind}:${port} (ports below 1024 need root or CAP_NET_BIND_SERVICE)`
+        : `cannot listen on ${bind}:${port} (${code ?? 'error'})`;
+    throw new TenementError('unavailable', why, { hint: `choose another with ${option}` });
+  }
+  return (server.address() as AddressInfo).port;
 }

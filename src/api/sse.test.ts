@@ -8,17 +8,10 @@ import { connect, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 import type { TenementError } from '../core/errors.js';
 import { SseStreams, type SseLimits, type SseStream } from './sse.js';
+import { waitFor } from '../../test/helpers/wait.js';
 
 const LIMITS: SseLimits = { maxClients: 2, maxBufferedBytes: 256 * 1024, heartbeatMs: 60_000, stallMs: 500 };
 const EVENT = `event: tick\ndata: ${'x'.repeat(1000)}\n\n`;
-
-async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** A server whose every request opens a stream and hands it to `onStream`. */
 async function serve(t: TestContext, streams: SseStreams, onStream: (s: SseStream, res: ServerResponse) => void): Promise<number> {
@@ -64,9 +57,9 @@ test('a client that stops reading is dropped once its queue passes the bound', a
     produce(s);
   });
   const c = client(port);
-  await until('the stream head', () => c.text().includes('200 OK'));
+  await waitFor(() => c.text().includes('200 OK'), 20_000, 'the stream head');
   c.socket.pause();
-  await until('the drop', () => closed);
+  await waitFor(() => closed, 20_000, 'the drop');
   assert.equal(streams.dropped, 1);
   assert.equal(streams.openCount, 0);
   c.socket.destroy();
@@ -76,11 +69,11 @@ test('a client that keeps reading is never dropped, though it gets many times th
   const streams = new SseStreams(LIMITS);
   const port = await serve(t, streams, (s) => produce(s, 4000));
   const c = client(port);
-  await until('4 MB read', () => c.received() > 4000 * EVENT.length);
+  await waitFor(() => c.received() > 4000 * EVENT.length, 20_000, '4 MB read');
   assert.equal(streams.dropped, 0);
   assert.equal(streams.openCount, 1);
   c.socket.destroy();
-  await until('the close to be seen', () => streams.openCount === 0);
+  await waitFor(() => streams.openCount === 0, 20_000, 'the close to be seen');
 });
 
 test('drained() lets a bulk writer follow the reader, and drops a reader that stalls', async (t) => {
@@ -100,15 +93,15 @@ test('drained() lets a bulk writer follow the reader, and drops a reader that st
     })();
   });
   const reader = client(port);
-  await until('the reader to get everything', () => outcomes.length === 1);
+  await waitFor(() => outcomes.length === 1, 20_000, 'the reader to get everything');
   assert.deepEqual(outcomes, [true]);
   assert.equal(streams.dropped, 0);
   reader.socket.destroy();
 
   const staller = client(port);
-  await until('the stream head', () => staller.text().includes('200 OK'));
+  await waitFor(() => staller.text().includes('200 OK'), 20_000, 'the stream head');
   staller.socket.pause();
-  await until('the stalled reader to be dropped', () => outcomes.length === 2);
+  await waitFor(() => outcomes.length === 2, 20_000, 'the stalled reader to be dropped');
   assert.deepEqual(outcomes, [true, false]);
   assert.equal(streams.dropped, 1);
   staller.socket.destroy();
@@ -119,13 +112,13 @@ test('past maxClients a stream is refused before anything is written; a closed o
   const port = await serve(t, streams, () => undefined);
   const a = client(port);
   const b = client(port);
-  await until('two streams', () => a.text().includes('200 OK') && b.text().includes('200 OK'));
+  await waitFor(() => a.text().includes('200 OK') && b.text().includes('200 OK'), 20_000, 'two streams');
   const c = client(port);
-  await until('the refusal', () => c.text().includes('503'));
+  await waitFor(() => c.text().includes('503'), 20_000, 'the refusal');
   assert.match(c.text(), /too_many_streams/);
   a.socket.destroy();
-  await until('a free slot', () => streams.openCount === 1);
+  await waitFor(() => streams.openCount === 1, 20_000, 'a free slot');
   const d = client(port);
-  await until('a new stream', () => d.text().includes('200 OK'));
+  await waitFor(() => d.text().includes('200 OK'), 20_000, 'a new stream');
   for (const x of [b, c, d]) x.socket.destroy();
 });

@@ -20,10 +20,12 @@ import { ApiClient } from './client.js';
 import type { CliContext, CommandOutput, GlobalOptions, RegisterCommand } from './command.js';
 import { resolveDataDir, resolveServer, resolveToken } from './globals.js';
 import { StatusLine } from './output.js';
+import { register as caddyCommand } from './commands/caddy.js';
 import { register as configCommand } from './commands/config.js';
 import { register as deployCommand } from './commands/deploy.js';
 import { register as healthCommand } from './commands/health.js';
 import { register as initCommand } from './commands/init.js';
+import { register as installCommand } from './commands/install.js';
 import { register as lifecycleCommands } from './commands/lifecycle.js';
 import { register as logsCommand } from './commands/logs.js';
 import { register as psCommand } from './commands/ps.js';
@@ -36,7 +38,7 @@ import { register as weightCommand } from './commands/weight.js';
 
 const COMMANDS: readonly RegisterCommand[] = [
   serveCommand, spawnCommand, lifecycleCommands, rmCommand, psCommand, healthCommand, weightCommand,
-  configCommand, logsCommand, deployCommand, routeCommand, tokenCommands, initCommand,
+  configCommand, logsCommand, deployCommand, routeCommand, tokenCommands, initCommand, installCommand, caddyCommand,
 ];
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;

@@ -36,6 +36,16 @@ for (const name of badFixtures) {
   });
 }
 
+test('cert_file and key_file pair up by position, resolved against the config folder', () => {
+  const config = parseConfig('[settings.tls]\nenabled = false\ncert_file = ["a.pem", "/etc/ssl/b.pem"]\nkey_file = ["a.key", "b.key"]\n', '/srv/app/tenement.toml');
+  assert.deepEqual(config.settings.tls.certificates, [
+    { certFile: '/srv/app/a.pem', keyFile: '/srv/app/a.key', key: 'settings.tls.cert_file[0]' },
+    { certFile: '/etc/ssl/b.pem', keyFile: '/srv/app/b.key', key: 'settings.tls.cert_file[1]' },
+  ]);
+  const single = parseConfig('[settings.tls]\ncert_file = "a.pem"\nkey_file = "a.key"\n', '/srv/app/tenement.toml');
+  assert.equal(single.settings.tls.certificates[0]?.key, 'settings.tls.cert_file');
+});
+
 test('a missing config file names the path as given and suggests ten init', () => {
   const err = configError(() => loadConfig('no-such-dir/tenement.toml'));
   assert.equal(err.message, 'cannot read config file no-such-dir/tenement.toml: no such file');
@@ -60,7 +70,10 @@ test('a minimal service gets every SPEC default, times in ms', () => {
     trustedProxies: [],
     maxSseClients: 100,
     autoSpawnPerMinute: 10,
-    tls: { enabled: false, domain: undefined, acmeEmail: undefined, acmeDirectory: 'https://acme-v02.api.letsencrypt.org/directory' },
+    tls: {
+      enabled: false, domain: undefined, httpsPort: 443, acmeEmail: undefined, acmeDirectory: 'https://acme-v02.api.letsencrypt.org/directory',
+      ordersPerHour: 20, renewalWindowRatio: 1 / 3, certificates: [],
+    },
   });
   const { asWritten, ...api } = config.services.api!;
   assert.deepEqual(api, {
@@ -104,8 +117,12 @@ test('good-full.toml sets every key and each one arrives in the Config', () => {
   assert.deepEqual(config.settings.tls, {
     enabled: true,
     domain: 'example.com',
+    httpsPort: 8443,
     acmeEmail: 'ops@example.com',
     acmeDirectory: 'https://acme-staging-v02.api.letsencrypt.org/directory',
+    ordersPerHour: 5,
+    renewalWindowRatio: 0.25,
+    certificates: [],
   });
   const notes = config.services.notes;
   assert.ok(notes);

@@ -3,7 +3,7 @@
  * (schema.ts), then resolve paths. Every failure is one `invalid_config` line.
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { TomlError, parse as parseToml } from 'smol-toml';
 import type * as z from 'zod';
@@ -63,7 +63,7 @@ export function parseConfig(text: string, file: string, overrides: ConfigOverrid
     const { key, message } = describeLocation(issues.find((issue) => issue.code === 'unrecognized_keys') ?? issues[0]);
     throw fail(key === '' ? message : `${key}: ${message}`, key === '' ? {} : { key });
   }
-  return deepFreeze(resolvePaths(result.data, path, overrides));
+  return deepFreeze(resolvePaths(result.data, path, overrides, fail));
 }
 
 /** Where a zod issue points, as a TOML key path, and what is wrong there. */
@@ -90,11 +90,30 @@ function keyPath(parts: (string | number)[]): string {
 }
 
 /** Paths in the file are relative to its folder (`--data-dir` to the current directory). */
-function resolvePaths(config: z.output<typeof ConfigFileSchema>, path: string, overrides: ConfigOverrides): Config {
+function resolvePaths(config: z.output<typeof ConfigFileSchema>, path: string, overrides: ConfigOverrides, fail: Fail): Config {
   const folder = dirname(path);
   const dataDir = overrides.dataDir === undefined ? resolve(folder, config.settings.dataDir) : resolve(overrides.dataDir);
   const services = Object.fromEntries(Object.entries(config.services).map(([name, s]) => [name, { ...s, workdir: resolve(folder, s.workdir) }]));
-  return { file: path, ...config, settings: { ...config.settings, dataDir }, services };
+  const tls = config.settings.tls;
+  const certificates = tls.certificates.map((pair) => {
+    const resolved = { ...pair, certFile: resolve(folder, pair.certFile), keyFile: resolve(folder, pair.keyFile) };
+    // Checked only when TLS is on: a config kept for later must not stop a plain-HTTP server.
+    if (tls.enabled) {
+      requireReadable(resolved.certFile, pair.key, fail);
+      requireReadable(resolved.keyFile, pair.key.replace('cert_file', 'key_file'), fail);
+    }
+    return resolved;
+  });
+  return { file: path, ...config, settings: { ...config.settings, dataDir, tls: { ...tls, certificates } }, services };
+}
+
+function requireReadable(file: string, key: string, fail: Fail): void {
+  try {
+    accessSync(file, fsConstants.R_OK);
+  } catch (err) {
+    const reason = { ENOENT: 'no such file', EACCES: 'permission denied' }[String((err as NodeJS.ErrnoException).code)] ?? 'cannot be read';
+    throw fail(`${key}: ${file}: ${reason}`, { key });
+  }
 }
 
 function deepFreeze<T>(value: T): T {

@@ -65,15 +65,54 @@ const cidr = z.string().refine((value) => {
 
 const toMs = (secondsValue: number): number => Math.round(secondsValue * 1000);
 
+/** One path, or several paired by position with the other key (`cert_file` ↔ `key_file`). */
+const pemFiles = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], { error: 'expected a file path or an array of file paths' });
+
 const TlsSchema = table({
   enabled: z.boolean().default(false),
   domain: z.string().min(1).optional(),
+  https_port: z.int().min(1).max(65535).default(443),
   acme_email: z.string().min(1).optional(),
-  acme_directory: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).default(LETSENCRYPT_DIRECTORY),
-}).refine((tls) => !tls.enabled || tls.domain !== undefined, {
-  path: ['domain'],
-  error: 'missing: required when enabled = true',
-}).transform((t) => ({ enabled: t.enabled, domain: t.domain, acmeEmail: t.acme_email, acmeDirectory: t.acme_directory }));
+  // No default here: the transform fills Let's Encrypt in, so "set together with cert_file" can be told.
+  acme_directory: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+  orders_per_hour: positiveInt.default(20),
+  renewal_window_ratio: z.number().gt(0).lt(1).default(1 / 3),
+  cert_file: pemFiles.optional(),
+  key_file: pemFiles.optional(),
+}).superRefine((tls, ctx) => {
+  if (tls.enabled && tls.domain === undefined) ctx.addIssue({ code: 'custom', path: ['domain'], message: 'missing: required when enabled = true' });
+  const certs = tls.cert_file === undefined ? 0 : [tls.cert_file].flat().length;
+  const keys = tls.key_file === undefined ? 0 : [tls.key_file].flat().length;
+  if (certs !== keys) {
+    ctx.addIssue({ code: 'custom', path: [certs > keys ? 'key_file' : 'cert_file'], message: `${certs} cert_file and ${keys} key_file: give one key_file per cert_file, in the same order` });
+  }
+  if (certs > 0) {
+    const acmeKey = tls.acme_directory !== undefined ? 'acme_directory' : tls.acme_email !== undefined ? 'acme_email' : undefined;
+    if (acmeKey !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['cert_file'], message: `cannot be used with ${acmeKey}: choose ACME certificates or your own (cert_file + key_file), not both` });
+    }
+  }
+}).transform((t) => {
+  const keyFiles = t.key_file === undefined ? [] : [t.key_file].flat();
+  return {
+    enabled: t.enabled,
+    domain: t.domain?.toLowerCase(),
+    httpsPort: t.https_port,
+    acmeEmail: t.acme_email,
+    acmeDirectory: t.acme_directory ?? LETSENCRYPT_DIRECTORY,
+    /** New ACME orders allowed in any hour, renewals included. */
+    ordersPerHour: t.orders_per_hour,
+    /** Renew when less than this fraction of a certificate's lifetime is left. */
+    renewalWindowRatio: t.renewal_window_ratio,
+    /** The user's own certificates (empty: ACME on demand); paths made absolute and checked by load.ts. */
+    certificates: (t.cert_file === undefined ? [] : [t.cert_file].flat()).map((certFile, i) => ({
+      certFile,
+      keyFile: keyFiles[i]!,
+      /** Where the pair was configured, for messages: `settings.tls.cert_file[1]`. */
+      key: `settings.tls.cert_file${Array.isArray(t.cert_file) ? `[${i}]` : ''}`,
+    })),
+  };
+});
 
 const SettingsSchema = table({
   data_dir: z.string().min(1).default('./data'),

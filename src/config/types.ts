@@ -16,6 +16,8 @@ export type Config = DeepReadonly<{
 
 export type Settings = Config['settings'];
 export type TlsSettings = Settings['tls'];
+/** A certificate the user brings (`cert_file` + `key_file`). */
+export type CertificateFiles = TlsSettings['certificates'][number];
 export type ServiceConfig = Config['services'][string];
 export type RoutingConfig = Config['routing'];
 export type Isolation = ServiceConfig['isolation'];

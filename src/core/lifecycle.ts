@@ -1,7 +1,9 @@
 /**
  * The instance lifecycle (docs/lifecycle.md): every state, the transitions allowed between them,
  * and the questions the other layers ask about a state. The one home of these rules: a new state
- * is one entry in INSTANCE_STATES and one row in RULES (plus its colour in the dashboard). Pure.
+ * is one entry in INSTANCE_STATES, one row in RULES (the compiler asks for every field) and its
+ * place in the other rows' `next`; then its colour in the dashboard and a line in lifecycle.test.ts,
+ * which spells the table out again on purpose. Pure.
  * @module
  */
 import { TenementError } from './errors.js';

@@ -50,9 +50,10 @@ export function formatInstanceName(service: string, id: string): string {
   return `${service}:${id}`;
 }
 
-/** How an instance is reached through the proxy: `http://{id}.{service}.{domain}[:{port}]/`. */
-export function formatInstanceUrl(name: InstanceName, domain: string, port: number): string {
-  return `http://${name.id}.${name.service}.${domain}${port === 80 ? '' : `:${port}`}/`;
+/** How an instance is reached through the proxy: `http://{id}.{service}.{domain}[:{port}]/` (or https). */
+export function formatInstanceUrl(name: InstanceName, domain: string, port: number, scheme: 'http' | 'https' = 'http'): string {
+  const isDefaultPort = port === (scheme === 'https' ? 443 : 80);
+  return `${scheme}://${name.id}.${name.service}.${domain}${isDefaultPort ? '' : `:${port}`}/`;
 }
 
 function truncate(value: string): string {

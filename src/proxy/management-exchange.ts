@@ -95,6 +95,10 @@ export function serveManagement(conn: RawConnection, head: RequestHead, handler:
   req.headers = headersObject(head.rawHeaders);
   const res = new ServerResponse(req);
   res.shouldKeepAlive = !head.wantsClose;
+  if (conn.isEncrypted) {
+    const secure = conn.secureHeaders;
+    for (let i = 0; i < secure.length; i += 2) res.setHeader(secure[i]!, secure[i + 1]!);
+  }
   const exchange = new ManagementExchange(conn, req, res);
   if (!conn.attach(exchange)) return;
   conn.setBodySink(exchange.body);

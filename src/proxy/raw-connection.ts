@@ -36,6 +36,10 @@ export interface RawConnectionOwner {
   readonly date: string;
   /** No new exchanges: close connections as their exchange ends. */
   readonly isClosing: boolean;
+  /** Header lines ("Name: value\r\n") added to every answer on an encrypted socket. */
+  readonly secureHead: string;
+  /** Flat [name, value, ...] of the same, for management answers. */
+  readonly secureHeaders: readonly string[];
   /** Routes and starts a request: answers it, forwards it, or serves it as management. */
   dispatch(conn: RawConnection, head: RequestHead): void;
   forget(conn: RawConnection): void;
@@ -51,6 +55,10 @@ const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
 export class RawConnection implements ForwardClient {
   readonly socket: Socket;
+  /** The client connection is TLS (a TLSSocket, or the HTTP/2 bridge's stand-in for one). */
+  readonly isEncrypted: boolean;
+  /** owner.secureHead on an encrypted connection, else ''. */
+  readonly extraHead: string;
   private readonly owner: RawConnectionOwner;
   private phase = Phase.Head;
   /** Bytes received and not consumed: a head in pieces, or pipelined requests. */
@@ -86,13 +94,20 @@ export class RawConnection implements ForwardClient {
   constructor(owner: RawConnectionOwner, socket: Socket) {
     this.owner = owner;
     this.socket = socket;
-    this.writer = new ResponseWriter(socket);
+    this.isEncrypted = (socket as { encrypted?: boolean }).encrypted === true;
+    this.extraHead = this.isEncrypted ? owner.secureHead : '';
+    this.writer = new ResponseWriter(socket, this.extraHead);
     this.headSince = owner.now;
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('close', this.onClose);
     socket.on('error', this.onError);
     socket.on('drain', this.onDrain);
+  }
+
+  /** Headers every answer on this connection carries besides its own (HSTS on TLS), flat. */
+  get secureHeaders(): readonly string[] {
+    return this.isEncrypted ? this.owner.secureHeaders : [];
   }
 
   get isIdle(): boolean {
@@ -307,7 +322,7 @@ export class RawConnection implements ForwardClient {
     this.isAnswered = true;
     this.writer.reset();
     if (this.phase === Phase.Body) this.wantsClose = true;
-    this.socket.write(proxyAnswer(status, this.owner.date, this.wantsClose || this.owner.isClosing), 'latin1');
+    this.socket.write(proxyAnswer(status, this.owner.date, this.wantsClose || this.owner.isClosing, this.extraHead), 'latin1');
     this.endExchange();
   }
 
@@ -404,7 +419,7 @@ export class RawConnection implements ForwardClient {
     this.closingSince = this.owner.now;
     this.pending.reset(null);
     this.socket.resume();
-    this.socket.end(proxyAnswer(status, this.owner.date, true), 'latin1');
+    this.socket.end(proxyAnswer(status, this.owner.date, true, this.extraHead), 'latin1');
   }
 
   /** Ends the connection politely (idle keep-alive timeout, server closing). */

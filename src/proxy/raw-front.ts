@@ -22,6 +22,8 @@ export class RawFront implements RawConnectionOwner {
   now = Date.now();
   date = new Date(this.now).toUTCString();
   isClosing = false;
+  /** Header lines added to every answer on an encrypted connection. */
+  readonly secureHead: string;
   private readonly connections = new Set<RawConnection>();
   private readonly sweeper: NodeJS.Timeout;
   private dateSecond = Math.floor(this.now / 1000);
@@ -30,7 +32,12 @@ export class RawFront implements RawConnectionOwner {
     private readonly limits: RawFrontLimits,
     readonly dispatch: (conn: RawConnection, head: RequestHead) => void,
     readonly reportError: (err: unknown) => void,
+    /** Flat [name, value, ...] added to every answer on an encrypted connection (HSTS). */
+    readonly secureHeaders: readonly string[] = [],
   ) {
+    let head = '';
+    for (let i = 0; i < secureHeaders.length; i += 2) head += `${secureHeaders[i]}: ${secureHeaders[i + 1]}\r\n`;
+    this.secureHead = head;
     this.sweeper = setInterval(() => this.sweep(), Math.min(1000, limits.headersTimeout, limits.keepAliveTimeout));
     this.sweeper.unref();
   }

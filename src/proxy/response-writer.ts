@@ -16,7 +16,11 @@ export class ResponseWriter {
   /** The response head, held back to go out with the first body bytes. */
   private pendingHead: string | null = null;
 
-  constructor(private readonly socket: Socket) {}
+  constructor(
+    private readonly socket: Socket,
+    /** Header lines added to every head (HSTS on an encrypted connection), or ''. */
+    private readonly extraHead: string,
+  ) {}
 
   /** Forgets an unsent head (the answer became an error of the proxy's own). */
   reset(): void {
@@ -40,6 +44,7 @@ export class ResponseWriter {
       out += `${name}: ${headers[i + 1]!}\r\n`;
     }
     if (!hasDate) out += `Date: ${date}\r\n`;
+    out += this.extraHead;
     if (!isHeadRequest && !hasNoBody(status) && head.contentLength < 0) {
       // An HTTP/1.0 client knows no chunks: its body ends when the connection does.
       if (isHttp10) close = true;

@@ -22,13 +22,14 @@ const TEXT: Readonly<Record<ProxyStatus, string>> = {
 };
 
 /**
- * A complete response: status line, headers (with `date`, and `Connection: close` when the
- * connection ends after it) and body, as one latin1 string for one socket write.
+ * A complete response: status line, headers (with `date`, `extraHead` lines such as HSTS on an
+ * encrypted connection, and `Connection: close` when the connection ends after it) and body, as
+ * one latin1 string for one socket write.
  */
-export function proxyAnswer(status: ProxyStatus, date: string, close: boolean): string {
+export function proxyAnswer(status: ProxyStatus, date: string, close: boolean, extraHead = ''): string {
   const text = TEXT[status];
   const retry = status === 429 ? `retry-after: ${AUTO_SPAWN_RETRY_AFTER_S}\r\n` : '';
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${text.length}\r\ncache-control: no-store\r\n${retry}date: ${date}\r\n${close ? 'connection: close\r\n' : ''}\r\n${text}`;
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${text.length}\r\ncache-control: no-store\r\n${retry}date: ${date}\r\n${extraHead}${close ? 'connection: close\r\n' : ''}\r\n${text}`;
 }
 
 /** Written to a connection over `max_connections` before it is closed unread. */

@@ -36,6 +36,11 @@ export interface FrontServerOptions {
   readonly logger: ProxyLogger;
   /** Overrides of the server limits (tests use short ones). */
   readonly limits?: Partial<ServerLimits>;
+  /**
+   * Headers added to every answer on an encrypted connection, flat [name, value, ...]
+   * (HSTS when tenement terminates TLS: TLS sockets are emitted to this server as 'connection').
+   */
+  readonly secureHeaders?: readonly string[];
 }
 
 export interface ServerLimits {
@@ -161,7 +166,7 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
   function forward(conn: RawConnection, route: InstanceRoute, isPicked: boolean, head: RequestHead, body: RawConnection['requestBody']): void {
     const address = conn.socket.remoteAddress ?? '';
     const headers = upstreamRequestHeaders(head.rawHeaders, head.connectionListed, {
-      clientAddress: address, host: head.host, proto: 'http', isTrustedProxy: isTrusted(address), upgrade: head.upgrade,
+      clientAddress: address, host: head.host, proto: conn.isEncrypted ? 'https' : 'http', isTrustedProxy: isTrusted(address), upgrade: head.upgrade,
     });
     const service = isPicked ? table.service(route.handle.service) ?? null : null;
     const request = {
@@ -198,7 +203,7 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     } else forward(conn, resolution, isPicked, head, body);
   }
 
-  const front = new RawFront(limits, dispatch, reportError);
+  const front = new RawFront(limits, dispatch, reportError, options.secureHeaders);
   const server = createServer({ noDelay: true }, (socket: Socket) => front.accept(socket)) as FrontServer;
   const close = server.close.bind(server);
   server.close = ((callback?: (err?: Error) => void) => {

@@ -39,7 +39,11 @@ export function instanceRoutes(api: ApiContext): ApiRoute[] {
           ...(body.weight === undefined ? {} : { weight: body.weight }),
           wait: body.wait,
         });
-        const response: SpawnResponse = { ...info, url: formatInstanceUrl(info, api.domain ?? 'localhost', ctx.req.socket.localPort ?? 0) };
+        const tls = api.config.settings.tls;
+        const url = tls.enabled
+          ? formatInstanceUrl(info, api.domain ?? 'localhost', tls.httpsPort, 'https')
+          : formatInstanceUrl(info, api.domain ?? 'localhost', ctx.req.socket.localPort ?? 0);
+        const response: SpawnResponse = { ...info, url };
         return { status: 201, body: response };
       },
     },
