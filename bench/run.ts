@@ -11,6 +11,7 @@ import { benchIsolation } from './isolation.js';
 import { benchLogs } from './logs.js';
 import { benchProxy, benchWake } from './proxy.js';
 import { benchSoak } from './soak.js';
+import { benchWakeTiers } from './wake-tiers.js';
 import { benchSupervisor, formatSupervisor } from './supervisor.js';
 import { benchTls } from './tls.js';
 
@@ -41,6 +42,7 @@ for (const part of selected) {
       break;
     case 'wake':
       await benchWake({ samples: quick ? 5 : 15, log });
+      await benchWakeTiers({ samples: quick ? 10 : 40, log });
       break;
     case 'api': {
       const r = await benchApi(quick ? { requests: 100, psRuns: 3 } : {});

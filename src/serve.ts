@@ -24,6 +24,7 @@ import { LogCapture } from './observability/log-capture.js';
 import { Metrics } from './observability/metrics.js';
 import { RequestStats } from './observability/request-stats.js';
 import { ResourceSampler } from './observability/resource-sampler.js';
+import { parseHost } from './proxy/host.js';
 import { createFrontServer } from './proxy/server.js';
 import { CgroupLimits } from './runtime/cgroups.js';
 import { detectCapabilities, formatCapabilities } from './runtime/host-capabilities.js';
@@ -80,6 +81,14 @@ export async function serve(options: ServeOptions): Promise<void> {
     sandbox: new SandboxRuntime({ stateDir: join(config.settings.dataDir, '.sandbox'), dataRoot: config.settings.dataDir, limits }),
   };
   out(formatCapabilities(await detectCapabilities({ runtimes, limits })));
+  // Never a silent fallback: a service that wants freezing on a host that cannot is a config error.
+  const { freezeMissing } = await limits.detect();
+  const freezing = Object.values(config.services).find((s) => s.freezeAfterMs > 0);
+  if (freezing !== undefined && freezeMissing !== undefined) {
+    throw new TenementError('invalid_config', `${basename(config.file)}: service.${freezing.name}.freeze_after: this host cannot freeze instances (${freezeMissing})`, {
+      hint: 'set freeze_after = 0 for this service, or run tenement where cgroups can freeze',
+    });
+  }
   const store = new InstanceStore(db);
   const supervisor = new Supervisor({ config, events, store, ports: new PortAllocator(config.settings.portRange), runtimes, logger });
 
@@ -116,6 +125,11 @@ export async function serve(options: ServeOptions): Promise<void> {
     tlsFront = createTlsFront({
       settings: tls, dataDir: config.settings.dataDir, configName: basename(config.file), front: server, management,
       routes: nameRoutes, logger, onOrder: tlsMetrics.onOrder,
+      // Pre-wake: an instance's start (or thaw) overlaps the handshake of its first request.
+      onServerName: (name) => {
+        const target = parseHost(name, domain, config.routing.subdomain);
+        if (target.kind === 'instance') supervisor.prewake(target.service, target.id);
+      },
     });
     tlsMetrics.attach(tlsFront);
   }

@@ -116,6 +116,10 @@ export class ApiClient {
     return this.request('POST', `/api/instances/${encodeURIComponent(name)}/stop`, { hold: options.hold });
   }
 
+  wake(name: string): Promise<InstanceInfo> {
+    return this.request('POST', `/api/instances/${encodeURIComponent(name)}/wake`);
+  }
+
   restart(name: string, options: { wait: boolean }): Promise<InstanceInfo> {
     return this.request('POST', `/api/instances/${encodeURIComponent(name)}/restart`, { wait: options.wait });
   }

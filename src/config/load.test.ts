@@ -68,6 +68,7 @@ test('a minimal service gets every SPEC default, times in ms', () => {
     publicMetrics: false,
     maxConnections: 10_000,
     trustedProxies: [],
+    minFreeMb: 128,
     maxSseClients: 100,
     autoSpawnPerMinute: 10,
     tls: {
@@ -94,10 +95,15 @@ test('a minimal service gets every SPEC default, times in ms', () => {
     autoSpawn: false,
     maxInstances: 1000,
     env: {},
+    freezeAfterMs: 0,
+    wakePageAfterMs: 1000,
+    wakePage: undefined,
+    idleIgnore: { paths: [], agents: [] },
   });
   assert.deepEqual(asWritten, {
     command: 'node app.js', args: [], workdir: '.', isolation: 'process', idle_timeout: 300, startup_timeout: 10,
     request_timeout: 30, stop_timeout: 10, restart: 'on-failure', storage_persist: true, auto_spawn: false, max_instances: 1000, env: {},
+    freeze_after: 0, wake_page_after: 1, idle_ignore: [],
   }, 'the table as written, defaults filled in, for GET /api/config');
   assert.deepEqual(config.instances, {});
   assert.deepEqual(config.routing, { subdomain: {}, path: {} });
@@ -112,6 +118,7 @@ test('good-full.toml sets every key and each one arrives in the Config', () => {
   assert.equal(config.settings.publicMetrics, true);
   assert.equal(config.settings.maxConnections, 5000);
   assert.deepEqual(config.settings.trustedProxies, ['127.0.0.1', '10.0.0.0/8', '::1/128']);
+  assert.equal(config.settings.minFreeMb, 512);
   assert.equal(config.settings.maxSseClients, 20);
   assert.equal(config.settings.autoSpawnPerMinute, 3);
   assert.deepEqual(config.settings.tls, {
@@ -136,6 +143,10 @@ test('good-full.toml sets every key and each one arrives in the Config', () => {
   assert.deepEqual([notes.memoryLimitMb, notes.cpuShares, notes.storageQuotaMb], [256, 100, 100]);
   assert.deepEqual([notes.autoSpawn, notes.maxInstances], [true, 50]);
   assert.deepEqual(notes.env, { DATA_DIR: '{data_dir}/{name}/{id}', LOG_LEVEL: 'info' });
+  assert.deepEqual([notes.freezeAfterMs, notes.wakePageAfterMs], [0, 2500]);
+  assert.match(notes.wakePage ?? '', /^<p>\{\{instance\}\} is starting/);
+  assert.deepEqual(notes.idleIgnore, { paths: ['/health'], agents: ['uptimerobot', 'googlebot'] });
+  assert.equal(config.services.adminsvc?.freezeAfterMs, 30_000);
   assert.deepEqual(config.instances, { notes: ['demo', 'alice'] });
   assert.deepEqual(config.routing, { default: 'notes', subdomain: { admin: 'adminsvc' }, path: { '/app': 'appsvc' } });
 });

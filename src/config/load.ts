@@ -10,6 +10,7 @@ import type * as z from 'zod';
 import { TenementError } from '../core/errors.js';
 import { ConfigFileSchema, describeIssue } from './schema.js';
 import type { Config } from './types.js';
+import { readWakePage } from './wake-page.js';
 
 export interface ConfigOverrides {
   /** `--data-dir`: replaces `[settings] data_dir`; relative to the current directory. */
@@ -93,7 +94,11 @@ function keyPath(parts: (string | number)[]): string {
 function resolvePaths(config: z.output<typeof ConfigFileSchema>, path: string, overrides: ConfigOverrides, fail: Fail): Config {
   const folder = dirname(path);
   const dataDir = overrides.dataDir === undefined ? resolve(folder, config.settings.dataDir) : resolve(overrides.dataDir);
-  const services = Object.fromEntries(Object.entries(config.services).map(([name, s]) => [name, { ...s, workdir: resolve(folder, s.workdir) }]));
+  const services = Object.fromEntries(Object.entries(config.services).map(([name, s]) => [name, {
+    ...s,
+    workdir: resolve(folder, s.workdir),
+    wakePage: s.wakePage === undefined ? undefined : loadWakePage(folder, s.wakePage, `service.${name}.wake_page`, fail),
+  }]));
   const tls = config.settings.tls;
   const certificates = tls.certificates.map((pair) => {
     const resolved = { ...pair, certFile: resolve(folder, pair.certFile), keyFile: resolve(folder, pair.keyFile) };
@@ -113,6 +118,15 @@ function requireReadable(file: string, key: string, fail: Fail): void {
   } catch (err) {
     const reason = { ENOENT: 'no such file', EACCES: 'permission denied' }[String((err as NodeJS.ErrnoException).code)] ?? 'cannot be read';
     throw fail(`${key}: ${file}: ${reason}`, { key });
+  }
+}
+
+/** The waiting page template's text, checked; a problem is a config error naming the key. */
+function loadWakePage(folder: string, file: string, key: string, fail: Fail): string {
+  try {
+    return readWakePage(resolve(folder, file));
+  } catch (err) {
+    throw fail(`${key}: ${JSON.stringify(file)} ${err instanceof Error ? err.message : String(err)}`, { key });
   }
 }
 

@@ -40,6 +40,12 @@ const instanceId = z.string().regex(NAME_PATTERN, {
   error: (iss) => `invalid id ${JSON.stringify(iss.input)}: use ${NAME_RULE}`,
 });
 
+/** A path prefix ("/health") or a User-Agent substring ("UptimeRobot"). */
+const idleIgnoreEntry = z.string()
+  .min(1)
+  .max(200, { error: 'must be at most 200 characters' })
+  .regex(/^[\x20-\x7e]+$/, { error: 'must be printable ASCII: a path starting with "/" or a User-Agent substring' });
+
 const envName = z.string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'invalid variable name: use letters, digits and "_", not starting with a digit' })
   .refine((key) => !(FIXED_ENV_KEYS as readonly string[]).includes(key), {
@@ -131,6 +137,7 @@ const SettingsSchema = table({
   trusted_proxies: z.array(cidr).default([]),
   max_sse_clients: positiveInt.default(100),
   auto_spawn_per_minute: count.default(10),
+  min_free_mb: count.default(128),
   tls: TlsSchema.prefault({}),
 }).refine((s) => s.backoff_max_ms >= s.backoff_base_ms, {
   path: ['backoff_max_ms'],
@@ -155,6 +162,8 @@ const SettingsSchema = table({
   maxSseClients: s.max_sse_clients,
   /** New auto-spawn registrations per client address per minute; 0 = no limit. */
   autoSpawnPerMinute: s.auto_spawn_per_minute,
+  /** Frozen instances are stopped, longest frozen first, while MemAvailable is below this (MiB); 0 = never. */
+  minFreeMb: s.min_free_mb,
   tls: s.tls,
 }));
 
@@ -180,6 +189,13 @@ const ServiceFileSchema = table({
   auto_spawn: z.boolean().default(false),
   max_instances: positiveInt.default(1000),
   env: z.record(envName, envTemplate).default({}),
+  freeze_after: seconds.default(0),
+  wake_page_after: seconds.default(1),
+  wake_page: z.string().min(1).optional(),
+  idle_ignore: z.array(idleIgnoreEntry).max(100).default([]),
+}).refine((s) => s.freeze_after === 0 || s.idle_timeout === 0 || s.freeze_after < s.idle_timeout, {
+  path: ['freeze_after'],
+  error: 'must be below idle_timeout (at idle_timeout a frozen instance is stopped)',
 });
 export type ServiceFile = z.output<typeof ServiceFileSchema>;
 /** Every key of a `[service.X]` table, in file order. */
@@ -207,6 +223,17 @@ const ServiceSchema = ServiceFileSchema.transform((s, ctx) => ({
   maxInstances: s.max_instances,
   /** Values may hold `{name} {id} {data_dir} {port}`; validated here, filled at spawn. */
   env: s.env,
+  /** ms without traffic before the instance's cgroup is frozen; 0 = never frozen. */
+  freezeAfterMs: toMs(s.freeze_after),
+  /** ms a browser navigation waits for a wake before it gets the waiting page; 0 = never. */
+  wakePageAfterMs: toMs(s.wake_page_after),
+  /** The waiting page's HTML with `{{placeholders}}`; undefined = built in. Here the file as written: load.ts reads it. */
+  wakePage: s.wake_page,
+  /** Requests that neither wake the instance nor keep it awake: path prefixes, and User-Agent words lower-cased. */
+  idleIgnore: {
+    paths: s.idle_ignore.filter((entry) => entry.startsWith('/')),
+    agents: s.idle_ignore.filter((entry) => !entry.startsWith('/')).map((entry) => entry.toLowerCase()),
+  },
   /** The table as written, for showing the config back. */
   asWritten: s,
 }));

@@ -10,6 +10,7 @@ import type { InstanceState } from './lifecycle.js';
 export type LifecycleKind =
   | 'spawn' | 'ready' | 'crash' | 'restart' | 'idle' | 'wake' | 'stop' | 'failed'
   | 'unhealthy' | 'degraded' | 'recovered' | 'remove' | 'oom' | 'storage_warning' | 'storage_exceeded'
+  | 'freeze' | 'freeze_failed' | 'thaw'
   /** The proxy refused an answer of the instance that was not valid HTTP/1.1. */
   | 'bad_response';
 
@@ -30,7 +31,7 @@ export interface LifecycleEvent {
   /** One human line, e.g. "exited with code 1", "restarting in 2000 ms". */
   readonly message: string;
   readonly at: number;
-  /** `ready`: ms from the start of this launch to the first healthy answer. */
+  /** `ready`: ms from the start of this launch to the first healthy answer; `thaw`: ms to thaw. */
   readonly durationMs?: number;
   /** `ready`: what started the launch (a wake's duration is the wake latency). */
   readonly cause?: LaunchCause;

@@ -3,20 +3,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  assertTransition, canSpawn, canTransition, canWake, hasProcess, healthOf, IllegalTransitionError, INSTANCE_STATES,
+  assertTransition, canIdle, canSpawn, canTransition, canWake, isAsleep, hasProcess, healthOf, IllegalTransitionError, INSTANCE_STATES,
   isListedByDefault, isPickable, isServing, refusesRequests, requestOutcome, type InstanceState,
 } from './lifecycle.js';
 
 /** The lifecycle of docs/lifecycle.md, written out once more so a change to the table is deliberate. */
 const ALLOWED: ReadonlyArray<[InstanceState, readonly InstanceState[]]> = [
   ['starting', ['running', 'unhealthy', 'stopped', 'held', 'idle', 'failed']],
-  ['running', ['degraded', 'unhealthy', 'idle', 'stopped', 'held', 'starting']],
+  ['running', ['degraded', 'unhealthy', 'idle', 'stopped', 'held', 'starting', 'frozen']],
   ['degraded', ['running', 'unhealthy', 'idle', 'stopped', 'held', 'starting']],
   ['unhealthy', ['starting', 'failed', 'stopped', 'held']],
   ['failed', ['starting', 'stopped', 'held']],
   ['idle', ['starting', 'stopped', 'held']],
   ['stopped', ['starting', 'held', 'idle', 'failed']],
   ['held', ['starting', 'stopped']],
+  ['frozen', ['running', 'unhealthy', 'idle', 'stopped', 'held', 'starting']],
 ];
 
 test('every transition outside the table is refused with an internal IllegalTransitionError', () => {
@@ -42,7 +43,7 @@ test('every transition outside the table is refused with an internal IllegalTran
       });
     }
   }
-  assert.equal(illegal, 22);
+  assert.equal(illegal, 31);
 });
 
 test('from any state an instance can be stopped, held or started', () => {
@@ -56,7 +57,7 @@ test('from any state an instance can be stopped, held or started', () => {
 test('what a request meets in each state', () => {
   const cases: ReadonlyArray<[InstanceState, ReturnType<typeof requestOutcome>]> = [
     ['running', 'serve'], ['degraded', 'serve'], ['idle', 'wake'], ['stopped', 'wake'],
-    ['starting', 'join-start'], ['unhealthy', 'await-restart'], ['held', 'refuse'], ['failed', 'refuse'],
+    ['starting', 'join-start'], ['unhealthy', 'await-restart'], ['held', 'refuse'], ['failed', 'refuse'], ['frozen', 'thaw'],
   ];
   assert.equal(cases.length, INSTANCE_STATES.length);
   for (const [state, outcome] of cases) {
@@ -64,6 +65,8 @@ test('what a request meets in each state', () => {
     assert.equal(isServing(state), outcome === 'serve', `isServing(${state})`);
     assert.equal(canWake(state), outcome === 'wake', `canWake(${state})`);
     assert.equal(refusesRequests(state), outcome === 'refuse', `refusesRequests(${state})`);
+    assert.equal(isAsleep(state), outcome === 'wake' || outcome === 'thaw', `isAsleep(${state})`);
+    assert.equal(canIdle(state), outcome === 'serve' || outcome === 'thaw', `canIdle(${state})`);
   }
 });
 
@@ -77,6 +80,7 @@ test('listing, spawning, picking, process and health follow the state', () => {
     ['idle', { listed: false, spawn: true, pick: true, process: false, health: 'stopped' }],
     ['stopped', { listed: false, spawn: true, pick: false, process: false, health: 'stopped' }],
     ['held', { listed: true, spawn: false, pick: false, process: false, health: 'stopped' }],
+    ['frozen', { listed: true, spawn: false, pick: true, process: true, health: 'frozen' }],
   ];
   for (const [state, want] of cases) {
     assert.deepEqual({

@@ -8,21 +8,22 @@
  */
 import { TenementError } from './errors.js';
 
-export const INSTANCE_STATES = ['starting', 'running', 'degraded', 'unhealthy', 'failed', 'idle', 'stopped', 'held'] as const;
+export const INSTANCE_STATES = ['starting', 'running', 'degraded', 'unhealthy', 'failed', 'idle', 'stopped', 'held', 'frozen'] as const;
 export type InstanceState = (typeof INSTANCE_STATES)[number];
 
 /** What the user asked for; survives a server restart (the store keeps it). */
 export type DesiredState = 'running' | 'stopped' | 'idle' | 'held';
 
-export type Health = 'healthy' | 'degraded' | 'unhealthy' | 'starting' | 'stopped' | 'failed';
+export type Health = 'healthy' | 'degraded' | 'unhealthy' | 'starting' | 'stopped' | 'failed' | 'frozen';
 
 /**
  * What a request for the instance meets in a state:
- * `serve` forward now · `wake` start it first (single-flight) · `join-start` a start is under way,
+ * `serve` forward now · `wake` start it first (single-flight) · `thaw` thaw its frozen process
+ * first (single-flight) · `join-start` a start is under way,
  * wait for it · `await-restart` the supervisor is restarting it, wait for the next state change ·
  * `refuse` an operator must act first (503).
  */
-export type RequestOutcome = 'serve' | 'wake' | 'join-start' | 'await-restart' | 'refuse';
+export type RequestOutcome = 'serve' | 'wake' | 'thaw' | 'join-start' | 'await-restart' | 'refuse';
 
 interface StateRules {
   /** States this one may change to (staying put is always allowed). */
@@ -45,7 +46,7 @@ const RULES: Readonly<Record<InstanceState, StateRules>> = {
     onRequest: 'join-start', hasProcess: true, isPickable: false, isListedByDefault: true, canSpawn: false, health: 'starting',
   },
   running: {
-    next: ['degraded', 'unhealthy', 'idle', 'stopped', 'held', 'starting'],
+    next: ['degraded', 'unhealthy', 'idle', 'stopped', 'held', 'starting', 'frozen'],
     onRequest: 'serve', hasProcess: true, isPickable: true, isListedByDefault: true, canSpawn: false, health: 'healthy',
   },
   degraded: {
@@ -72,6 +73,12 @@ const RULES: Readonly<Record<InstanceState, StateRules>> = {
   held: {
     next: ['starting', 'stopped'],
     onRequest: 'refuse', hasProcess: false, isPickable: false, isListedByDefault: true, canSpawn: false, health: 'stopped',
+  },
+  // freeze_after: the process is kept, its cgroup frozen. A request thaws it (running); idle_timeout,
+  // the memory floor or an operator stop it; a process that dies while frozen is handled as a crash.
+  frozen: {
+    next: ['running', 'unhealthy', 'idle', 'stopped', 'held', 'starting'],
+    onRequest: 'thaw', hasProcess: true, isPickable: true, isListedByDefault: true, canSpawn: false, health: 'frozen',
   },
 };
 
@@ -108,6 +115,26 @@ export function isServing(state: InstanceState): boolean {
 /** Idle or stopped: a request starts it. */
 export function canWake(state: InstanceState): boolean {
   return RULES[state].onRequest === 'wake';
+}
+
+/** Asleep (idle, stopped, frozen): a request must wake or thaw it; a probe (idle_ignore) must not. */
+export function isAsleep(state: InstanceState): boolean {
+  const outcome = RULES[state].onRequest;
+  return outcome === 'wake' || outcome === 'thaw';
+}
+
+export function isFrozen(state: InstanceState): boolean {
+  return state === 'frozen';
+}
+
+/** Running and healthy: freeze_after may freeze it (a degraded one is left to its health checks). */
+export function canFreeze(state: InstanceState): boolean {
+  return state === 'running';
+}
+
+/** Running, degraded or frozen: stopped once idle_timeout has passed without traffic. */
+export function canIdle(state: InstanceState): boolean {
+  return isServing(state) || isFrozen(state);
 }
 
 /** Held or failed: requests get 503 and nothing routes to it until an operator acts. */

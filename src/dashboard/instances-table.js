@@ -3,7 +3,7 @@
 import { formatDuration, formatPlain } from './format.js';
 
 /** States in which a start would do nothing: the instance already has, or is getting, a process. */
-const STARTED = new Set(['starting', 'running', 'degraded']);
+const STARTED = new Set(['starting', 'running', 'degraded', 'frozen']);
 
 /**
  * @typedef {{ instance: string, service: string, id: string, state: string, health: string,

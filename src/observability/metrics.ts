@@ -24,6 +24,7 @@ export interface MetricsSources {
 }
 
 const WAKE_BUCKETS_S = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const THAW_BUCKETS_S = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1];
 
 interface SampleValue {
   readonly metricName?: string;
@@ -47,12 +48,20 @@ export class Metrics {
   private readonly wakeDuration: Histogram<'service'>;
   private readonly restarts: Counter<'service' | 'instance'>;
   private readonly oomKills: Counter<'service' | 'instance'>;
+  private readonly freezes: Counter<'service' | 'instance'>;
+  private readonly thaws: Counter<'service' | 'instance'>;
+  private readonly thawDuration: Histogram<'service'>;
   private readonly resources: Pick<ResourceSampler, 'all'> | undefined;
 
   private readonly onLifecycle = (e: LifecycleEvent): void => {
     if (e.kind === 'restart') this.restarts.inc({ service: e.service, instance: e.id });
     else if (e.kind === 'oom') this.oomKills.inc({ service: e.service, instance: e.id });
     else if (e.kind === 'ready' && e.cause === 'wake' && e.durationMs !== undefined) this.observeWake(e.service, e.id, e.durationMs / 1_000);
+    else if (e.kind === 'freeze') this.freezes.inc({ service: e.service, instance: e.id });
+    else if (e.kind === 'thaw') {
+      this.thaws.inc({ service: e.service, instance: e.id });
+      if (e.durationMs !== undefined) this.thawDuration.observe({ service: e.service }, e.durationMs / 1_000);
+    }
   };
   private readonly onState = (e: StateChangeEvent): void => {
     if (e.to !== 'gone') return;
@@ -60,6 +69,8 @@ export class Metrics {
     this.wakes.remove({ service: e.service, instance: e.id });
     this.restarts.remove({ service: e.service, instance: e.id });
     this.oomKills.remove({ service: e.service, instance: e.id });
+    this.freezes.remove({ service: e.service, instance: e.id });
+    this.thaws.remove({ service: e.service, instance: e.id });
     this.sources.stats.delete(e.service, e.id);
   };
 
@@ -92,6 +103,12 @@ export class Metrics {
     this.restarts = new Counter({ name: 'tenement_restarts_total', help: 'Restarts after a crash or failed health checks.', labelNames: ['service', 'instance'], registers });
 
     this.oomKills = new Counter({ name: 'tenement_oom_kills_total', help: 'Instance processes the kernel killed for exceeding memory_limit_mb.', labelNames: ['service', 'instance'], registers });
+
+    this.freezes = new Counter({ name: 'tenement_freezes_total', help: 'Idle instances frozen after freeze_after.', labelNames: ['service', 'instance'], registers });
+    this.thaws = new Counter({ name: 'tenement_thaws_total', help: 'Frozen instances thawed (by a request or a wake).', labelNames: ['service', 'instance'], registers });
+    this.thawDuration = new Histogram({
+      name: 'tenement_thaw_duration_seconds', help: 'Time to thaw a frozen instance.', labelNames: ['service'], buckets: THAW_BUCKETS_S, registers,
+    });
 
     this.registerResourceMetrics();
 

@@ -9,11 +9,15 @@
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { isAsleep } from '../core/lifecycle.js';
 import type { SupervisorApi } from '../supervisor/types.js';
 import type { ResponseHead } from './response-head.js';
 import type { InstanceRoute, ServiceRoutes } from './route-table.js';
 import type { UpstreamConnection, UpstreamFailure, UpstreamRequest, UpstreamSink } from './upstream.js';
 import { waitUntilReachable } from './wait-ready.js';
+import type { WaitOutcome } from './wait-ready.js';
+import { isBrowserNavigation, isIdleIgnored, sleepingAnswer, wakePageAnswer } from './wake-policy.js';
+import type { LocalAnswer } from './wake-policy.js';
 
 export interface ProxyLogger {
   warn(obj: object, msg: string): void;
@@ -59,6 +63,8 @@ export class ForwardJob implements UpstreamSink {
   private isFinished = false;
   /** The head went to the client: failures can no longer become an error response. */
   private isAnswered = false;
+  /** False for a request idle_ignore names: it does not keep the instance awake. */
+  private isActivity = true;
 
   constructor(
     private readonly ctx: ForwardContext,
@@ -71,7 +77,17 @@ export class ForwardJob implements UpstreamSink {
   }
 
   start(): void {
-    this.route.handle.connectionOpened();
+    const handle = this.route.handle;
+    handle.connectionOpened();
+    const r = this.request;
+    if (isIdleIgnored(handle.serviceConfig, r.url, r.headers)) {
+      this.isActivity = false;
+      // A probe must not wake (or thaw) what sleeps.
+      if (isAsleep(handle.state)) {
+        this.answerLocally(sleepingAnswer());
+        return;
+      }
+    }
     this.send();
   }
 
@@ -92,10 +108,26 @@ export class ForwardJob implements UpstreamSink {
   };
 
   private async waitThenSend(deadline: number): Promise<void> {
-    const outcome = await waitUntilReachable(this.route, this.ctx.supervisor, deadline, () => this.isFinished);
-    if (outcome === 'cancelled') return;
-    if (outcome === 'ready') this.send();
+    const waiting = waitUntilReachable(this.route, this.ctx.supervisor, deadline, () => this.isFinished || this.isAnswered);
+    const pageAfterMs = this.route.handle.serviceConfig.wakePageAfterMs;
+    const outcome = pageAfterMs > 0 && isBrowserNavigation(this.request.method, this.request.headers)
+      ? await waitOrPage(waiting, pageAfterMs)
+      : await waiting;
+    if (outcome === 'cancelled' || this.isFinished) return;
+    if (outcome === 'page') {
+      // The wake goes on; the page reloads itself and gets the app once it is up.
+      const handle = this.route.handle;
+      this.answerLocally(wakePageAnswer(handle.serviceConfig, handle.name, Date.now() - handle.stateSince));
+    } else if (outcome === 'ready') this.send();
     else this.client.respondError(503);
+  }
+
+  /** An answer of the proxy's own, head and whole body. */
+  private answerLocally(answer: LocalAnswer): void {
+    this.isAnswered = true;
+    this.client.respondHead(answer.head);
+    if (this.request.method !== 'HEAD') this.client.respondData(answer.body);
+    this.client.respondEnd();
   }
 
   /** The client exchange ended (answered, aborted, or its tunnel closed): release the instance, record stats. */
@@ -106,7 +138,7 @@ export class ForwardJob implements UpstreamSink {
       this.conn.abort();
       this.conn = null;
     }
-    this.route.handle.connectionClosed();
+    this.route.handle.connectionClosed(this.isActivity);
     this.route.stats.record(this.client.statusCode, (performance.now() - this.startedAt) / 1000);
   }
 
@@ -170,7 +202,7 @@ export class ForwardJob implements UpstreamSink {
     this.attempt++;
     const other = this.service?.pickOther(this.route, this.attempt);
     if (other !== undefined) {
-      this.route.handle.connectionClosed();
+      this.route.handle.connectionClosed(this.isActivity);
       this.route = other;
       other.handle.connectionOpened();
       this.send();
@@ -191,4 +223,13 @@ export class ForwardJob implements UpstreamSink {
       else return this.waitThenSend(this.retryDeadline);
     }).catch(this.fault);
   }
+}
+
+/** The wait's outcome, or 'page' once `pageAfterMs` passed first. */
+function waitOrPage(waiting: Promise<WaitOutcome>, pageAfterMs: number): Promise<WaitOutcome | 'page'> {
+  let timer: NodeJS.Timeout | undefined;
+  const page = new Promise<'page'>((resolve) => {
+    timer = setTimeout(() => resolve('page'), pageAfterMs);
+  });
+  return Promise.race([waiting, page]).finally(() => clearTimeout(timer));
 }

@@ -1,7 +1,8 @@
 /**
- * Waiting for an instance that cannot take a request right now: wake it (idle, stopped) through
- * the supervisor's single-flight ensureReady, or wait for the restart the supervisor is doing,
- * up to a deadline. Off the hot path: only requests to a non-running instance come here.
+ * Waiting for an instance that cannot take a request right now: wake it (idle, stopped) or thaw
+ * it (frozen) through the supervisor's single-flight ensureReady, or wait for the restart the
+ * supervisor is doing, up to a deadline. Off the hot path: only requests to a non-running
+ * instance come here.
  * @module
  */
 import { requestOutcome } from '../core/lifecycle.js';
@@ -26,7 +27,7 @@ export async function waitUntilReachable(
     if (outcome === 'refuse') return 'unavailable';
     const remaining = deadline - Date.now();
     if (remaining <= 0) return 'unavailable';
-    if (outcome === 'wake' || outcome === 'join-start') {
+    if (outcome === 'wake' || outcome === 'thaw' || outcome === 'join-start') {
       // ensureReady is single-flight and bounded by the service's startup_timeout itself.
       const woke = await supervisor.ensureReady(route.handle).then(() => true, () => false);
       if (!woke && !route.isReachable) return 'unavailable';

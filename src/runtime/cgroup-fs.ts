@@ -3,7 +3,7 @@
  * exec, kill what is left in a cgroup and remove it, tolerating a half-made setup.
  * @module
  */
-import { constants } from 'node:fs';
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { readFile, rmdir, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -20,6 +20,19 @@ export async function readControl(file: string): Promise<string | undefined> {
 /** Writes a control file; never creates one (a missing file means the kernel lacks it). */
 export async function writeControl(file: string, value: string): Promise<void> {
   await writeFile(file, value, { flag: constants.O_WRONLY });
+}
+
+/**
+ * writeControl without the thread-pool round trip: for the one write a waiting request depends on
+ * (a thaw). A cgroupfs write is a short in-kernel call, not disk I/O.
+ */
+export function writeControlNow(file: string, value: string): void {
+  const fd = openSync(file, constants.O_WRONLY);
+  try {
+    writeSync(fd, value);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Like writeControl for a file an older kernel or an absent controller may lack; true if written. */
@@ -66,6 +79,24 @@ export async function cgroupPids(dir: string): Promise<number[]> {
   const text = await readControl(`${dir}/cgroup.procs`);
   if (!text) return [];
   return text.split('\n').map(Number).filter((pid) => pid > 0);
+}
+
+/** How long a freeze may take: a task in uninterruptible sleep is frozen only once it wakes. */
+const FREEZE_DEADLINE_MS = 5000;
+
+/**
+ * Polls `isFrozen` until true; after the deadline undoes the freeze with `thaw` and throws, so a
+ * group is never left half frozen.
+ */
+export async function waitFrozen(isFrozen: () => Promise<boolean>, thaw: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + FREEZE_DEADLINE_MS;
+  for (let pause = 1; !(await isFrozen()); pause = Math.min(pause * 2, 50)) {
+    if (Date.now() > deadline) {
+      await thaw();
+      throw new Error(`not frozen within ${FREEZE_DEADLINE_MS / 1000} s`);
+    }
+    await sleep(pause);
+  }
 }
 
 const RELEASE_DEADLINE_MS = 5000;

@@ -6,9 +6,9 @@
 import { mkdir } from 'node:fs/promises';
 import type { AppliedLimits } from './runtime.js';
 import type { CgroupSettings } from './cgroups-v2.js';
-import { joinCgroupsArgv, readCounter, removeCgroup, writeControl, writeOptionalControl } from './cgroup-fs.js';
+import { joinCgroupsArgv, readControl, readCounter, removeCgroup, waitFrozen, writeControl, writeControlNow, writeOptionalControl } from './cgroup-fs.js';
 
-export type V1Controller = 'memory' | 'cpu' | 'cpuacct' | 'pids';
+export type V1Controller = 'memory' | 'cpu' | 'cpuacct' | 'pids' | 'freezer';
 
 /** Controller → where its hierarchy is mounted. */
 export type V1Mounts = Readonly<Partial<Record<V1Controller, string>>>;
@@ -36,6 +36,7 @@ export class CgroupV1Group implements AppliedLimits {
     if (settings.memoryBytes !== undefined) needed.push('memory');
     if (settings.cpuShares !== undefined) needed.push('cpu');
     if (settings.pidsMax !== undefined) needed.push('pids');
+    if (settings.freezable === true) needed.push('freezer');
     const dirs: Partial<Record<V1Controller, string>> = {};
     for (const controller of needed) {
       const mount = mounts[controller];
@@ -63,6 +64,13 @@ export class CgroupV1Group implements AppliedLimits {
     return group;
   }
 
+  /** Removes `relPath` from every mounted hierarchy it exists in, killing what is in it. */
+  static async remove(mounts: V1Mounts, relPath: string): Promise<void> {
+    const dirs: Partial<Record<V1Controller, string>> = {};
+    for (const [controller, mount] of Object.entries(mounts) as Array<[V1Controller, string]>) dirs[controller] = `${mount}/${relPath}`;
+    await new CgroupV1Group(dirs).release();
+  }
+
   wrapArgv(argv: readonly string[]): string[] {
     return joinCgroupsArgv(Object.values(this.dirs).map((dir) => `${dir}/cgroup.procs`), argv);
   }
@@ -80,7 +88,25 @@ export class CgroupV1Group implements AppliedLimits {
     return ((await readCounter(`${this.dirs.memory}/memory.failcnt`)) ?? 0) > 0;
   }
 
+  async freeze(): Promise<void> {
+    const dir = this.freezerDir();
+    await writeControl(`${dir}/freezer.state`, 'FROZEN');
+    // FREEZING until every task is in the refrigerator.
+    await waitFrozen(async () => (await readControl(`${dir}/freezer.state`)) === 'FROZEN', () => this.thaw());
+  }
+
+  async thaw(): Promise<void> {
+    writeControlNow(`${this.freezerDir()}/freezer.state`, 'THAWED');
+  }
+
   async release(): Promise<void> {
+    // A frozen task takes no signal, SIGKILL included, until it is thawed.
+    if (this.dirs.freezer !== undefined) await writeOptionalControl(`${this.dirs.freezer}/freezer.state`, 'THAWED');
     for (const dir of Object.values(this.dirs)) await removeCgroup(dir);
+  }
+
+  private freezerDir(): string {
+    if (this.dirs.freezer === undefined) throw new Error('this group was made without the freezer');
+    return this.dirs.freezer;
   }
 }

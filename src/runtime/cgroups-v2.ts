@@ -5,7 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import type { AppliedLimits } from './runtime.js';
-import { joinCgroupsArgv, readControl, readCounter, removeCgroup, writeControl, writeOptionalControl } from './cgroup-fs.js';
+import { joinCgroupsArgv, readControl, readCounter, removeCgroup, waitFrozen, writeControl, writeControlNow, writeOptionalControl } from './cgroup-fs.js';
 
 export type CgroupController = 'memory' | 'cpu' | 'pids';
 
@@ -14,6 +14,8 @@ export interface CgroupSettings {
   /** Relative CPU weight where 100 is the default share (cpu_shares as configured). */
   readonly cpuShares?: number | undefined;
   readonly pidsMax?: number | undefined;
+  /** v1 only: also join the freezer hierarchy (v2 groups can always freeze). */
+  readonly freezable?: boolean | undefined;
 }
 
 /** The v2 controllers a hierarchy offers (among those tenement uses). */
@@ -69,6 +71,11 @@ export class CgroupV2Group implements AppliedLimits {
     return group;
   }
 
+  /** Removes the group at `dir` if it exists, killing what is in it. */
+  static async remove(dir: string): Promise<void> {
+    await new CgroupV2Group(dir).release();
+  }
+
   wrapArgv(argv: readonly string[]): string[] {
     return joinCgroupsArgv([`${this.dir}/cgroup.procs`], argv);
   }
@@ -77,7 +84,18 @@ export class CgroupV2Group implements AppliedLimits {
     return ((await readCounter(`${this.dir}/memory.events`, 'oom_kill')) ?? 0) > 0;
   }
 
+  async freeze(): Promise<void> {
+    await writeControl(`${this.dir}/cgroup.freeze`, '1');
+    await waitFrozen(async () => (await readCounter(`${this.dir}/cgroup.events`, 'frozen')) === 1, () => this.thaw());
+  }
+
+  async thaw(): Promise<void> {
+    writeControlNow(`${this.dir}/cgroup.freeze`, '0');
+  }
+
   async release(): Promise<void> {
+    // cgroup.kill reaches frozen tasks too; the thaw is for kernels without it (signals wait for a thaw).
+    await writeOptionalControl(`${this.dir}/cgroup.freeze`, '0');
     await removeCgroup(this.dir, async () => writeOptionalControl(`${this.dir}/cgroup.kill`, '1'));
   }
 }

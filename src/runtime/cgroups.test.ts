@@ -13,8 +13,9 @@ import { CgroupLimits, detectCgroups, type CgroupHost } from './cgroups.js';
 import { CgroupV2Group } from './cgroups-v2.js';
 import { ProcessRuntime } from './process.js';
 import { readProcStat } from './proc-stat.js';
-import type { SpawnSpec } from './runtime.js';
+import type { AppliedLimits, SpawnSpec } from './runtime.js';
 import { testSpawnSpec } from '../../test/helpers/spawn-spec.js';
+import { isCgroupFrozen } from '../../test/helpers/freezer-state.js';
 import { waitFor } from '../../test/helpers/wait.js';
 
 const ALLOC_APP = new URL('../../test/fixtures/apps/iso-alloc.mjs', import.meta.url).pathname;
@@ -113,6 +114,17 @@ test('cpu_shares becomes the cgroup weight of the running instance (100 = the de
   for (const dir of groupDirs(host, parent, 'iso', 'cpu')) assert.equal(existsSync(dir), false, `${dir} removed`);
 });
 
+test('a freezable instance gets a group that freezes and thaws it, and release kills it even while frozen', async (t) => {
+  const { limits, parent } = testLimits(t);
+  const host = await limits.detect();
+  assert.equal(host.freezeMissing, undefined, 'this host can freeze');
+  const applied = await limits.apply({ instance: 'iso:frz', memoryLimitMb: undefined, cpuShares: undefined, freezable: true });
+  assert.ok(applied);
+  t.after(() => applied.release());
+  await assertFreezes(t, applied, parent, 'iso.frz');
+  for (const dir of groupDirs(host, parent, 'iso', 'frz')) assert.equal(existsSync(dir), false, `${dir} removed`);
+});
+
 test('no limit asked for means no cgroup at all', async () => {
   const limits = new CgroupLimits({ parent: 'tenement-test-unused' });
   assert.equal(await limits.apply({ instance: 'iso:none', memoryLimitMb: undefined, cpuShares: undefined }), undefined);
@@ -130,6 +142,31 @@ test('a host without cgroups refuses a memory limit, saying what is missing and 
     return true;
   });
   await assert.rejects(limits.check({ memoryLimitMb: undefined, cpuShares: 10 }), /cpu_shares needs the cgroup cpu controller/);
+  await assert.rejects(limits.check({ memoryLimitMb: undefined, cpuShares: undefined, freezable: true }), (err: unknown) => {
+    assert.ok(err instanceof TenementError);
+    assert.equal(err.code, 'isolation_unavailable');
+    assert.match(err.message, /^freeze_after needs a cgroup freezer, which this host does not offer \(no cgroup filesystem is mounted/);
+    return true;
+  });
+});
+
+test('a server without cgroups refuses freeze_after at spawn, naming the key', async () => {
+  await assert.rejects(new ProcessRuntime().start(spec({ instance: 'iso:nofreeze', freezable: true })), (err: unknown) => {
+    assert.ok(err instanceof TenementError);
+    assert.equal(err.code, 'isolation_unavailable');
+    assert.match(err.message, /^freeze_after needs cgroups, which this server runs without$/);
+    return true;
+  });
+});
+
+test('cgroup v2: a group freezes (cgroup.events says frozen) and thaws through cgroup.freeze', async (t) => {
+  const mountPoint = await mountCgroup2(t);
+  const parent = `tenement-test-${process.pid}-v2freeze`;
+  await mkdir(`${mountPoint}/${parent}`, { recursive: true });
+  const group = await CgroupV2Group.create(`${mountPoint}/${parent}/iso.f`, {});
+  t.after(() => group.release());
+  await assertFreezes(t, group, parent, 'iso.f');
+  assert.equal(existsSync(`${mountPoint}/${parent}/iso.f`), false);
 });
 
 /**
@@ -187,6 +224,37 @@ test('cgroup v2: every process of an instance is in its group, and release kills
   for (const pid of pids) await waitFor(() => isGone(pid), 10_000, `process ${pid} to be killed`);
   assert.equal(existsSync(`${mountPoint}/${parent}/iso.a`), false);
 });
+
+/**
+ * Runs a process in `group`; checks freeze stops it (the kernel says frozen, a signal is not
+ * acted on), thaw resumes it, and release of a frozen group still kills it and removes it.
+ */
+async function assertFreezes(t: TestContext, group: AppliedLimits, parent: string, name: string): Promise<void> {
+  // The shell writes a line whenever it gets SIGUSR1: a frozen one cannot.
+  const argv = group.wrapArgv(['/bin/sh', '-c', 'trap "echo usr1" USR1; echo ready; while :; do sleep 0.05; done']);
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+  t.after(() => {
+    if (!isGone(child.pid!)) process.kill(-child.pid!, 'SIGKILL');
+  });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+  await waitFor(async () => out.includes('ready') && (await readFile(`/proc/${child.pid}/cgroup`, 'utf8')).includes(`/${parent}/${name}`),
+    10_000, 'the child to start in its group');
+
+  await group.freeze();
+  assert.equal(isCgroupFrozen(child.pid!), true);
+  process.kill(child.pid!, 'SIGUSR1');
+  // Running, the shell would answer within one 50 ms sleep; frozen, it stays silent.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(out.includes('usr1'), false, 'a frozen process handles no signal');
+  await group.thaw();
+  assert.equal(isCgroupFrozen(child.pid!), false);
+  await waitFor(() => out.includes('usr1'), 10_000, 'the pending signal to be handled after the thaw');
+
+  await group.freeze();
+  await group.release();
+  await waitFor(() => isGone(child.pid!), 10_000, 'the frozen process to be killed by release');
+}
 
 /**
  * Mounts the (one) cgroup2 hierarchy at a fresh temp dir; afterwards removes this process's test

@@ -4,11 +4,11 @@
  * @module
  */
 import { constants } from 'node:fs';
-import { access, readFile } from 'node:fs/promises';
+import { access, mkdir, readFile } from 'node:fs/promises';
 import { TenementError } from '../core/errors.js';
 import { parseInstanceName } from '../core/names.js';
-import type { AppliedLimits, LimitsProvider, SpawnSpec } from './runtime.js';
-import { isCode, readControl } from './cgroup-fs.js';
+import type { AppliedLimits, LimitRequest, LimitsProvider, SpawnSpec } from './runtime.js';
+import { isCode, readControl, writeOptionalControl } from './cgroup-fs.js';
 import { CgroupV1Group, type V1Controller, type V1Mounts } from './cgroups-v1.js';
 import { CgroupV2Group, prepareV2Parent, v2Controllers, type CgroupController } from './cgroups-v2.js';
 
@@ -24,6 +24,8 @@ export interface CgroupHost {
   readonly v2Root?: string;
   /** v1: where each controller's hierarchy is mounted. */
   readonly v1Mounts?: V1Mounts;
+  /** Why instances cannot be frozen here (freeze_after); undefined when they can. */
+  readonly freezeMissing?: string;
 }
 
 export interface CgroupOptions {
@@ -37,7 +39,7 @@ export interface CgroupOptions {
 }
 
 const CONTROLLERS: readonly CgroupController[] = ['memory', 'cpu', 'pids'];
-const V1_CONTROLLERS: readonly V1Controller[] = ['memory', 'cpu', 'cpuacct', 'pids'];
+const V1_CONTROLLERS: readonly V1Controller[] = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'];
 
 /**
  * v2 wins when its hierarchy offers a controller and tenement can delegate it (create its parent
@@ -63,7 +65,7 @@ export async function detectCgroups(options: CgroupOptions = {}): Promise<Cgroup
     if (offered.size > 0) {
       try {
         await prepareV2Parent(v2Root, parent, offered);
-        return { version: 'v2', controllers: offered, missing: missingFrom(offered, v2Absent), v2Root };
+        return { version: 'v2', controllers: offered, missing: missingFrom(offered, v2Absent), v2Root, ...(await v2FreezeMissing(v2Root, parent)) };
       } catch (err) {
         v2Problem = isPermission(err)
           ? 'tenement may not create cgroups: run ten serve as root'
@@ -86,12 +88,14 @@ export async function detectCgroups(options: CgroupOptions = {}): Promise<Cgroup
       controllers: v1Usable,
       missing: missingFrom(v1Usable, (c) => v1Problem ?? v1Absent(c)),
       v1Mounts,
+      ...(await v1FreezeMissing(v1Mounts)),
     };
   }
   if (v2Root !== undefined) {
-    return { version: 'v2', controllers: new Set(), missing: missingFrom(new Set(), () => v2Problem ?? v2Absent()), v2Root };
+    return { version: 'v2', controllers: new Set(), missing: missingFrom(new Set(), () => v2Problem ?? v2Absent()), v2Root, ...(await v2FreezeMissing(v2Root, parent)) };
   }
-  return { version: null, controllers: new Set(), missing: missingFrom(new Set(), () => 'no cgroup filesystem is mounted; mount cgroup2 at /sys/fs/cgroup') };
+  const none = 'no cgroup filesystem is mounted; mount cgroup2 at /sys/fs/cgroup';
+  return { version: null, controllers: new Set(), missing: missingFrom(new Set(), () => none), freezeMissing: none };
 }
 
 /** Makes memory_limit_mb and cpu_shares real with cgroups (LimitsProvider for every runtime). */
@@ -113,8 +117,11 @@ export class CgroupLimits implements LimitsProvider {
   }
 
   /** Throws `isolation_unavailable` naming the first requested limit the host cannot enforce. */
-  async check(spec: Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares'>): Promise<void> {
+  async check(spec: LimitRequest): Promise<void> {
     const host = await this.detect();
+    if (spec.freezable === true && host.freezeMissing !== undefined) {
+      throw new TenementError('isolation_unavailable', `freeze_after needs a cgroup freezer, which this host does not offer (${host.freezeMissing})`);
+    }
     if (spec.memoryLimitMb !== undefined && !host.controllers.has('memory')) {
       throw unavailable('memory_limit_mb', 'memory', host);
     }
@@ -123,17 +130,30 @@ export class CgroupLimits implements LimitsProvider {
     }
   }
 
-  async apply(spec: Pick<SpawnSpec, 'instance' | 'memoryLimitMb' | 'cpuShares'>): Promise<AppliedLimits | undefined> {
-    if (spec.memoryLimitMb === undefined && spec.cpuShares === undefined) return undefined;
+  async thawLeftover(instance: string): Promise<void> {
+    const host = await this.detect();
+    const relPath = this.relPath(instance);
+    if (host.version === 'v2' && host.v2Root !== undefined) await writeOptionalControl(`${host.v2Root}/${relPath}/cgroup.freeze`, '0');
+    else if (host.v1Mounts?.freezer !== undefined) await writeOptionalControl(`${host.v1Mounts.freezer}/${relPath}/freezer.state`, 'THAWED');
+  }
+
+  async removeLeftover(instance: string): Promise<void> {
+    const host = await this.detect();
+    const relPath = this.relPath(instance);
+    if (host.version === 'v2' && host.v2Root !== undefined) await CgroupV2Group.remove(`${host.v2Root}/${relPath}`);
+    else await CgroupV1Group.remove(host.v1Mounts ?? {}, relPath);
+  }
+
+  async apply(spec: Pick<SpawnSpec, 'instance'> & LimitRequest): Promise<AppliedLimits | undefined> {
+    if (spec.memoryLimitMb === undefined && spec.cpuShares === undefined && spec.freezable !== true) return undefined;
     await this.check(spec);
     const host = await this.detect();
-    const { service, id } = parseInstanceName(spec.instance);
-    // Names are DNS labels, which never contain '.', so `service.id` cannot collide.
-    const relPath = `${this.options.parent ?? 'tenement'}/${service}.${id}`;
+    const relPath = this.relPath(spec.instance);
     const settings = {
       memoryBytes: spec.memoryLimitMb === undefined ? undefined : Math.round(spec.memoryLimitMb * 1024 * 1024),
       cpuShares: spec.cpuShares,
       pidsMax: host.controllers.has('pids') ? this.pidsMax : undefined,
+      freezable: spec.freezable,
     };
     try {
       if (host.version === 'v2' && host.v2Root !== undefined) return await CgroupV2Group.create(`${host.v2Root}/${relPath}`, settings);
@@ -145,6 +165,30 @@ export class CgroupLimits implements LimitsProvider {
       throw new TenementError('spawn_failed', `could not set the resource limits of ${spec.instance} (${errorCode(err)})`, { cause: err });
     }
   }
+
+  /** The instance's group under the parent; names are DNS labels (no '.'), so `service.id` cannot collide. */
+  private relPath(instance: string): string {
+    const { service, id } = parseInstanceName(instance);
+    return `${this.options.parent ?? 'tenement'}/${service}.${id}`;
+  }
+}
+
+/** v2 groups freeze through cgroup.freeze (Linux 5.2+), which every non-root group then has. */
+async function v2FreezeMissing(root: string, parent: string): Promise<{ freezeMissing?: string }> {
+  try {
+    await mkdir(`${root}/${parent}`, { recursive: true });
+  } catch (err) {
+    return { freezeMissing: isPermission(err) ? 'tenement may not create cgroups: run ten serve as root' : `its cgroup2 group cannot be made (${errorCode(err)})` };
+  }
+  if ((await readControl(`${root}/${parent}/cgroup.freeze`)) !== undefined) return {};
+  return { freezeMissing: 'its cgroup2 hierarchy has no cgroup.freeze (Linux 5.2 or later has it)' };
+}
+
+async function v1FreezeMissing(mounts: V1Mounts): Promise<{ freezeMissing?: string }> {
+  if (mounts.freezer === undefined) {
+    return { freezeMissing: 'no cgroup v1 freezer hierarchy is mounted; mount it (mount -t cgroup -o freezer cgroup /sys/fs/cgroup/freezer) or boot with cgroup v2' };
+  }
+  return (await isWritable(mounts.freezer)) ? {} : { freezeMissing: 'tenement may not create cgroups: run ten serve as root' };
 }
 
 function unavailable(key: string, controller: CgroupController, host: CgroupHost): TenementError {

@@ -13,10 +13,10 @@ test('on this host (root, unshare, runsc, cgroups) every level and limit is avai
     sandbox: { available: true },
   });
   assert.ok(capabilities.limits.cgroup === 'v1' || capabilities.limits.cgroup === 'v2');
-  assert.equal(capabilities.limits.memory && capabilities.limits.cpu && capabilities.limits.pids, true);
+  assert.equal(capabilities.limits.memory && capabilities.limits.cpu && capabilities.limits.pids && capabilities.limits.freeze, true);
   assert.equal(
     formatCapabilities(capabilities),
-    `isolation: process, namespace, sandbox\nlimits: cgroup ${capabilities.limits.cgroup} (memory, cpu, pids)`,
+    `isolation: process, namespace, sandbox\nlimits: cgroup ${capabilities.limits.cgroup} (memory, cpu, pids, freeze)`,
   );
 });
 
@@ -33,7 +33,7 @@ test('a level the host cannot give is listed with the reason and the way to get 
 test('a host without cgroup controllers says limits will be refused', () => {
   const text = formatCapabilities({
     isolation: { process: { available: true }, namespace: { available: true }, sandbox: { available: true } },
-    limits: { cgroup: null, memory: false, cpu: false, pids: false },
+    limits: { cgroup: null, memory: false, cpu: false, pids: false, freeze: false },
   });
-  assert.equal(text.split('\n')[1], 'limits: none (no usable cgroup controllers; memory_limit_mb and cpu_shares will be refused)');
+  assert.equal(text.split('\n')[1], 'limits: none (no usable cgroup controllers; memory_limit_mb, cpu_shares and freeze_after will be refused)');
 });

@@ -24,6 +24,8 @@ export interface HostCapabilities {
     readonly memory: boolean;
     readonly cpu: boolean;
     readonly pids: boolean;
+    /** Instances can be frozen (freeze_after). */
+    readonly freeze: boolean;
   };
 }
 
@@ -52,6 +54,7 @@ export async function detectCapabilities(options: DetectOptions = {}): Promise<H
       memory: cgroups.controllers.has('memory'),
       cpu: cgroups.controllers.has('cpu'),
       pids: cgroups.controllers.has('pids'),
+      freeze: cgroups.freezeMissing === undefined,
     },
   };
 }
@@ -73,7 +76,7 @@ export function formatCapabilities(capabilities: HostCapabilities): string {
   const offered = Object.entries(controllers).filter(([, has]) => has).map(([name]) => name);
   const missing = Object.entries(controllers).filter(([, has]) => !has).map(([name]) => name);
   const limits = cgroup === null || offered.length === 0
-    ? 'limits: none (no usable cgroup controllers; memory_limit_mb and cpu_shares will be refused)'
+    ? 'limits: none (no usable cgroup controllers; memory_limit_mb, cpu_shares and freeze_after will be refused)'
     : `limits: cgroup ${cgroup} (${offered.join(', ')}${missing.length > 0 ? `; no ${missing.join(', ')}` : ''})`;
   return `isolation: ${levels.join(', ')}\n${limits}`;
 }

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { TenementError } from '../core/errors.js';
 import { checkLimits, findExecutable } from './preflight.js';
 import { ProcessRuntime, startProcessGroup } from './process.js';
-import type { LimitsProvider, Orphan, RunningProcess, Runtime, SpawnSpec } from './runtime.js';
+import type { LimitRequest, LimitsProvider, Orphan, RunningProcess, Runtime, SpawnSpec } from './runtime.js';
 
 const run = promisify(execFile);
 
@@ -67,7 +67,7 @@ export class NamespaceRuntime implements Runtime {
     this.#unshare = options.unsharePath ?? 'unshare';
   }
 
-  async check(spec: Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares'>): Promise<void> {
+  async check(spec: LimitRequest): Promise<void> {
     await this.#unsharePath();
     await checkLimits(this.#limits, spec);
   }
@@ -89,7 +89,7 @@ export class NamespaceRuntime implements Runtime {
 
   /** The orphan's pid is its unshare, the leader of its group: stopping the group ends the namespace. */
   reap(orphan: Orphan, timeoutMs: number): Promise<boolean> {
-    return new ProcessRuntime().reap(orphan, timeoutMs);
+    return new ProcessRuntime(this.#limits === undefined ? {} : { limits: this.#limits }).reap(orphan, timeoutMs);
   }
 
   /**

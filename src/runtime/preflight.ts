@@ -7,14 +7,16 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { delimiter, join, resolve } from 'node:path';
 import { TenementError } from '../core/errors.js';
-import type { LimitsProvider, SpawnSpec } from './runtime.js';
+import type { LimitRequest, LimitsProvider } from './runtime.js';
 
 /** Limits asked for without a provider, or that the provider cannot give, are refused up front. */
-export async function checkLimits(limits: LimitsProvider | undefined, spec: Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares'>): Promise<void> {
-  if (spec.memoryLimitMb === undefined && spec.cpuShares === undefined) return;
+export async function checkLimits(limits: LimitsProvider | undefined, spec: LimitRequest): Promise<void> {
+  const asked = [spec.memoryLimitMb !== undefined && 'memory_limit_mb', spec.cpuShares !== undefined && 'cpu_shares', spec.freezable === true && 'freeze_after']
+    .filter((key): key is string => key !== false);
+  if (asked.length === 0) return;
   if (limits === undefined) {
-    throw new TenementError('isolation_unavailable', 'memory_limit_mb and cpu_shares need cgroups, which this server runs without', {
-      hint: 'run tenement on a Linux host with cgroup v2 (or v1) mounted and writable, or drop the limits',
+    throw new TenementError('isolation_unavailable', `${asked.join(' and ')} ${asked.length > 1 ? 'need' : 'needs'} cgroups, which this server runs without`, {
+      hint: 'run tenement on a Linux host with cgroup v2 (or v1) mounted and writable, or drop them',
     });
   }
   await limits.check?.(spec);

@@ -10,10 +10,12 @@ import { access, stat } from 'node:fs/promises';
 import { delimiter, join, resolve } from 'node:path';
 import { TenementError } from '../core/errors.js';
 import { readLines } from './line-splitter.js';
+import { checkLimits } from './preflight.js';
 import { isGroupAlive, isLiveMember, listLiveMembers, readStartTime } from './proc-stat.js';
 import type {
   AppliedLimits,
   ExitInfo,
+  LimitRequest,
   LimitsProvider,
   Orphan,
   RunningProcess,
@@ -53,12 +55,8 @@ export class ProcessRuntime implements Runtime {
     this.#limits = options.limits;
   }
 
-  async check(spec: Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares'>): Promise<void> {
-    if (this.#limits === undefined && (spec.memoryLimitMb !== undefined || spec.cpuShares !== undefined)) {
-      throw new TenementError('isolation_unavailable', 'memory_limit_mb and cpu_shares need cgroups, which this server runs without', {
-        hint: 'run tenement on a Linux host with cgroup v2 (or v1) mounted and writable, or drop the limits',
-      });
-    }
+  async check(spec: LimitRequest): Promise<void> {
+    await checkLimits(this.#limits, spec);
   }
 
   async start(spec: SpawnSpec): Promise<RunningProcess> {
@@ -77,8 +75,10 @@ export class ProcessRuntime implements Runtime {
     // pid gone, a group still named after it is ours: Linux does not reuse a live pgid as a pid.
     if (startTime !== undefined && startTime !== orphan.startTime) return false;
     if (!isGroupRunning(orphan.pid)) return false;
+    await this.#limits?.thawLeftover?.(orphan.instance).catch(() => undefined);
     signalGroup(orphan.pid, 'SIGTERM');
     await emptyGroup(orphan.pid, Date.now() + timeoutMs);
+    await this.#limits?.removeLeftover?.(orphan.instance).catch(() => undefined);
     return true;
   }
 }
@@ -172,7 +172,7 @@ function watchGroup(
     return stopping;
   };
 
-  return { pid, startTime, exited, stop };
+  return { pid, startTime, exited, stop, ...(limits === undefined ? {} : { cgroup: limits }) };
 }
 
 /**

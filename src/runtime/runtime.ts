@@ -21,9 +21,14 @@ export interface SpawnSpec {
   readonly dataDir: string;
   readonly memoryLimitMb: number | undefined;
   readonly cpuShares: number | undefined;
+  /** The instance will be frozen when idle (freeze_after > 0): it needs a cgroup that can freeze. */
+  readonly freezable?: boolean;
   /** Called once per complete output line (without the newline). Must not throw. */
   readonly onLine: (stream: OutputStream, line: string) => void;
 }
+
+/** What a spec asks of cgroups. */
+export type LimitRequest = Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares' | 'freezable'>;
 
 export interface ExitInfo {
   readonly code: number | null;
@@ -49,12 +54,14 @@ export interface RunningProcess extends ProcessIdentity {
   readonly exited: Promise<ExitInfo>;
   /** SIGTERM to the whole group, SIGKILL after `timeoutMs`; resolves when all of it is gone. */
   stop(timeoutMs: number): Promise<ExitInfo>;
+  /** The cgroup it runs in, when it has one (limits, or freezable). */
+  readonly cgroup?: AppliedLimits;
 }
 
 export interface Runtime {
   readonly isolation: Isolation;
   /** Throws `isolation_unavailable` (saying what is missing and how to get it) if the host can't. */
-  check(spec: Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares'>): Promise<void>;
+  check(spec: LimitRequest): Promise<void>;
   /** Starts the process; throws `spawn_failed` after releasing whatever it had acquired. */
   start(spec: SpawnSpec): Promise<RunningProcess>;
   /**
@@ -70,14 +77,22 @@ export interface AppliedLimits {
   wrapArgv(argv: readonly string[]): string[];
   /** After exit: whether the kernel OOM-killed something in it. */
   wasOomKilled(): Promise<boolean>;
-  /** Removes the cgroup; safe to call twice and after a half-finished setup. */
+  /** Stops every process in the group from running (memory kept); resolves once all are frozen. */
+  freeze(): Promise<void>;
+  /** Lets a frozen group run again. */
+  thaw(): Promise<void>;
+  /** Removes the cgroup (thawing it first); safe to call twice and after a half-finished setup. */
   release(): Promise<void>;
 }
 
 /** Makes the limits of a spec real, or refuses with `isolation_unavailable`. */
 export interface LimitsProvider {
   /** Throws `isolation_unavailable` if a limit the spec asks for cannot be given on this host. */
-  check?(spec: Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares'>): Promise<void>;
+  check?(spec: LimitRequest): Promise<void>;
+  /** Thaws what a crashed server left frozen in `instance`'s group, so a stop's signals reach it. */
+  thawLeftover?(instance: string): Promise<void>;
+  /** Kills what is left in `instance`'s group (a crashed server's) and removes it. */
+  removeLeftover?(instance: string): Promise<void>;
   /** undefined when the spec asks for no limit. */
-  apply(spec: Pick<SpawnSpec, 'instance' | 'memoryLimitMb' | 'cpuShares'>): Promise<AppliedLimits | undefined>;
+  apply(spec: Pick<SpawnSpec, 'instance'> & LimitRequest): Promise<AppliedLimits | undefined>;
 }

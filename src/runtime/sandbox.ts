@@ -14,7 +14,7 @@ import { TenementError } from '../core/errors.js';
 import { parseInstanceName } from '../core/names.js';
 import { checkLimits, findExecutable } from './preflight.js';
 import { ProcessRuntime, startProcessGroup } from './process.js';
-import type { ExitInfo, LimitsProvider, Orphan, RunningProcess, Runtime, SpawnSpec } from './runtime.js';
+import type { ExitInfo, LimitRequest, LimitsProvider, Orphan, RunningProcess, Runtime, SpawnSpec } from './runtime.js';
 
 const run = promisify(execFile);
 
@@ -59,7 +59,7 @@ export class SandboxRuntime implements Runtime {
     this.#runscOption = options.runscPath ?? 'runsc';
   }
 
-  async check(spec: Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares'>): Promise<void> {
+  async check(spec: LimitRequest): Promise<void> {
     await this.#runscPath();
     await checkLimits(this.#limits, spec);
   }
@@ -107,6 +107,8 @@ export class SandboxRuntime implements Runtime {
 
   async reap(orphan: Orphan, timeoutMs: number): Promise<boolean> {
     const containerId = containerIdOf(orphan.instance);
+    // A frozen sandbox would not die of runsc's signals.
+    await this.#limits?.thawLeftover?.(orphan.instance).catch(() => undefined);
     const hadContainer = (await this.#listContainers()).includes(containerId);
     if (hadContainer) await this.#deleteContainer(containerId);
     const hadProcess = await new ProcessRuntime().reap(orphan, timeoutMs);
@@ -140,7 +142,8 @@ export class SandboxRuntime implements Runtime {
       })();
       return stopping;
     };
-    return { pid: inner.pid, startTime: inner.startTime, exited, stop };
+    // The sandbox (gVisor's sentry and gofer) runs in the instance's cgroup: freezing it freezes the app.
+    return { pid: inner.pid, startTime: inner.startTime, exited, stop, ...(inner.cgroup === undefined ? {} : { cgroup: inner.cgroup }) };
   }
 
   #globalFlags(runsc: string): string[] {

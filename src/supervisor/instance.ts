@@ -9,12 +9,13 @@ import type { Config, ServiceConfig } from '../config/types.js';
 import { buildInstanceEnv, instanceDataDir } from '../config/instance-env.js';
 import { TenementError } from '../core/errors.js';
 import { formatInstanceName } from '../core/names.js';
-import { assertTransition, hasProcess, isServing, refusesRequests, type DesiredState, type InstanceState } from '../core/lifecycle.js';
+import { assertTransition, canFreeze, canIdle, hasProcess, isFrozen, isServing, refusesRequests, type DesiredState, type InstanceState } from '../core/lifecycle.js';
 import type { EventBus, LaunchCause, LifecycleKind } from '../core/events.js';
 import type { ExitInfo, Runtime, RunningProcess } from '../runtime/runtime.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { InstanceStore } from '../store/instances.js';
 import { backoffDelayMs, countRecent } from './backoff.js';
+import { CgroupFreezer } from './freezer.js';
 import { ReadinessWaiter, probeOnce } from './readiness.js';
 import type { InstanceHandle } from './types.js';
 
@@ -50,6 +51,8 @@ export class Instance implements InstanceHandle {
   lastActivityAt = 0;
   /** Automatic restarts over the instance's registered life. */
   restarts: number;
+  /** ms timestamp of the last state change (how long a wake or a freeze has lasted). */
+  stateSince = Date.now();
 
   private readonly ctx: InstanceContext;
   private proc: RunningProcess | null = null;
@@ -69,6 +72,9 @@ export class Instance implements InstanceHandle {
   private crashedGeneration = -1;
   /** A stop under way: the next launch waits for it (one process per instance at a time). */
   private stopping: Promise<void> | null = null;
+  /** The current process's cgroup freezer when freeze_after is set. */
+  private freezer: CgroupFreezer | null = null;
+  private thawing: Promise<void> | null = null;
   /** Why no process may be started any more (being removed, server stopping); null while it may. */
   private retiredBecause: string | null = null;
 
@@ -86,9 +92,9 @@ export class Instance implements InstanceHandle {
     this.openConnections++;
   }
 
-  connectionClosed(): void {
+  connectionClosed(isActivity = true): void {
     this.openConnections--;
-    this.lastActivityAt = Date.now();
+    if (isActivity) this.lastActivityAt = Date.now();
   }
 
   get pid(): number | null {
@@ -111,6 +117,7 @@ export class Instance implements InstanceHandle {
   start(cause: LaunchCause): Promise<void> {
     if (this.retiredBecause !== null) return Promise.reject(this.retiredError());
     if (isServing(this.state)) return Promise.resolve();
+    if (isFrozen(this.state)) return this.thaw();
     if (this.launching !== null) return this.launching;
     if (cause !== 'restart') clearTimeout(this.restartTimer);
     const launch = this.launch(cause).finally(() => {
@@ -164,7 +171,7 @@ export class Instance implements InstanceHandle {
    * wake that arrives meanwhile starts the next process only once this one is gone. A launch that
    * was under way is abandoned, and this resolves only once any process it started is reaped.
    */
-  async stop(target: StopTarget): Promise<void> {
+  async stop(target: StopTarget, reason?: string): Promise<void> {
     const abandoned = this.launching;
     this.generation++;
     clearTimeout(this.restartTimer);
@@ -175,17 +182,64 @@ export class Instance implements InstanceHandle {
     await this.stopProcess();
     await abandoned?.catch(() => undefined);
     if (changed) {
-      this.lifecycle(target === 'idle' ? 'idle' : 'stop', target === 'idle' ? 'stopped after being idle' : target === 'held' ? 'stopped and held' : 'stopped');
+      this.lifecycle(target === 'idle' ? 'idle' : 'stop', reason ?? (target === 'idle' ? 'stopped after being idle' : target === 'held' ? 'stopped and held' : 'stopped'));
     }
   }
 
-  /** Called by the idle sweep. */
+  /** Called by the idle sweep (a frozen instance is stopped at idle_timeout too). */
   isIdleDue(now: number): boolean {
     const timeout = this.serviceConfig.idleTimeoutMs;
     return timeout > 0
-      && isServing(this.state)
+      && canIdle(this.state)
       && this.openConnections === 0
       && now - this.lastActivityAt >= timeout;
+  }
+
+  /** Called by the idle sweep: running, untouched for freeze_after, and able to freeze. */
+  isFreezeDue(now: number): boolean {
+    return this.freezer !== null && canFreeze(this.state) && this.openConnections === 0 && now - this.lastActivityAt >= this.serviceConfig.freezeAfterMs;
+  }
+
+  /**
+   * Freezes the process (no CPU, memory kept) and pauses health checks. The state changes first,
+   * so a request arriving meanwhile thaws it (the thaw waits for the freeze to finish).
+   */
+  async freeze(): Promise<void> {
+    const freezer = this.freezer;
+    if (freezer === null || !canFreeze(this.state)) return;
+    const gen = this.generation;
+    this.disarmHealth();
+    this.setState('frozen');
+    const failed = await freezer.freeze().then(() => null, (err: unknown) => (err instanceof Error ? err.message : 'error'));
+    if (failed === null) return this.lifecycle('freeze', `frozen after ${this.serviceConfig.freezeAfterMs / 1000} s without traffic`);
+    this.lifecycle('freeze_failed', `could not be frozen (${failed}); left running`);
+    if (gen === this.generation && isFrozen(this.state)) this.resume(gen);
+  }
+
+  /** Lets a frozen instance run again; concurrent callers share one thaw. */
+  thaw(): Promise<void> {
+    if (!isFrozen(this.state)) return this.waitUntilRunning(this.serviceConfig.startupTimeoutMs);
+    this.thawing ??= this.thawFrozen().finally(() => { this.thawing = null; });
+    return this.thawing;
+  }
+
+  private async thawFrozen(): Promise<void> {
+    const gen = this.generation;
+    const began = performance.now();
+    const failed = await this.freezer?.thaw().then(() => null, (err: unknown) => (err instanceof Error ? err.message : 'error'));
+    if (failed && gen === this.generation) void this.handleFailure(gen, `could not be thawed (${failed})`, false);
+    // Stopped (idle_timeout, memory floor, ten stop) while the thaw ran: that stop wins.
+    if (failed || gen !== this.generation || !isFrozen(this.state)) throw new TenementError('unavailable', `${this.name} could not be thawed`);
+    this.resume(gen);
+    const durationMs = Math.round((performance.now() - began) * 1000) / 1000;
+    this.ctx.events.emit('lifecycle', { ...this.ids(), kind: 'thaw', message: `thawed in ${durationMs} ms`, at: Date.now(), durationMs });
+  }
+
+  /** Back to running after a freeze (or a failed one): counts as activity, health checks resume. */
+  private resume(gen: number): void {
+    this.lastActivityAt = Date.now();
+    this.setState('running');
+    this.armHealth(gen);
   }
 
   private async launch(cause: LaunchCause): Promise<void> {
@@ -224,6 +278,7 @@ export class Instance implements InstanceHandle {
         dataDir,
         memoryLimitMb: svc.memoryLimitMb,
         cpuShares: svc.cpuShares,
+        freezable: svc.freezeAfterMs > 0,
         onLine: (stream, line) => this.onLine(stream, line),
       });
     } catch (err) {
@@ -239,6 +294,7 @@ export class Instance implements InstanceHandle {
     }
 
     this.proc = proc;
+    this.freezer = svc.freezeAfterMs > 0 && proc.cgroup !== undefined ? new CgroupFreezer(proc.cgroup) : null;
     this.port = port;
     this.startedAt = Date.now();
     this.ctx.store.recordProcess(this.service, this.id, port, proc.pid, proc.startTime);
@@ -355,7 +411,8 @@ export class Instance implements InstanceHandle {
     if (gen !== this.generation || this.port === null) return;
     const timeoutMs = Math.min(5000, this.ctx.config.settings.healthCheckIntervalMs);
     const ok = await probeOnce(this.port, this.serviceConfig.health, timeoutMs);
-    if (gen !== this.generation) return;
+    // A probe that was under way when the instance froze says nothing about its health.
+    if (gen !== this.generation || isFrozen(this.state)) return;
     if (ok) {
       if (this.healthFailures > 0) {
         this.healthFailures = 0;
@@ -377,7 +434,10 @@ export class Instance implements InstanceHandle {
   /** Ends the current process (if any) and frees what it held; a launch waits for this. */
   private async stopProcess(): Promise<void> {
     const proc = this.proc;
+    const freezer = this.freezer;
     const stopping = (async () => {
+      // A frozen app gets its SIGTERM only once thawed; a failed thaw leaves it to SIGKILL.
+      if (freezer !== null) await freezer.thaw().catch(() => undefined);
       if (proc !== null) await proc.stop(this.serviceConfig.stopTimeoutMs);
       await this.releaseProcess();
     })();
@@ -390,6 +450,7 @@ export class Instance implements InstanceHandle {
     if (this.port !== null) this.ctx.ports.release(this.port);
     const hadProcess = this.proc !== null;
     this.proc = null;
+    this.freezer = null;
     this.port = null;
     this.startedAt = null;
     if (!hadProcess) return;
@@ -407,6 +468,7 @@ export class Instance implements InstanceHandle {
     if (from === to) return;
     assertTransition(this.name, from, to);
     this.state = to;
+    this.stateSince = Date.now();
     this.ctx.events.emit('state', { ...this.ids(), from, to, at: Date.now() });
     if (isServing(to)) {
       for (const w of this.stateWaiters.splice(0)) w.resolve();

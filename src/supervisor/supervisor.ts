@@ -5,10 +5,11 @@
  */
 import type { Config, Isolation, ServiceConfig } from '../config/types.js';
 import { TenementError } from '../core/errors.js';
-import { canSpawn, hasProcess, healthOf, isServing, refusesRequests, requestOutcome } from '../core/lifecycle.js';
+import { canIdle, canSpawn, hasProcess, healthOf, isFrozen, refusesRequests, requestOutcome } from '../core/lifecycle.js';
 import { assertName, formatInstanceName } from '../core/names.js';
 import type { EventBus } from '../core/events.js';
 import type { PortAllocator } from '../runtime/ports.js';
+import { readMemAvailableMb } from '../runtime/meminfo.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { InstanceStore, InstanceRow } from '../store/instances.js';
 import { Instance, type InstanceContext } from './instance.js';
@@ -21,6 +22,8 @@ export interface SupervisorDeps {
   readonly ports: PortAllocator;
   readonly runtimes: Readonly<Record<Isolation, Runtime>>;
   readonly logger: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /** MiB of memory the host has available (default: MemAvailable); tests simulate pressure with it. */
+  readonly memAvailableMb?: () => Promise<number | undefined>;
 }
 
 const NO_INSTANCES: readonly Instance[] = Object.freeze([]);
@@ -36,6 +39,7 @@ export class Supervisor implements SupervisorApi {
   /** service → instances array, replaced (never mutated) when registrations change. */
   private readonly arrays = new Map<string, readonly Instance[]>();
   private idleSweep: NodeJS.Timeout | undefined;
+  private isReclaiming = false;
 
   constructor(deps: SupervisorDeps) {
     this.deps = deps;
@@ -106,6 +110,8 @@ export class Supervisor implements SupervisorApi {
       case 'join-start':
       case 'await-restart':
         return instance.waitUntilRunning(instance.serviceConfig.startupTimeoutMs);
+      case 'thaw':
+        return instance.thaw();
       case 'wake':
         this.deps.store.setDesired(instance.service, instance.id, 'running');
         return instance.start('wake');
@@ -119,6 +125,21 @@ export class Supervisor implements SupervisorApi {
     if (!svc.autoSpawn) throw new TenementError('instance_not_found', `no instance ${service}:${id}`);
     const instance = this.register(svc, id, DEFAULT_WEIGHT);
     return instance;
+  }
+
+  async wake(service: string, id: string): Promise<InstanceInfo> {
+    const instance = this.require(service, id);
+    if (refusesRequests(instance.state)) {
+      throw new TenementError('invalid_state', `${instance.name} is ${instance.state}: traffic and wake do not start it`, { hint: `start it with ten start ${instance.name}` });
+    }
+    this.ensureReady(instance).catch(() => undefined);
+    return this.toInfo(instance, Date.now());
+  }
+
+  prewake(service: string, id: string): void {
+    const instance = this.byService.get(service)?.get(id);
+    if (instance === undefined || refusesRequests(instance.state)) return;
+    this.ensureReady(instance).catch(() => undefined);
   }
 
   list(): InstanceInfo[] {
@@ -265,7 +286,7 @@ export class Supervisor implements SupervisorApi {
   }
 
   private armIdleSweep(): void {
-    const timeouts = Object.values(this.config.services).map((s) => s.idleTimeoutMs).filter((t) => t > 0);
+    const timeouts = Object.values(this.config.services).flatMap((s) => [s.idleTimeoutMs, s.freezeAfterMs]).filter((t) => t > 0);
     if (timeouts.length === 0) return;
     // A sweep a few times per shortest timeout keeps idling within ~25 % of the configured time.
     const everyMs = Math.max(100, Math.min(1000, Math.floor(Math.min(...timeouts) / 4)));
@@ -275,12 +296,42 @@ export class Supervisor implements SupervisorApi {
 
   private sweepIdle(): void {
     const now = Date.now();
+    let hasFrozen = false;
     for (const ids of this.byService.values()) {
       for (const instance of ids.values()) {
-        if (!instance.isIdleDue(now)) continue;
-        this.deps.store.setDesired(instance.service, instance.id, 'idle');
-        void instance.stop('idle');
+        if (instance.isIdleDue(now)) {
+          this.deps.store.setDesired(instance.service, instance.id, 'idle');
+          void instance.stop('idle');
+        } else if (instance.isFreezeDue(now)) {
+          void instance.freeze();
+        } else if (isFrozen(instance.state)) {
+          hasFrozen = true;
+        }
       }
+    }
+    if (hasFrozen && this.config.settings.minFreeMb > 0) void this.reclaimMemory();
+  }
+
+  /** While memory available is below min_free_mb, stops frozen instances, the longest frozen first. */
+  private async reclaimMemory(): Promise<void> {
+    if (this.isReclaiming) return;
+    this.isReclaiming = true;
+    const floor = this.config.settings.minFreeMb;
+    const readAvailable = this.deps.memAvailableMb ?? readMemAvailableMb;
+    try {
+      for (;;) {
+        let oldest: Instance | undefined;
+        for (const instance of this.all()) {
+          if (isFrozen(instance.state) && (oldest === undefined || instance.stateSince < oldest.stateSince)) oldest = instance;
+        }
+        if (oldest === undefined) return;
+        const available = await readAvailable();
+        if (available === undefined || available >= floor || !isFrozen(oldest.state)) return;
+        this.deps.store.setDesired(oldest.service, oldest.id, 'idle');
+        await oldest.stop('idle', `stopped while frozen: ${Math.round(available)} MiB of memory available, below min_free_mb (${floor})`);
+      }
+    } finally {
+      this.isReclaiming = false;
     }
   }
 
@@ -305,7 +356,7 @@ export class Supervisor implements SupervisorApi {
 
   private toInfo(i: Instance, now: number): InstanceInfo {
     const uptime = i.uptimeMs(now);
-    const live = isServing(i.state);
+    const live = canIdle(i.state);
     return {
       instance: i.name,
       service: i.service,

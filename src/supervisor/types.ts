@@ -38,10 +38,12 @@ export interface InstanceHandle {
   readonly weight: number;
   /** Open requests and connections (WebSocket, SSE, uploads); the idle timer waits for 0. */
   readonly openConnections: number;
+  /** ms timestamp of the last state change (e.g. when a wake began). */
+  readonly stateSince: number;
   /** Call when a request or connection to this instance begins... */
   connectionOpened(): void;
-  /** ...and when it ends (also marks the instance's last activity). */
-  connectionClosed(): void;
+  /** ...and when it ends; it marks the instance's last activity unless `isActivity` is false (idle_ignore). */
+  connectionClosed(isActivity?: boolean): void;
 }
 
 export interface SpawnOptions {
@@ -60,7 +62,7 @@ export interface SupervisorApi {
   instancesOf(service: string): readonly InstanceHandle[];
   /**
    * Makes sure the instance can take a request now: resolves at once if running/degraded; wakes an
-   * idle or stopped one (concurrent callers share one start). Rejects with `invalid_state` for
+   * idle or stopped one (concurrent callers share one start), thaws a frozen one. Rejects with `invalid_state` for
    * held/failed, `startup_timeout` or `spawn_failed` if it does not come up.
    */
   ensureReady(instance: InstanceHandle): Promise<void>;
@@ -69,6 +71,14 @@ export interface SupervisorApi {
 
   /** A configured service; `service_not_found` (with the known ones as a hint) otherwise. */
   service(name: string): ServiceConfig;
+  /** `ten wake`: starts waking (or thawing) it without waiting; `invalid_state` if held or failed. */
+  wake(service: string, id: string): Promise<InstanceInfo>;
+  /**
+   * Starts waking a registered instance ahead of its first request (e.g. on the TLS ClientHello's
+   * SNI); never throws, never registers, leaves held and failed ones alone.
+   */
+  prewake(service: string, id: string): void;
+
   list(): InstanceInfo[];
   info(service: string, id: string): InstanceInfo;
   spawn(service: string, id: string, options?: SpawnOptions): Promise<InstanceInfo>;

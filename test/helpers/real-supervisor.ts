@@ -12,6 +12,7 @@ import { EventBus } from '../../src/core/events.js';
 import type { LifecycleEvent, StateChangeEvent } from '../../src/core/events.js';
 import { PortAllocator } from '../../src/runtime/ports.js';
 import { ProcessRuntime } from '../../src/runtime/process.js';
+import type { LimitsProvider } from '../../src/runtime/runtime.js';
 import { openDb } from '../../src/store/db.js';
 import type { Db } from '../../src/store/db.js';
 import { InstanceStore } from '../../src/store/instances.js';
@@ -31,6 +32,10 @@ export interface RealSupervisor {
 export interface StartSupervisorOptions {
   /** Use this folder (e.g. one holding a previous server's store); the caller removes it. */
   dir?: string;
+  /** Cgroups for the runtime (limits, freezing); default none. */
+  limits?: LimitsProvider;
+  /** Memory available (MiB), instead of the host's MemAvailable. */
+  memAvailableMb?: () => Promise<number | undefined>;
 }
 
 export async function startSupervisor(t: TestContext, toml: string, options: StartSupervisorOptions = {}): Promise<RealSupervisor> {
@@ -42,11 +47,12 @@ export async function startSupervisor(t: TestContext, toml: string, options: Sta
   const states: StateChangeEvent[] = [];
   events.on('lifecycle', (e) => lifecycle.push(e));
   events.on('state', (e) => states.push(e));
-  const runtime = new ProcessRuntime({});
+  const runtime = new ProcessRuntime(options.limits === undefined ? {} : { limits: options.limits });
   const supervisor = new Supervisor({
     config, events, store: new InstanceStore(db), ports: new PortAllocator(config.settings.portRange),
     runtimes: { process: runtime, namespace: runtime, sandbox: runtime },
     logger: { info: () => undefined, warn: () => undefined },
+    ...(options.memAvailableMb === undefined ? {} : { memAvailableMb: options.memAvailableMb }),
   });
   // One hook, in this order: nothing may write into the folder once it is being removed.
   t.after(async () => {

@@ -1,5 +1,5 @@
 /**
- * Instance routes: list, spawn, info, start/stop/restart, remove, weight, health (SPEC §7).
+ * Instance routes: list, spawn, info, start/stop/restart/wake, remove, weight, health (SPEC §7).
  * @module
  */
 import { formatInstanceName, formatInstanceUrl, parseInstanceName, type InstanceName } from '../../core/names.js';
@@ -78,6 +78,14 @@ export function instanceRoutes(api: ApiContext): ApiRoute[] {
         const body = await ctx.body(StopBodySchema);
         const hold = body?.hold ?? isTrue(ctx.query.get('hold'));
         return { body: await supervisor.stop(service, id, { hold }) };
+      },
+    },
+    {
+      // Starts a wake (or thaw) ahead of a user's first request; answers at once.
+      method: 'POST', path: '/api/instances/:name/wake', auth: 'admin', action: 'instance.wake',
+      handler: async (ctx) => {
+        const { service, id } = target(ctx);
+        return { status: 202, body: await supervisor.wake(service, id) };
       },
     },
     {

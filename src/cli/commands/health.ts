@@ -1,5 +1,5 @@
 /**
- * `ten health SERVICE:ID`: prints healthy | degraded | unhealthy | starting | stopped | failed.
+ * `ten health SERVICE:ID`: prints healthy | degraded | unhealthy | starting | stopped | failed | frozen.
  * @module
  */
 import type { Command } from 'commander';
@@ -8,7 +8,7 @@ import type { CliContext } from '../command.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program.command('health')
-    .description("print an instance's health: healthy, degraded, unhealthy, starting, stopped or failed")
+    .description("print an instance's health: healthy, degraded, unhealthy, starting, stopped, failed or frozen")
     .argument('<instance>', 'SERVICE:ID')
     .action(ctx.action(async (instance: string) => {
       const { service, id } = parseInstanceName(instance);

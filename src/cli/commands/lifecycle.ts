@@ -1,6 +1,7 @@
 /**
- * `ten start | stop [--hold] | restart SERVICE:ID`: start and restart wait until healthy (with
- * progress) unless `--no-wait`; stop `--hold` keeps traffic from waking the instance.
+ * `ten start | stop [--hold] | restart | wake SERVICE:ID`: start and restart wait until healthy
+ * (with progress) unless `--no-wait`; stop `--hold` keeps traffic from waking the instance; wake
+ * starts waking (or thawing) a sleeping instance ahead of its users and returns at once.
  * @module
  */
 import type { Command } from 'commander';
@@ -24,6 +25,16 @@ export function register(program: Command, ctx: CliContext): void {
         return `${name} is ${info.health} (${elapsed})`;
       }));
   }
+
+  program.command('wake')
+    .description('start waking (or thawing) a sleeping instance ahead of its first request; returns at once')
+    .argument('<instance>', 'SERVICE:ID')
+    .action(ctx.action(async (instance: string) => {
+      const { service, id } = parseInstanceName(instance);
+      const name = `${service}:${id}`;
+      const info = await ctx.client().wake(name);
+      return `waking ${name} (${info.state})`;
+    }));
 
   program.command('stop')
     .description('stop an instance; the next request wakes it again unless --hold')

@@ -1,5 +1,5 @@
 /**
- * `ten ps [-a] [--json]`: instances with a process or failed/held (all registered with -a).
+ * `ten ps [-a] [--json]`: instances with a process (frozen ones too) or failed/held (all registered with -a).
  * @module
  */
 import type { Command } from 'commander';
@@ -19,7 +19,7 @@ export function formatPs(instances: readonly InstanceInfo[]): string {
 
 export function register(program: Command, ctx: CliContext): void {
   program.command('ps')
-    .description('list instances (running, starting, unhealthy, failed, held); -a for all registered')
+    .description('list instances (running, starting, unhealthy, failed, held, frozen); -a for all registered')
     .option('-a, --all', 'include idle and stopped instances')
     .option('--json', 'print JSON (an array of instances)')
     .action(ctx.action(async (flags: { all?: boolean; json?: boolean }) => {
