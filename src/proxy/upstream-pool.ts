@@ -7,10 +7,12 @@ import { UpstreamConnection } from './upstream.js';
 import type { ConnectionOwner, UpstreamRequest, UpstreamSink } from './upstream.js';
 
 /**
- * Idle connections are reused for this long, then retired. Short: a request is never resent once
- * the instance has read it, so a connection it may already have timed out (gunicorn: 2 s) is not used.
+ * Idle connections are reused for this long, then retired: below Node's default 5 s server
+ * keep-alive, and long enough to outlast a freeze and thaw. One an instance closed while idle has
+ * left the pool by the time it is picked (its FIN was read). A request written in the very instant
+ * the instance closes it is resent if the instance resets it unread, else answered 502 (upstream.ts).
  */
-const IDLE_TTL_MS = 1000;
+const IDLE_TTL_MS = 4000;
 const SWEEP_MS = 250;
 
 /** The connections to one instance process (one port). */
