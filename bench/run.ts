@@ -6,7 +6,7 @@
 //   npm run bench -- --quick      shorter runs, for a smoke check
 //   npm run bench -- proxy logs   only the named parts: supervisor proxy wake api logs isolation tls soak
 //   npm run bench -- soak         the chaos soak (about 70 s; not part of the default run)
-import { benchApi } from './api.js';
+import { benchApi, formatPs } from './api.js';
 import { benchIsolation } from './isolation.js';
 import { benchLogs } from './logs.js';
 import { benchProxy, benchWake } from './proxy.js';
@@ -47,7 +47,7 @@ for (const part of selected) {
     case 'api': {
       const r = await benchApi(quick ? { requests: 100, psRuns: 3 } : {});
       console.log(`GET /api/instances with ${r.instances} instances: p50 ${r.listP50Ms} ms, p99 ${r.listP99Ms} ms (${r.requests} requests)`);
-      console.log(`ten ps -a with ${r.instances} instances: ${r.psWallMs} ms wall (median of ${r.psRuns})`);
+      console.log(formatPs(r));
       break;
     }
     case 'logs':

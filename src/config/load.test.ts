@@ -52,7 +52,7 @@ test('a missing config file names the path as given and suggests ten init', () =
   assert.match(err.hint ?? '', /ten init/);
 });
 
-test('a minimal service gets every SPEC default, times in ms', () => {
+test('a minimal service gets every documented default, times in ms', () => {
   const config = parseConfig('[service.api]\ncommand = "node app.js"\n', '/srv/app/tenement.toml');
   assert.equal(config.file, '/srv/app/tenement.toml');
   assert.deepEqual(config.settings, {
@@ -201,4 +201,11 @@ test('the loaded Config is deeply frozen', () => {
   assert.throws(() => {
     (config.settings as { maxRestarts: number }).maxRestarts = 99;
   }, TypeError);
+});
+
+test('backoff_base_ms = 0 means restart at once; below 0 is refused', () => {
+  const config = parseConfig('[settings]\nbackoff_base_ms = 0\n', '/srv/app/tenement.toml');
+  assert.equal(config.settings.backoffBaseMs, 0);
+  assert.equal(configError(() => parseConfig('[settings]\nbackoff_base_ms = -1\n', '/srv/app/tenement.toml')).message,
+    'tenement.toml: settings.backoff_base_ms: must be at least 0, got -1');
 });

@@ -1,5 +1,5 @@
 /**
- * The shape of tenement.toml (SPEC §4) as zod schemas: keys spelled as in the file, every default
+ * The shape of tenement.toml (docs/configuration.md, checked against this file) as zod schemas: keys spelled as in the file, every default
  * beside its key, unknown keys refused. Messages say what is allowed; load.ts adds file and key.
  * Each table's transform gives the form the server uses (times in ms, `command` split into argv):
  * config/types.ts is that output, so a key is declared here and nowhere else.
@@ -34,7 +34,7 @@ const count = z.int().nonnegative();
 const positiveInt = z.int().positive();
 const port = z.int().min(1024).max(65535);
 
-/** A `[service.X]` or `[instances]` key: one host label (SPEC §1). */
+/** A `[service.X]` or `[instances]` key: one host label (docs/configuration.md#names). */
 const serviceName = z.string().regex(NAME_PATTERN, { error: `invalid name: use ${NAME_RULE}` });
 const instanceId = z.string().regex(NAME_PATTERN, {
   error: (iss) => `invalid id ${JSON.stringify(iss.input)}: use ${NAME_RULE}`,
@@ -125,7 +125,8 @@ const SettingsSchema = table({
   health_check_interval: positiveSeconds.default(10),
   max_restarts: count.default(3),
   restart_window: positiveSeconds.default(300),
-  backoff_base_ms: positiveInt.default(1000),
+  // 0 = restart at once (the original tenement's configs use it).
+  backoff_base_ms: count.default(1000),
   backoff_max_ms: positiveInt.default(60000),
   port_range: z.tuple([port, port], { error: 'expected [low, high]: two ports from 1024 to 65535' })
     .refine(([low, high]) => low < high, { error: 'the low port must be below the high port' })

@@ -1,5 +1,5 @@
 /**
- * Header rules shared by both directions (docs: README "Proxying"): which headers are hop-by-hop
+ * Header rules shared by both directions (docs/lifecycle.md#proxying): which headers are hop-by-hop
  * (RFC 9110 §7.6.1), the one reader of `Connection` values, and the request headers sent to an
  * instance: hop-by-hop and Connection-listed ones dropped (never the framing or Host),
  * X-Forwarded-For/-Host/-Proto set, client-sent X-Forwarded-* kept only from a trusted proxy.

@@ -1,6 +1,6 @@
 /**
  * The front server: every request on the one port is parsed by the one HTTP/1.1 implementation
- * (raw-connection.ts) and routed by Host (docs: README "Routing") to an instance (forwarded), to
+ * (raw-connection.ts) and routed by Host (docs/lifecycle.md#routing) to an instance (forwarded), to
  * tenement's own management handler (bare domain), or answered 400/404/503 here. node:http parses
  * nothing: a management request gets an IncomingMessage/ServerResponse pair built from the head
  * the front parsed (management-exchange.ts).
@@ -28,7 +28,7 @@ import type { InstanceRoute } from './route-table.js';
 
 export interface FrontServerOptions {
   readonly supervisor: SupervisorApi;
-  /** Base domain (`--domain`). */
+  /** Base domain (`--domain`, docs/lifecycle.md#routing). */
   readonly domain: string;
   readonly stats: RequestStats;
   /** Dashboard, /api/*, /health, /metrics on the bare domain. */
