@@ -1,5 +1,7 @@
 // Management API and CLI speed with 1,000 registered instances: p50/p99 latency of
-// GET /api/instances over keep-alive HTTP, and the wall time of `ten ps -a` (a whole CLI process).
+// GET /api/instances over keep-alive HTTP, and the wall time of `ten ps -a` (a whole CLI process)
+// beside its floor, a Node process that does nothing (`node -e 0`), runs interleaved.
+// TENEMENT_BENCH_BASELINE=<root of another build (bin/ten, dist/)> adds that build's `ten ps -a`.
 // Instances are registered stopped (straight into the store before boot) so no processes run.
 import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -19,13 +21,18 @@ export interface ApiBenchResult {
   listP99Ms: number;
   /** Median wall time of `ten ps -a` (process start to exit), ms. */
   psWallMs: number;
+  /** Median wall time of `node -e 0`, measured interleaved with it: the floor. */
+  nodeWallMs: number;
+  /** Median wall time of the baseline build's `ten ps -a`, when one is given. */
+  baselinePsWallMs?: number;
   psRuns: number;
 }
 
-export async function benchApi(options: { instances?: number; requests?: number; psRuns?: number } = {}): Promise<ApiBenchResult> {
+export async function benchApi(options: { instances?: number; requests?: number; psRuns?: number; baselineRoot?: string } = {}): Promise<ApiBenchResult> {
   const instances = options.instances ?? 1000;
   const requests = options.requests ?? 500;
-  const psRuns = options.psRuns ?? 5;
+  const psRuns = options.psRuns ?? 15;
+  const baselineRoot = options.baselineRoot ?? process.env.TENEMENT_BENCH_BASELINE;
   const dir = tempDir(undefined, 'tenement-bench-api-');
   try {
     mkdirSync(join(dir, 'data'), { recursive: true });
@@ -55,20 +62,28 @@ export async function benchApi(options: { instances?: number; requests?: number;
       for (let i = 0; i < requests; i++) times.push(await get());
       agent.destroy();
 
-      const psTimes: number[] = [];
-      for (let i = 0; i < psRuns; i++) {
+      const env = { ...process.env, TENEMENT_SERVER: daemon.url, TENEMENT_TOKEN: daemon.token };
+      const wall = (args: readonly string[], check: (stdout: string) => boolean): Promise<number> => new Promise((resolve, reject) => {
         const started = performance.now();
-        await new Promise<void>((resolve, reject) => {
-          execFile(process.execPath, [TEN, 'ps', '-a'], {
-            env: { ...process.env, TENEMENT_SERVER: daemon.url, TENEMENT_TOKEN: daemon.token }, maxBuffer: 16 * 1024 * 1024,
-          }, (err, stdout) => (err === null && stdout.split('\n').length > instances ? resolve() : reject(err ?? new Error('short ps output'))));
+        execFile(process.execPath, args, { env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout) => {
+          if (err !== null || !check(stdout)) reject(err ?? new Error(`short output of ${args.join(' ')}`));
+          else resolve(performance.now() - started);
         });
-        psTimes.push(performance.now() - started);
+      });
+      const fullPs = (stdout: string): boolean => stdout.split('\n').length > instances;
+      const psTimes: number[] = [];
+      const nodeTimes: number[] = [];
+      const baselineTimes: number[] = [];
+      for (let i = 0; i < psRuns; i++) {
+        psTimes.push(await wall([TEN, 'ps', '-a'], fullPs));
+        nodeTimes.push(await wall(['-e', '0'], () => true));
+        if (baselineRoot !== undefined) baselineTimes.push(await wall([join(baselineRoot, 'bin/ten'), 'ps', '-a'], fullPs));
       }
       return {
         instances, requests,
         listP50Ms: percentile(times, 0.5), listP99Ms: percentile(times, 0.99),
-        psWallMs: percentile(psTimes, 0.5), psRuns,
+        psWallMs: percentile(psTimes, 0.5), nodeWallMs: percentile(nodeTimes, 0.5), psRuns,
+        ...(baselineRoot === undefined ? {} : { baselinePsWallMs: percentile(baselineTimes, 0.5) }),
       };
     } finally {
       await daemon.stop();
@@ -86,5 +101,10 @@ function percentile(values: readonly number[], p: number): number {
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const r = await benchApi();
   console.log(`GET /api/instances with ${r.instances} instances: p50 ${r.listP50Ms} ms, p99 ${r.listP99Ms} ms (${r.requests} requests)`);
-  console.log(`ten ps -a with ${r.instances} instances: ${r.psWallMs} ms wall (median of ${r.psRuns})`);
+  console.log(formatPs(r));
+}
+
+export function formatPs(r: ApiBenchResult): string {
+  const baseline = r.baselinePsWallMs === undefined ? '' : `; baseline build ${r.baselinePsWallMs} ms (${(r.psWallMs / r.baselinePsWallMs).toFixed(2)}×)`;
+  return `ten ps -a with ${r.instances} instances: ${r.psWallMs} ms wall, median of ${r.psRuns}; node -e 0 beside it ${r.nodeWallMs} ms${baseline}`;
 }

@@ -18,7 +18,8 @@ import { InstanceStore } from '../src/store/instances.js';
 import { LogStore } from '../src/store/logs.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const SHARED_BENCH = process.env.TENEMENT_SHARED_BENCH ?? resolve(ROOT, '../shared/bench');
+/** This folder: the reference app (upstream-app.mjs) and the nginx peer (nginx-peer.sh). */
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
 export interface LogsBenchOptions {
   /** Lines pushed through the ingestion path (default 300,000). */
@@ -102,7 +103,7 @@ async function benchProxyUnderFlood(options: Required<Omit<LogsBenchOptions, 'li
 [settings]
 health_check_interval = 60
 [service.app]
-command = "node ${join(SHARED_BENCH, 'upstream-app.mjs')}"
+command = "node ${join(BENCH_DIR, 'upstream-app.mjs')}"
 idle_timeout = 0
 [service.flood]
 command = "node ${join(ROOT, 'test/fixtures/apps/log-flood.mjs')}"

@@ -19,7 +19,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const SHARED_BENCH = process.env.TENEMENT_SHARED_BENCH ?? resolve(ROOT, '../shared/bench');
+/** This folder: the reference app (upstream-app.mjs) and the nginx peer (nginx-peer.sh). */
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const HOST_HEADER = 'prod.app.localhost';
 
 export interface ProxyBenchOptions {
@@ -166,7 +167,7 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
     // The real server, pinned; the instance it spawns inherits CPU 1 and is the app everyone targets.
     const { front, appPort } = await startServe(ROOT, tenPort);
     log(`tenement: ten serve (pid ${front.pid}) → instance app:prod on its own port`);
-    nginxPid = Number((await run('taskset', ['-c', '1', join(SHARED_BENCH, 'nginx-peer.sh'), 'start', String(nginxPort), String(appPort)])).trim());
+    nginxPid = Number((await run('taskset', ['-c', '1', join(BENCH_DIR, 'nginx-peer.sh'), 'start', String(nginxPort), String(appPort)])).trim());
     const targets: Target[] = [
       { name: 'direct', port: appPort, cpuPid: () => null },
       { name: 'tenement', port: tenPort, cpuPid: () => front.pid ?? null },
@@ -222,13 +223,13 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
   } finally {
     for (const child of children) if (child.pid !== undefined && child.exitCode === null) child.kill('SIGTERM');
     await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? once(c, 'exit') : undefined)));
-    if (nginxPid !== null) await run(join(SHARED_BENCH, 'nginx-peer.sh'), ['stop', String(nginxPid)]).catch(() => undefined);
+    if (nginxPid !== null) await run(join(BENCH_DIR, 'nginx-peer.sh'), ['stop', String(nginxPid)]).catch(() => undefined);
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   }
 }
 
 function appConfig(): string {
-  return `[service.app]\ncommand = "${process.execPath} ${join(SHARED_BENCH, 'upstream-app.mjs')}"\nhealth = "/health"\nidle_timeout = 0\n\n[instances]\napp = ["prod"]\n`;
+  return `[service.app]\ncommand = "${process.execPath} ${join(BENCH_DIR, 'upstream-app.mjs')}"\nhealth = "/health"\nidle_timeout = 0\n\n[instances]\napp = ["prod"]\n`;
 }
 
 /** Waits for app:prod to run under `ten serve` and returns its port. */
@@ -273,7 +274,7 @@ function httpCall(port: number, path: string, host: string, method = 'GET', toke
 
 async function timeAppStart(port: number): Promise<number> {
   const started = performance.now();
-  const child = spawn(process.execPath, [join(SHARED_BENCH, 'upstream-app.mjs')], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [join(BENCH_DIR, 'upstream-app.mjs')], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'ignore'] });
   await new Promise<void>((res, rej) => {
     child.stdout!.on('data', (c: Buffer) => { if (c.toString().includes('listening')) res(); });
     child.once('exit', (code) => rej(new Error(`app exited with ${code}`)));

@@ -4,16 +4,20 @@
 // builds first).
 //   npm run bench                 everything (about 11 minutes on 2 cores)
 //   npm run bench -- --quick      shorter runs, for a smoke check
-//   npm run bench -- proxy logs   only the named parts: supervisor proxy wake api logs isolation tls
-import { benchApi } from './api.js';
+//   npm run bench -- proxy logs   only the named parts: supervisor proxy wake api logs isolation tls soak
+//   npm run bench -- soak         the chaos soak (about 70 s; not part of the default run)
+import { benchApi, formatPs } from './api.js';
 import { benchIsolation } from './isolation.js';
 import { benchLogs } from './logs.js';
 import { benchProxy, benchWake } from './proxy.js';
+import { benchSoak } from './soak.js';
 import { benchWakeTiers } from './wake-tiers.js';
 import { benchSupervisor, formatSupervisor } from './supervisor.js';
 import { benchTls } from './tls.js';
 
-const PARTS = ['supervisor', 'proxy', 'wake', 'api', 'logs', 'isolation', 'tls'] as const;
+const PARTS = ['supervisor', 'proxy', 'wake', 'api', 'logs', 'isolation', 'tls', 'soak'] as const;
+/** Run only when named. */
+const ON_DEMAND: readonly Part[] = ['soak'];
 type Part = (typeof PARTS)[number];
 
 const args = process.argv.slice(2);
@@ -24,7 +28,7 @@ if (unknown.length > 0) {
   console.error(`error: unknown bench part ${unknown.join(', ')} (parts: ${PARTS.join(', ')}; option: --quick)`);
   process.exit(2);
 }
-const selected = named.length > 0 ? named : PARTS;
+const selected = named.length > 0 ? named : PARTS.filter((p) => !ON_DEMAND.includes(p));
 const log = (line: string): void => console.log(line);
 
 for (const part of selected) {
@@ -43,7 +47,7 @@ for (const part of selected) {
     case 'api': {
       const r = await benchApi(quick ? { requests: 100, psRuns: 3 } : {});
       console.log(`GET /api/instances with ${r.instances} instances: p50 ${r.listP50Ms} ms, p99 ${r.listP99Ms} ms (${r.requests} requests)`);
-      console.log(`ten ps -a with ${r.instances} instances: ${r.psWallMs} ms wall (median of ${r.psRuns})`);
+      console.log(formatPs(r));
       break;
     }
     case 'logs':
@@ -54,6 +58,9 @@ for (const part of selected) {
       break;
     case 'tls':
       await benchTls({ log, ...(quick ? { durationS: 4, warmupS: 1, rounds: 1, issuances: 4 } : {}) });
+      break;
+    case 'soak':
+      await benchSoak({ log, ...(quick ? { durationS: 15 } : {}) });
       break;
   }
 }

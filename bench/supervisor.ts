@@ -5,14 +5,14 @@
 //   both measured in this run on the same app.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join, resolve, dirname } from 'node:path';
+import { join, dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { openDb } from '../src/store/db.js';
 import { InstanceStore } from '../src/store/instances.js';
 import { startDaemon, tempDir, waitFor, type Daemon } from '../test/helpers/daemon.js';
 
-const UPSTREAM_APP = resolve(dirname(fileURLToPath(import.meta.url)), '../../shared/bench/upstream-app.mjs');
+const UPSTREAM_APP = join(dirname(fileURLToPath(import.meta.url)), 'upstream-app.mjs');
 
 const config = (settings = ''): string => `[settings]\nport_range = [41000, 49000]\nhealth_check_interval = 30\n${settings}
 [service.app]\ncommand = "node ${UPSTREAM_APP}"\nhealth = "/health"\nidle_timeout = 0\n`;

@@ -13,6 +13,7 @@ import { loadConfig } from './config/load.js';
 import type { Config, Isolation } from './config/types.js';
 import { TenementError } from './core/errors.js';
 import { EventBus } from './core/events.js';
+import { recordLocalServer, removeLocalServer } from './core/local-server.js';
 import { DASHBOARD_LABEL, formatInstanceUrl } from './core/names.js';
 import { createManagementHandler } from './api/server.js';
 import { ensureAdminToken, TOKEN_FILE } from './api/auth.js';
@@ -198,6 +199,18 @@ export async function serve(options: ServeOptions): Promise<void> {
       : `dashboard and API at http://${domain}:${boundPort}/`;
     out(`tenement listening on http://${shownHost}:${boundPort} (domain ${domain}; ${where})`);
   }
+  // So a plain `ten ps` on this machine finds this server (and its token file) on its own. The
+  // plain-HTTP port serves the API to loopback clients also when TLS is on.
+  let localRecord: string | undefined;
+  try {
+    localRecord = recordLocalServer({
+      url: `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${boundPort}`,
+      tokenFile: join(config.settings.dataDir, TOKEN_FILE), dataDir: config.settings.dataDir,
+      pid: process.pid, startedAt: new Date().toISOString(),
+    });
+  } catch (err) {
+    logger.warn({ err }, 'cannot record this server for the local CLI: pass --server and --data-dir to ten');
+  }
 
   let stopping = false;
   const shutdown = async (reason: string, exitCode = 0): Promise<void> => {
@@ -206,6 +219,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       process.exit(1);
     }
     stopping = true;
+    if (localRecord !== undefined) removeLocalServer(localRecord);
     out(`${reason}: stopping instances…`);
     tlsFront?.close();
     server.close();
@@ -223,6 +237,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   process.on('SIGTERM', (s) => void shutdown(s));
   process.on('SIGINT', (s) => void shutdown(s));
   // A bug in tenement itself: stop the instances in order rather than die and leave them behind.
+  // (The proxy contains its own failures: a bug there closes the one connection, see src/proxy.)
   const crash = (err: unknown): void => {
     logger.fatal({ err }, 'internal error: shutting down');
     void shutdown('internal error', 1);
@@ -240,7 +255,10 @@ export async function serve(options: ServeOptions): Promise<void> {
   }
   const shownDataDir = relative(process.cwd(), config.settings.dataDir);
   const cli = relative(process.cwd(), process.argv[1] ?? 'ten');
-  out(`manage it with: ${cli.startsWith('..') || cli === '' ? 'ten' : cli} --server http://${shownHost}:${boundPort} --data-dir ${shownDataDir.startsWith('..') ? config.settings.dataDir : shownDataDir || '.'} ps`);
+  const ten = cli.startsWith('..') || cli === '' ? 'ten' : cli;
+  out(localRecord === undefined
+    ? `manage it with: ${ten} --server http://${shownHost}:${boundPort} --data-dir ${shownDataDir.startsWith('..') ? config.settings.dataDir : shownDataDir || '.'} ps`
+    : `manage it with: ${ten} ps (on this machine ten finds this server by itself)`);
 }
 
 /** `user = "name"` needs root to switch to anyone but the server's own user. */

@@ -18,7 +18,7 @@ export const NameSchema = z.string().regex(NAME_PATTERN, {
   error: (iss) => `invalid name ${JSON.stringify(iss.input)}: use ${NAME_RULE}`,
 });
 
-/** A weight: an integer 0-100 (SPEC §1). */
+/** A weight: an integer 0-100 (docs/lifecycle.md). */
 export const WeightSchema = z.int({ error: 'weight must be a whole number from 0 to 100' })
   .min(0, { error: 'weight must be a whole number from 0 to 100' })
   .max(100, { error: 'weight must be a whole number from 0 to 100' });
@@ -91,6 +91,8 @@ export interface SpawnResponse extends InstanceInfo {
 export interface HealthResponse {
   instance: string;
   health: Health;
+  /** As in InstanceInfo: the HTTP status of the failing health check, or null. */
+  health_check_status: number | null;
   state: InstanceInfo['state'];
 }
 

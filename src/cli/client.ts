@@ -1,9 +1,12 @@
 /**
  * The CLI's HTTP client for the management API. Error bodies are decoded back into
  * `TenementError(code, message, hint)`, so exit codes follow the server's code, not a guess
- * from the HTTP status.
+ * from the HTTP status. It speaks node:http rather than fetch: loading fetch's engine (undici)
+ * would cost a short command like `ten ps` more than all the rest of its start-up.
  * @module
  */
+import { request as httpRequest } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { isErrorCode, TenementError } from '../core/errors.js';
 import type {
   ConfigResponse, DeployBody, DeployResponse, ErrorBody, HealthResponse, InstanceInfo, RemoveResponse,
@@ -24,30 +27,19 @@ export class ApiClient {
 
   /** Sends one request; resolves with the parsed JSON body, rejects with a TenementError. */
   async request<T>(method: Method, path: string, body?: unknown): Promise<T> {
-    let res: Response;
-    try {
-      res = await fetch(`${this.baseUrl}${path}`, {
-        method,
-        headers: {
-          accept: 'application/json',
-          ...(this.token === undefined ? {} : { authorization: `Bearer ${this.token}` }),
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-    } catch (err) {
-      throw new TenementError('server_unreachable', `cannot reach tenement at ${this.baseUrl} (is \`ten serve\` running?)`, {
-        hint: 'start it with `ten serve`, or point --server / TENEMENT_SERVER at it',
-        cause: err,
-      });
-    }
-    const text = await res.text();
-    if (!res.ok) throw this.decodeError(res.status, text);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const res = await this.send(method, path, {
+      accept: 'application/json',
+      ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
+    }, payload);
+    const text = await readText(res);
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status > 299) throw this.decodeError(status, text);
     if (text.length === 0) return undefined as T;
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new TenementError('internal', `unexpected answer from ${this.baseUrl}: not JSON (HTTP ${res.status})`);
+      throw new TenementError('internal', `unexpected answer from ${this.baseUrl}: not JSON (HTTP ${status})`);
     }
   }
 
@@ -55,16 +47,29 @@ export class ApiClient {
    * Opens a server-sent events stream (`GET path`) and returns its body; errors are decoded as for
    * `request`. `lastEventId` resumes after that event.
    */
-  async openStream(path: string, options: { lastEventId?: string; signal?: AbortSignal } = {}): Promise<ReadableStream<Uint8Array>> {
-    let res: Response;
+  async openStream(path: string, options: { lastEventId?: string; signal?: AbortSignal } = {}): Promise<AsyncIterable<Buffer>> {
+    const res = await this.send('GET', path, {
+      accept: 'text/event-stream',
+      ...(options.lastEventId === undefined ? {} : { 'last-event-id': options.lastEventId }),
+    }, undefined, options.signal);
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status > 299) throw this.decodeError(status, await readText(res));
+    return res;
+  }
+
+  /** One exchange, on its own connection (nothing left open to keep the CLI alive). */
+  private async send(method: Method, path: string, headers: OutgoingHttpHeaders, payload?: string, signal?: AbortSignal): Promise<IncomingMessage> {
+    const url = new URL(`${this.baseUrl}${path}`);
+    const request = url.protocol === 'https:' ? (await import('node:https')).request : httpRequest;
     try {
-      res = await fetch(`${this.baseUrl}${path}`, {
-        headers: {
-          accept: 'text/event-stream',
-          ...(this.token === undefined ? {} : { authorization: `Bearer ${this.token}` }),
-          ...(options.lastEventId === undefined ? {} : { 'last-event-id': options.lastEventId }),
-        },
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      return await new Promise<IncomingMessage>((resolve, reject) => {
+        const req = request(url, {
+          method, agent: false,
+          headers: { ...headers, ...(this.token === undefined ? {} : { authorization: `Bearer ${this.token}` }) },
+          ...(signal === undefined ? {} : { signal }),
+        }, resolve);
+        req.on('error', reject);
+        req.end(payload);
       });
     } catch (err) {
       throw new TenementError('server_unreachable', `cannot reach tenement at ${this.baseUrl} (is \`ten serve\` running?)`, {
@@ -72,8 +77,6 @@ export class ApiClient {
         cause: err,
       });
     }
-    if (!res.ok || res.body === null) throw this.decodeError(res.status, await res.text());
-    return res.body;
   }
 
   private decodeError(status: number, text: string): TenementError {
@@ -148,3 +151,13 @@ export class ApiClient {
     return this.request('GET', '/api/server');
   }
 }
+
+function readText(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (chunk: Buffer) => chunks.push(chunk));
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('error', reject);
+  });
+}
+

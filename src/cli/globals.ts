@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'smol-toml';
 import { TenementError } from '../core/errors.js';
+import { findLocalServers, localServerDir, type LocalServer } from '../core/local-server.js';
 import type { GlobalOptions } from './command.js';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
@@ -54,14 +55,45 @@ export function resolveServer(globals: GlobalOptions, env = process.env): string
   return server;
 }
 
-/** `--token`, else TENEMENT_TOKEN, else the first line of `{data_dir}/api_token`, else none. */
-export function resolveToken(globals: GlobalOptions, dataDir: string, env = process.env): string | undefined {
+/** `--token`, else TENEMENT_TOKEN, else the first line of `tokenFile` ({data_dir}/api_token), else none. */
+export function resolveToken(globals: GlobalOptions, dataDir: string, env = process.env, tokenFile = resolve(dataDir, TOKEN_FILE)): string | undefined {
   const given = globals.token ?? env.TENEMENT_TOKEN;
   if (given !== undefined && given.trim() !== '') return given.trim();
   try {
-    const fromFile = readFileSync(resolve(dataDir, TOKEN_FILE), 'utf8').split('\n')[0]?.trim();
+    const fromFile = readFileSync(tokenFile, 'utf8').split('\n')[0]?.trim();
     return fromFile === undefined || fromFile === '' ? undefined : fromFile;
   } catch {
     return undefined;
   }
+}
+
+export interface Connection {
+  readonly server: string;
+  readonly token: string | undefined;
+}
+
+/**
+ * The server and token, each from the first of: `--server` / `--token`; TENEMENT_SERVER /
+ * TENEMENT_TOKEN; the record of a `ten serve` running on this machine (see core/local-server.ts);
+ * http://127.0.0.1:8080 and `{data_dir}/api_token`.
+ */
+export function resolveConnection(globals: GlobalOptions, env = process.env, cwd = process.cwd()): Connection {
+  const dataDir = resolveDataDir(globals, cwd);
+  const local = globals.server === undefined && env.TENEMENT_SERVER === undefined ? pickLocalServer(globals, dataDir, env) : undefined;
+  if (local === undefined) return { server: resolveServer(globals, env), token: resolveToken(globals, dataDir, env) };
+  return { server: local.url, token: resolveToken(globals, dataDir, env, local.tokenFile) };
+}
+
+/**
+ * The local server whose data dir is the one this `ten` would use; else, unless `--data-dir`
+ * named another, the only one running. Several and none of them ours: the user must choose.
+ */
+function pickLocalServer(globals: GlobalOptions, dataDir: string, env: NodeJS.ProcessEnv): LocalServer | undefined {
+  const servers = findLocalServers(env);
+  const same = servers.find((s) => s.dataDir === dataDir);
+  if (same !== undefined || globals.dataDir !== undefined) return same;
+  if (servers.length <= 1) return servers[0];
+  throw new TenementError('usage', `${servers.length} tenement servers run on this machine (${servers.map((s) => `${s.url} with ${s.dataDir}`).join(', ')}): say which`, {
+    hint: `pass --server URL or --data-dir DIR, or set TENEMENT_SERVER (found in ${localServerDir(env)})`,
+  });
 }

@@ -18,38 +18,63 @@ import { readFileSync } from 'node:fs';
 import { exitCodeOf, TenementError, toTenementError } from '../core/errors.js';
 import { ApiClient } from './client.js';
 import type { CliContext, CommandOutput, GlobalOptions, RegisterCommand } from './command.js';
-import { resolveDataDir, resolveServer, resolveToken } from './globals.js';
+import { resolveConnection, resolveDataDir } from './globals.js';
 import { StatusLine } from './output.js';
-import { register as caddyCommand } from './commands/caddy.js';
-import { register as configCommand } from './commands/config.js';
-import { register as deployCommand } from './commands/deploy.js';
-import { register as healthCommand } from './commands/health.js';
-import { register as initCommand } from './commands/init.js';
-import { register as installCommand } from './commands/install.js';
-import { register as lifecycleCommands } from './commands/lifecycle.js';
-import { register as logsCommand } from './commands/logs.js';
-import { register as psCommand } from './commands/ps.js';
-import { register as rmCommand } from './commands/rm.js';
-import { register as routeCommand } from './commands/route.js';
-import { register as serveCommand } from './commands/serve.js';
-import { register as spawnCommand } from './commands/spawn.js';
-import { register as tokenCommands } from './commands/token.js';
-import { register as weightCommand } from './commands/weight.js';
 
-const COMMANDS: readonly RegisterCommand[] = [
-  serveCommand, spawnCommand, lifecycleCommands, rmCommand, psCommand, healthCommand, weightCommand,
-  configCommand, logsCommand, deployCommand, routeCommand, tokenCommands, initCommand, installCommand, caddyCommand,
+interface CommandModule {
+  /** The commands the module registers. */
+  readonly names: readonly string[];
+  readonly load: () => Promise<{ register: RegisterCommand }>;
+}
+
+/** In `ten --help` order. Only the module of the command typed is loaded (start-up time is the cost of `ten ps`). */
+const COMMANDS: readonly CommandModule[] = [
+  { names: ['serve'], load: () => import('./commands/serve.js') },
+  { names: ['spawn'], load: () => import('./commands/spawn.js') },
+  { names: ['start', 'restart', 'wake', 'stop'], load: () => import('./commands/lifecycle.js') },
+  { names: ['rm'], load: () => import('./commands/rm.js') },
+  { names: ['ps'], load: () => import('./commands/ps.js') },
+  { names: ['health'], load: () => import('./commands/health.js') },
+  { names: ['weight'], load: () => import('./commands/weight.js') },
+  { names: ['config'], load: () => import('./commands/config.js') },
+  { names: ['logs'], load: () => import('./commands/logs.js') },
+  { names: ['deploy'], load: () => import('./commands/deploy.js') },
+  { names: ['route'], load: () => import('./commands/route.js') },
+  { names: ['token-gen', 'token-list', 'token-revoke'], load: () => import('./commands/token.js') },
+  { names: ['init'], load: () => import('./commands/init.js') },
+  { names: ['install'], load: () => import('./commands/install.js') },
+  { names: ['caddy'], load: () => import('./commands/caddy.js') },
 ];
+
+/** Global options that take a value (`--server URL`), to find the command name after them. */
+const GLOBALS_WITH_VALUE = new Set(['--data-dir', '--config', '--server', '--token']);
+
+/** The command typed (`ten --server U ps -a` → `ps`), or undefined. */
+function commandName(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (GLOBALS_WITH_VALUE.has(arg)) i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
+
+/** The module of the command typed; every module for help, an unknown command or none. */
+function modulesFor(args: readonly string[]): readonly CommandModule[] {
+  const name = commandName(args);
+  const only = COMMANDS.find((m) => name !== undefined && m.names.includes(name));
+  return only === undefined ? COMMANDS : [only];
+}
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-export function buildProgram(): Command {
+export async function buildProgram(args: readonly string[]): Promise<Command> {
   const program = new Command('ten')
     .description('tenement: one process per tenant, routed by subdomain')
     .version(VERSION, '-V, --version')
     .option('--data-dir <dir>', 'data folder (tokens, state); default: [settings] data_dir or ./data')
     .option('--config <file>', 'config file (default ./tenement.toml)')
-    .option('--server <url>', 'tenement server (env TENEMENT_SERVER; default http://127.0.0.1:8080)')
+    .option('--server <url>', 'tenement server (env TENEMENT_SERVER; else the ten serve running on this machine; else http://127.0.0.1:8080)')
     .option('--token <token>', 'API token (env TENEMENT_TOKEN; default {data_dir}/api_token)')
     .enablePositionalOptions()
     .showHelpAfterError(false)
@@ -62,7 +87,10 @@ export function buildProgram(): Command {
     globals,
     dataDir: () => resolveDataDir(globals()),
     client: () => {
-      client ??= new ApiClient(resolveServer(globals()), resolveToken(globals(), resolveDataDir(globals())));
+      if (client === undefined) {
+        const { server, token } = resolveConnection(globals());
+        client = new ApiClient(server, token);
+      }
       return client;
     },
     status: () => new StatusLine(process.stdout.isTTY ? process.stderr : process.stdout),
@@ -70,7 +98,8 @@ export function buildProgram(): Command {
       printOutput(await handler(...args));
     },
   };
-  for (const register of COMMANDS) register(program, ctx);
+  const modules = await Promise.all(modulesFor(args).map((m) => m.load()));
+  for (const { register } of modules) register(program, ctx);
   return program;
 }
 
@@ -89,7 +118,7 @@ function printOutput(output: CommandOutput): void {
 /** Runs `ten` with `argv` (node, script, ...args) and returns the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv);
+    await (await buildProgram(argv.slice(2))).parseAsync(argv);
     return exitCode;
   } catch (err) {
     return reportError(err);
@@ -110,7 +139,20 @@ function reportError(err: unknown): number {
   return exitCodeOf(e.code);
 }
 
+/** Resolves once everything written to `stream` so far has been handed to the OS. */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => stream.write('', () => resolve()));
+}
+
+// A reader that went away (`ten logs -f | head`) ends the command quietly, as for any Unix tool.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => process.exit(exitCode));
+
 const code = await main(process.argv);
-// Exit explicitly (keep-alive sockets of fetch must not hold the CLI open), except for `ten serve`.
-if (keepAlive) process.exitCode = code;
-else process.exit(code);
+if (keepAlive) {
+  process.exitCode = code;
+} else {
+  // Exit explicitly (nothing left behind may hold the CLI open), but only once the
+  // output is out: a pipe takes 64 KiB at a time and process.exit() drops whatever is still queued.
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
+}

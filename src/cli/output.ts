@@ -27,6 +27,11 @@ export function formatElapsed(ms: number): string {
   return ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : formatDuration(ms / 1000);
 }
 
+/** `healthy`, or with the HTTP status of a failing health check: `unhealthy (500)`. */
+export function formatHealth(info: { health: string; health_check_status: number | null }): string {
+  return info.health_check_status === null ? info.health : `${info.health} (${info.health_check_status})`;
+}
+
 export function dash(value: number | string | null | undefined): string {
   return value === null || value === undefined ? '-' : String(value);
 }

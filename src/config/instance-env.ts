@@ -1,5 +1,5 @@
 /**
- * What one instance sees: its data dir and its environment (SPEC §4). Pure: the server's own
+ * What one instance sees: its data dir and its environment (docs/configuration.md). Pure: the server's own
  * environment is passed in, so only a few harmless variables reach tenants (never TENEMENT_TOKEN).
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Env templates (SPEC §4): `{name} {id} {data_dir} {port}` inside a service's env values.
+ * Env templates (docs/configuration.md): `{name} {id} {data_dir} {port}` inside a service's env values.
  * load.ts refuses unknown variables; the runtime fills the known ones at spawn.
  * @module
  */

@@ -52,7 +52,7 @@ test('a missing config file names the path as given and suggests ten init', () =
   assert.match(err.hint ?? '', /ten init/);
 });
 
-test('a minimal service gets every SPEC default, times in ms', () => {
+test('a minimal service gets every documented default, times in ms', () => {
   const config = parseConfig('[service.api]\ncommand = "node app.js"\n', '/srv/app/tenement.toml');
   assert.equal(config.file, '/srv/app/tenement.toml');
   assert.deepEqual(config.settings, {
@@ -66,6 +66,8 @@ test('a minimal service gets every SPEC default, times in ms', () => {
     logRetentionDays: 7,
     logRetentionMb: 100,
     publicMetrics: false,
+    maxConnections: 10_000,
+    trustedProxies: [],
     minFreeMb: 128,
     maxSseClients: 100,
     autoSpawnPerMinute: 10,
@@ -118,6 +120,8 @@ test('good-full.toml sets every key and each one arrives in the Config', () => {
   assert.equal(config.settings.healthCheckIntervalMs, 5000);
   assert.deepEqual(config.settings.portRange, [31000, 32000]);
   assert.equal(config.settings.publicMetrics, true);
+  assert.equal(config.settings.maxConnections, 5000);
+  assert.deepEqual(config.settings.trustedProxies, ['127.0.0.1', '10.0.0.0/8', '::1/128']);
   assert.equal(config.settings.minFreeMb, 512);
   assert.equal(config.settings.maxSseClients, 20);
   assert.equal(config.settings.autoSpawnPerMinute, 3);
@@ -205,4 +209,11 @@ test('the loaded Config is deeply frozen', () => {
   assert.throws(() => {
     (config.settings as { maxRestarts: number }).maxRestarts = 99;
   }, TypeError);
+});
+
+test('backoff_base_ms = 0 means restart at once; below 0 is refused', () => {
+  const config = parseConfig('[settings]\nbackoff_base_ms = 0\n', '/srv/app/tenement.toml');
+  assert.equal(config.settings.backoffBaseMs, 0);
+  assert.equal(configError(() => parseConfig('[settings]\nbackoff_base_ms = -1\n', '/srv/app/tenement.toml')).message,
+    'tenement.toml: settings.backoff_base_ms: must be at least 0, got -1');
 });

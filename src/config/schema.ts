@@ -1,10 +1,11 @@
 /**
- * The shape of tenement.toml (SPEC §4) as zod schemas: keys spelled as in the file, every default
+ * The shape of tenement.toml (docs/configuration.md, checked against this file) as zod schemas: keys spelled as in the file, every default
  * beside its key, unknown keys refused. Messages say what is allowed; load.ts adds file and key.
  * Each table's transform gives the form the server uses (times in ms, `command` split into argv):
  * config/types.ts is that output, so a key is declared here and nowhere else.
  * @module
  */
+import { isIP } from 'node:net';
 import { parse as parseShellWords } from 'shell-quote';
 import * as z from 'zod';
 import { DASHBOARD_LABEL, NAME_PATTERN, NAME_RULE } from '../core/names.js';
@@ -37,7 +38,7 @@ const port = z.int().min(1024).max(65535);
 const tenantId = z.int().min(1).max(4294967294);
 export const DEFAULT_UID_RANGE: readonly [number, number] = [61184, 65519];
 
-/** A `[service.X]` or `[instances]` key: one host label (SPEC §1). */
+/** A `[service.X]` or `[instances]` key: one host label (docs/configuration.md#names). */
 const serviceName = z.string().regex(NAME_PATTERN, { error: `invalid name: use ${NAME_RULE}` });
 const instanceId = z.string().regex(NAME_PATTERN, {
   error: (iss) => `invalid id ${JSON.stringify(iss.input)}: use ${NAME_RULE}`,
@@ -62,6 +63,15 @@ const envTemplate = z.string().superRefine((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: `unknown template variable {${unknown}} (use ${known.slice(0, -1).join(', ')} or ${known.at(-1)})` });
   }
 });
+
+/** An IPv4 or IPv6 address, or a CIDR block of them (`10.0.0.0/8`, `::1/128`). */
+const cidr = z.string().refine((value) => {
+  const [address, bits, extra] = value.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  return /^[0-9]{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}, { error: (iss) => `invalid CIDR ${JSON.stringify(iss.input)}: use an address or address/bits, e.g. "10.0.0.0/8" or "::1"` });
 
 const toMs = (secondsValue: number): number => Math.round(secondsValue * 1000);
 
@@ -119,7 +129,8 @@ const SettingsSchema = table({
   health_check_interval: positiveSeconds.default(10),
   max_restarts: count.default(3),
   restart_window: positiveSeconds.default(300),
-  backoff_base_ms: positiveInt.default(1000),
+  // 0 = restart at once (the original tenement's configs use it).
+  backoff_base_ms: count.default(1000),
   backoff_max_ms: positiveInt.default(60000),
   port_range: z.tuple([port, port], { error: 'expected [low, high]: two ports from 1024 to 65535' })
     .refine(([low, high]) => low < high, { error: 'the low port must be below the high port' })
@@ -127,6 +138,8 @@ const SettingsSchema = table({
   log_retention_days: positiveInt.default(7),
   log_retention_mb: positiveInt.default(100),
   public_metrics: z.boolean().default(false),
+  max_connections: positiveInt.default(10000),
+  trusted_proxies: z.array(cidr).default([]),
   max_sse_clients: positiveInt.default(100),
   auto_spawn_per_minute: count.default(10),
   min_free_mb: count.default(128),
@@ -151,6 +164,10 @@ const SettingsSchema = table({
   logRetentionDays: s.log_retention_days,
   logRetentionMb: s.log_retention_mb,
   publicMetrics: s.public_metrics,
+  /** Open client connections the front server holds at most; more get 503 and are closed. */
+  maxConnections: s.max_connections,
+  /** Peers (addresses or CIDR blocks) whose X-Forwarded-For and X-Forwarded-Proto are believed. */
+  trustedProxies: s.trusted_proxies,
   /** Open `/api/events` + `/api/logs/stream` clients at once. */
   maxSseClients: s.max_sse_clients,
   /** New auto-spawn registrations per client address per minute; 0 = no limit. */

@@ -88,3 +88,10 @@ test('listing, spawning, picking, process and health follow the state', () => {
     }, want, state);
   }
 });
+
+test('a start whose health check answers with an error shows unhealthy; other states keep their health', () => {
+  assert.equal(healthOf('starting', 500), 'unhealthy');
+  assert.equal(healthOf('starting', null), 'starting');
+  assert.equal(healthOf('degraded', 500), 'degraded');
+  assert.equal(healthOf('unhealthy', 503), 'unhealthy');
+});

@@ -162,6 +162,12 @@ export function canSpawn(state: InstanceState): boolean {
   return RULES[state].canSpawn;
 }
 
-export function healthOf(state: InstanceState): Health {
+/**
+ * The health shown for a state. `failedCheckStatus`: the HTTP status of the last health check
+ * answered with an error; a start that gets one is shown as `unhealthy`, so an operator sees why
+ * it is not up yet (the state stays `starting` until startup_timeout).
+ */
+export function healthOf(state: InstanceState, failedCheckStatus: number | null = null): Health {
+  if (state === 'starting' && failedCheckStatus !== null) return 'unhealthy';
   return RULES[state].health;
 }

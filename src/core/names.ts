@@ -1,5 +1,5 @@
 /**
- * The one naming rule (SPEC §1): a service name and an instance id are each one DNS label.
+ * The one naming rule (docs/configuration.md#names): a service name and an instance id are each one DNS label.
  * Every entry point (config, CLI, API, Host header) validates through here.
  * @module
  */

@@ -7,7 +7,7 @@ const STARTED = new Set(['starting', 'running', 'degraded', 'frozen']);
 
 /**
  * @typedef {{ instance: string, service: string, id: string, state: string, health: string,
- *   port: number | null, uptime_s: number | null, idle_s: number | null, weight: number,
+ *   health_check_status: number | null, port: number | null, uptime_s: number | null, idle_s: number | null, weight: number,
  *   restarts: number, isolation: string }} InstanceInfo
  * @typedef {{
  *   onAction: (instance: string, action: 'start' | 'stop' | 'restart') => void,
@@ -127,7 +127,7 @@ class Row {
     this.state = info.state;
     setText(this.badge, info.state);
     this.badge.className = `badge state-${info.state}`;
-    setText(this.health, info.health);
+    setText(this.health, info.health_check_status === null ? info.health : `${info.health} (${info.health_check_status})`);
     setText(this.port, formatPlain(info.port));
     this.uptimeS = info.uptime_s;
     // 0 may mean "has an open connection": do not count that up between refreshes.

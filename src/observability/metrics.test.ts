@@ -9,7 +9,7 @@ import { Metrics } from './metrics.js';
 import { RequestStats } from './request-stats.js';
 
 function info(id: string, state: InstanceInfo['state']): InstanceInfo {
-  return { instance: `notes:${id}`, service: 'notes', id, state, health: 'healthy', port: null, pid: null, uptime_s: null, idle_s: null, weight: 100, restarts: 0, isolation: 'process' };
+  return { instance: `notes:${id}`, service: 'notes', id, state, health: 'healthy', health_check_status: null, port: null, pid: null, uptime_s: null, idle_s: null, weight: 100, restarts: 0, isolation: 'process' };
 }
 
 function setup(t: TestContext): { metrics: Metrics; events: EventBus; stats: RequestStats; instances: InstanceInfo[]; logLines: { stored: number; dropped: number } } {

@@ -1,6 +1,6 @@
 /**
- * Host header → route target (SPEC §3): the instance, the service, the bare domain, the dashboard's
- * own host `tenement.{domain}`, or nothing.
+ * Host header → route target (docs/lifecycle.md#routing): the instance, the service, the bare
+ * domain, the dashboard's own host `tenement.{domain}`, or nothing.
  * Pure; HostResolver adds a bounded cache so a repeated Host costs one Map lookup.
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Restart arithmetic (SPEC §2), pure: exponential backoff and the restart window.
+ * Restart arithmetic (docs/lifecycle.md), pure: exponential backoff and the restart window.
  * @module
  */
 

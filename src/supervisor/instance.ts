@@ -1,5 +1,5 @@
 /**
- * One registered instance and its lifecycle (SPEC §2): launch and readiness, health checks,
+ * One registered instance and its lifecycle (docs/lifecycle.md): launch and readiness, health checks,
  * crash handling with backoff restarts, stop. The fields the proxy reads on every request are
  * plain properties; everything else happens on state changes.
  * @module
@@ -16,7 +16,7 @@ import type { PortAllocator } from '../runtime/ports.js';
 import type { InstanceStore } from '../store/instances.js';
 import { backoffDelayMs, countRecent } from './backoff.js';
 import { CgroupFreezer } from './freezer.js';
-import { ReadinessWaiter, probeOnce } from './readiness.js';
+import { ReadinessWaiter, probeOnce, type ProbeRecord } from './readiness.js';
 import { prepareDataDir, type TenantUsers } from './tenant-users.js';
 import type { InstanceHandle } from './types.js';
 
@@ -41,7 +41,7 @@ interface StateWaiter {
   reject(err: TenementError): void;
 }
 
-export class Instance implements InstanceHandle {
+export class Instance implements InstanceHandle, ProbeRecord {
   readonly name: string;
   readonly service: string;
   readonly id: string;
@@ -54,6 +54,8 @@ export class Instance implements InstanceHandle {
   lastActivityAt = 0;
   /** Automatic restarts over the instance's registered life. */
   restarts: number;
+  /** HTTP status of the last health check answered with an error, until one passes; else null. */
+  failedCheckStatus: number | null = null;
   /** ms timestamp of the last state change (how long a wake or a freeze has lasted). */
   stateSince = Date.now();
 
@@ -308,7 +310,7 @@ export class Instance implements InstanceHandle {
     this.lifecycle('spawn', `started (${cause})`);
     void proc.exited.then((info) => this.onExit(gen, info));
 
-    const waiter = new ReadinessWaiter(port, svc.health);
+    const waiter = new ReadinessWaiter(port, svc.health, this);
     this.waiter = waiter;
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
@@ -416,11 +418,10 @@ export class Instance implements InstanceHandle {
 
   private async checkHealth(gen: number): Promise<void> {
     if (gen !== this.generation || this.port === null) return;
-    const timeoutMs = Math.min(5000, this.ctx.config.settings.healthCheckIntervalMs);
-    const ok = await probeOnce(this.port, this.serviceConfig.health, timeoutMs);
+    const probe = await probeOnce(this.port, this.serviceConfig.health, Math.min(5000, this.ctx.config.settings.healthCheckIntervalMs), this);
     // A probe that was under way when the instance froze says nothing about its health.
     if (gen !== this.generation || isFrozen(this.state)) return;
-    if (ok) {
+    if (probe.ok) {
       if (this.healthFailures > 0) {
         this.healthFailures = 0;
         this.setState('running');

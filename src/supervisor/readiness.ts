@@ -15,18 +15,38 @@ const HOST = '127.0.0.1';
 /** Poll schedule (ms between probes): quick at first, then settles. */
 const POLL_STEPS_MS = [5, 5, 10, 10, 10, 15, 20, 25];
 
-/** Resolves true on a TCP connect (no health path) or a 2xx/3xx answer to GET healthPath. */
-export function probeOnce(port: number, healthPath: string | undefined, timeoutMs: number): Promise<boolean> {
-  return healthPath === undefined ? probeTcp(port, timeoutMs) : probeHttp(port, healthPath, timeoutMs);
+/** One probe: ok, or not, with the HTTP status when the app answered (null: no answer, or TCP). */
+export interface ProbeResult {
+  readonly ok: boolean;
+  readonly status: number | null;
 }
 
-function probeTcp(port: number, timeoutMs: number): Promise<boolean> {
+const NO_ANSWER: ProbeResult = { ok: false, status: null };
+const CONNECTED: ProbeResult = { ok: true, status: null };
+
+/** Where the status of a failing health check is kept, to show why an instance is not healthy. */
+export interface ProbeRecord {
+  /** HTTP status of the last health check answered with an error, until one passes; else null. */
+  failedCheckStatus: number | null;
+}
+
+/** Ok on a TCP connect (no health path) or a 2xx/3xx answer to GET healthPath; noted in `record`. */
+export async function probeOnce(port: number, healthPath: string | undefined, timeoutMs: number, record?: ProbeRecord): Promise<ProbeResult> {
+  const result = await (healthPath === undefined ? probeTcp(port, timeoutMs) : probeHttp(port, healthPath, timeoutMs));
+  if (record !== undefined) {
+    if (result.ok) record.failedCheckStatus = null;
+    else if (result.status !== null) record.failedCheckStatus = result.status;
+  }
+  return result;
+}
+
+function probeTcp(port: number, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const socket = connect({ host: HOST, port });
     const done = (ok: boolean): void => {
       socket.destroy();
       clearTimeout(timer);
-      resolve(ok);
+      resolve(ok ? CONNECTED : NO_ANSWER);
     };
     const timer = setTimeout(() => done(false), timeoutMs);
     socket.once('connect', () => done(true));
@@ -34,15 +54,15 @@ function probeTcp(port: number, timeoutMs: number): Promise<boolean> {
   });
 }
 
-function probeHttp(port: number, path: string, timeoutMs: number): Promise<boolean> {
+function probeHttp(port: number, path: string, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const req = request({ host: HOST, port, path, method: 'GET', agent: false, timeout: timeoutMs, headers: { 'user-agent': 'tenement-health' } }, (res) => {
       res.resume();
       const status = res.statusCode ?? 0;
-      resolve(status >= 200 && status < 400);
+      resolve({ ok: status >= 200 && status < 400, status });
     });
     req.once('timeout', () => req.destroy());
-    req.once('error', () => resolve(false));
+    req.once('error', () => resolve(NO_ANSWER));
     req.end();
   });
 }
@@ -50,6 +70,7 @@ function probeHttp(port: number, path: string, timeoutMs: number): Promise<boole
 export class ReadinessWaiter {
   private readonly port: number;
   private readonly healthPath: string | undefined;
+  private readonly record: ProbeRecord | undefined;
   private probing = false;
   private again = false;
   private settled = false;
@@ -59,9 +80,12 @@ export class ReadinessWaiter {
   /** Resolves on the first successful probe; never rejects (the caller races it with exit/timeout). */
   readonly ready: Promise<void>;
 
-  constructor(port: number, healthPath: string | undefined) {
+  /** `record` keeps a failing probe's status (the instance shows it while starting); reset here. */
+  constructor(port: number, healthPath: string | undefined, record?: ProbeRecord) {
     this.port = port;
     this.healthPath = healthPath;
+    this.record = record;
+    if (record !== undefined) record.failedCheckStatus = null;
     this.ready = new Promise((resolve) => { this.resolveReady = resolve; });
     this.schedule();
   }
@@ -90,10 +114,10 @@ export class ReadinessWaiter {
   private async probe(): Promise<void> {
     this.probing = true;
     clearTimeout(this.timer);
-    const ok = await probeOnce(this.port, this.healthPath, 1000);
+    const result = await probeOnce(this.port, this.healthPath, 1000, this.record);
     this.probing = false;
     if (this.settled) return;
-    if (ok) {
+    if (result.ok) {
       this.settled = true;
       this.resolveReady();
       return;

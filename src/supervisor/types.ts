@@ -8,13 +8,15 @@ import type { EventBus } from '../core/events.js';
 import type { Health, InstanceState } from '../core/lifecycle.js';
 import type { ResourceUsage } from '../runtime/runtime.js';
 
-/** One instance as `GET /api/instances` and `ten ps --json` show it (SPEC §7). */
+/** One instance as `GET /api/instances` and `ten ps --json` show it (docs/api.md). */
 export interface InstanceInfo {
   instance: string;
   service: string;
   id: string;
   state: InstanceState;
   health: Health;
+  /** HTTP status of the last health check answered with an error, while checks fail; else null. */
+  health_check_status: number | null;
   port: number | null;
   pid: number | null;
   uptime_s: number | null;

@@ -95,7 +95,7 @@ test('instance routes answer with the documented statuses', async (t) => {
     const list = JSON.parse((await api(d, 'GET', '/api/instances')).body) as Array<{ instance: string }>;
     assert.deepEqual(list.map((i) => i.instance).sort(), ['notes:alice', 'notes:bob']);
     const health = await api(d, 'GET', '/api/instances/notes:alice/health');
-    assert.deepEqual(JSON.parse(health.body), { instance: 'notes:alice', health: 'healthy', state: 'running' });
+    assert.deepEqual(JSON.parse(health.body), { instance: 'notes:alice', health: 'healthy', health_check_status: null, state: 'running' });
     const weight = await api(d, 'PUT', '/api/instances/notes:alice/weight', { weight: 40 });
     assert.equal(weight.status, 200);
     assert.equal((JSON.parse((await api(d, 'GET', '/api/instances/notes:alice')).body) as { weight: number }).weight, 40);

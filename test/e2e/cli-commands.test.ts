@@ -37,7 +37,7 @@ test('the everyday commands print what the README shows', async (t) => {
     assert.match(r.stderr, /^error: notes:alice is already running\n/);
   });
 
-  await t.test('ps prints the SPEC columns; --json parses', async () => {
+  await t.test('ps prints the documented columns; --json parses', async () => {
     await d.ten(['start', 'notes:bob']);
     const table = await d.ten(['ps']);
     assert.equal(table.code, 0, table.stderr);
@@ -46,7 +46,7 @@ test('the everyday commands print what the README shows', async (t) => {
     assert.match(rows.find((r) => r.startsWith('notes:alice')) ?? '', /^notes:alice\s+running\s+healthy\s+\d+\s+\d+\s+\d+[smhd]\s+\S+\s+100\s+0$/);
     const json = await d.ten(['ps', '--json']);
     const list = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
-    assert.deepEqual(Object.keys(list[0]!).sort(), ['health', 'id', 'idle_s', 'instance', 'isolation', 'pid', 'port', 'restarts', 'service', 'state', 'uptime_s', 'weight']);
+    assert.deepEqual(Object.keys(list[0]!).sort(), ['health', 'health_check_status', 'id', 'idle_s', 'instance', 'isolation', 'pid', 'port', 'restarts', 'service', 'state', 'uptime_s', 'weight']);
   });
 
   await t.test('health, weight, stop --hold, ps -a, start, restart, rm', async () => {

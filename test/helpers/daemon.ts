@@ -20,6 +20,14 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const TEN = join(ROOT, 'bin/ten');
 export const APPS = join(ROOT, 'test/fixtures/apps');
 
+/**
+ * The servers and CLIs of a test process record and look up local servers here, not in the
+ * user's runtime dir: a developer's own `ten serve` and the tests' never see each other.
+ */
+const RUNTIME_DIR = mkdtempSync(join(tmpdir(), 'tenement-run-'));
+process.on('exit', () => rmSync(RUNTIME_DIR, { recursive: true, force: true }));
+const ISOLATED_ENV = { XDG_RUNTIME_DIR: RUNTIME_DIR };
+
 export function tempDir(t?: TestContext, prefix = 'tenement-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   t?.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -93,7 +101,7 @@ export async function startDaemon(t: TestContext | undefined, options: DaemonOpt
   const asUser = options.asUser === undefined ? [] : ['setpriv', `--reuid=${options.asUser}`, `--regid=${options.asUser}`, '--clear-groups'];
   if (options.asUser !== undefined) chownSync(dir, options.asUser, options.asUser);
   const [command, ...commandArgs] = [...asUser, process.execPath, ...args];
-  const proc = spawn(command!, commandArgs, { cwd: dir, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(command!, commandArgs, { cwd: dir, env: { ...process.env, ...ISOLATED_ENV, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
   proc.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
@@ -155,7 +163,7 @@ function removeFenceTable(dataDir: string): void {
 
 export function runTen(args: readonly string[], env: Record<string, string> = {}, cwd = ROOT): Promise<CliResult> {
   return new Promise((res) => {
-    execFile(process.execPath, [TEN, ...args], { cwd, env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [TEN, ...args], { cwd, env: { ...process.env, ...ISOLATED_ENV, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? (err as unknown as { code: number }).code : null;
       res({ code, stdout, stderr });
     });

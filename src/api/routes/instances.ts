@@ -1,5 +1,5 @@
 /**
- * Instance routes: list, spawn, info, start/stop/restart/wake, remove, weight, health (SPEC §7).
+ * Instance routes: list, spawn, info, start/stop/restart/wake, remove, weight, health (docs/api.md).
  * @module
  */
 import { formatInstanceName, formatInstanceUrl, parseInstanceName, type InstanceName } from '../../core/names.js';
@@ -59,7 +59,7 @@ export function instanceRoutes(api: ApiContext): ApiRoute[] {
       handler: async (ctx) => {
         const { service, id } = target(ctx);
         const info = supervisor.info(service, id);
-        const body: HealthResponse = { instance: info.instance, health: info.health, state: info.state };
+        const body: HealthResponse = { instance: info.instance, health: info.health, health_check_status: info.health_check_status, state: info.state };
         return { body };
       },
     },

@@ -55,6 +55,7 @@ data_dir = "./data"             # state store, API token, per-instance data
 # restart_window = 300          # s
 # port_range = [30000, 40000]   # ports handed to instances
 # auto_spawn_per_minute = 10    # new auto_spawn instances one client address may register a minute
+# trusted_proxies = []          # peers whose X-Forwarded-For/-Proto are believed, e.g. ["127.0.0.1"] behind a local Caddy
 # uid_range = [61184, 65519]    # as root: each instance runs as a uid of its own from here
 # (port_fence: unset, only tenement may connect to port_range where nftables is present; true requires it)
 

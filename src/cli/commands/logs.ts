@@ -152,7 +152,7 @@ class Output {
 
 interface SseEvent { event: string; data: string; id: string | undefined }
 
-async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent> {
+async function* sseEvents(body: AsyncIterable<Uint8Array>): AsyncGenerator<SseEvent> {
   const decoder = new TextDecoder();
   let buffered = '';
   for await (const chunk of body) {

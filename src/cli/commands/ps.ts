@@ -6,13 +6,13 @@ import type { Command } from 'commander';
 import type { InstanceInfo } from '../../api/contract.js';
 import { isListedByDefault } from '../../core/lifecycle.js';
 import type { CliContext } from '../command.js';
-import { dash, formatDuration, formatTable } from '../output.js';
+import { dash, formatDuration, formatHealth, formatTable } from '../output.js';
 
 export const PS_COLUMNS = ['INSTANCE', 'STATE', 'HEALTH', 'PORT', 'PID', 'UPTIME', 'IDLE', 'WEIGHT', 'RESTARTS'] as const;
 
 export function formatPs(instances: readonly InstanceInfo[]): string {
   return formatTable(PS_COLUMNS, instances.map((i) => [
-    i.instance, i.state, i.health, dash(i.port), dash(i.pid), formatDuration(i.uptime_s), formatDuration(i.idle_s),
+    i.instance, i.state, formatHealth(i), dash(i.port), dash(i.pid), formatDuration(i.uptime_s), formatDuration(i.idle_s),
     String(i.weight), String(i.restarts),
   ]));
 }

@@ -1,4 +1,4 @@
--- Instance output and lifecycle events, one row per line (SPEC §8).
+-- Instance output and lifecycle events, one row per line (docs/api.md#logs).
 -- seq is assigned by the writer (log-capture) so live followers and stored rows share one order.
 CREATE TABLE logs (
   seq      INTEGER PRIMARY KEY,
