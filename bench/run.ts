@@ -4,17 +4,21 @@
 // builds first).
 //   npm run bench                 everything (about 11 minutes on 2 cores)
 //   npm run bench -- --quick      shorter runs, for a smoke check
-//   npm run bench -- proxy logs   only the named parts: supervisor proxy wake api logs isolation tls restart
+//   npm run bench -- proxy logs   only the named parts: supervisor proxy wake api logs isolation tls restart soak
+//   npm run bench -- soak         the chaos soak (about 70 s; not part of the default run)
 import { benchApi, formatPs } from './api.js';
 import { benchIsolation } from './isolation.js';
 import { benchLogs } from './logs.js';
 import { benchProxy, benchWake } from './proxy.js';
 import { benchRestart } from './restart.js';
+import { benchSoak } from './soak.js';
 import { benchWakeTiers } from './wake-tiers.js';
 import { benchSupervisor, formatSupervisor } from './supervisor.js';
 import { benchTls } from './tls.js';
 
-const PARTS = ['supervisor', 'proxy', 'wake', 'api', 'logs', 'isolation', 'tls', 'restart'] as const;
+const PARTS = ['supervisor', 'proxy', 'wake', 'api', 'logs', 'isolation', 'tls', 'restart', 'soak'] as const;
+/** Run only when named. */
+const ON_DEMAND: readonly Part[] = ['soak'];
 type Part = (typeof PARTS)[number];
 
 const args = process.argv.slice(2);
@@ -25,7 +29,7 @@ if (unknown.length > 0) {
   console.error(`error: unknown bench part ${unknown.join(', ')} (parts: ${PARTS.join(', ')}; option: --quick)`);
   process.exit(2);
 }
-const selected = named.length > 0 ? named : PARTS;
+const selected = named.length > 0 ? named : PARTS.filter((p) => !ON_DEMAND.includes(p));
 const log = (line: string): void => console.log(line);
 
 for (const part of selected) {
@@ -58,6 +62,9 @@ for (const part of selected) {
       break;
     case 'tls':
       await benchTls({ log, ...(quick ? { durationS: 4, warmupS: 1, rounds: 1, issuances: 4 } : {}) });
+      break;
+    case 'soak':
+      await benchSoak({ log, ...(quick ? { durationS: 15 } : {}) });
       break;
   }
 }

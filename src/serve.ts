@@ -4,11 +4,13 @@
  * (stop accepting, stop instances, flush logs, close the store).
  * @module
  */
+import { createHash } from 'node:crypto';
+import { chmodSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import type { AddressInfo, Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config/load.js';
-import type { Isolation } from './config/types.js';
+import type { Config, Isolation } from './config/types.js';
 import { TenementError } from './core/errors.js';
 import { EventBus } from './core/events.js';
 import { recordLocalServer, removeLocalServer } from './core/local-server.js';
@@ -27,14 +29,16 @@ import { RequestStats } from './observability/request-stats.js';
 import { ResourceSampler } from './observability/resource-sampler.js';
 import { parseHost } from './proxy/host.js';
 import { createFrontServer } from './proxy/server.js';
-import { CgroupLimits } from './runtime/cgroups.js';
-import { detectCapabilities, formatCapabilities } from './runtime/host-capabilities.js';
+import { CgroupLimits, DEFAULT_PIDS_LIMIT } from './runtime/cgroups.js';
+import { detectCapabilities, formatCapabilities, formatProtections, type Protections } from './runtime/host-capabilities.js';
 import { NamespaceRuntime } from './runtime/namespace.js';
+import { instanceCgroupMatch, PortFence } from './runtime/port-fence.js';
 import { PortAllocator } from './runtime/ports.js';
 import { ProcessRuntime } from './runtime/process.js';
 import type { Runtime } from './runtime/runtime.js';
 import { SandboxRuntime } from './runtime/sandbox.js';
 import { openDb } from './store/db.js';
+import { secureDataDir } from './store/file-modes.js';
 import { InstanceStore } from './store/instances.js';
 import { LogStore } from './store/logs.js';
 import { Deployments } from './supervisor/deployments.js';
@@ -44,6 +48,7 @@ import { Supervisor } from './supervisor/supervisor.js';
 import { takeListenFd } from './socket-activation.js';
 import { OutputDir } from './supervisor/output-files.js';
 import { OutputOffsetsSaver } from './supervisor/output-offsets.js';
+import { TenantUsers } from './supervisor/tenant-users.js';
 import { routedNames } from './tls/routed-names.js';
 import type { NameRoutes } from './tls/routed-names.js';
 import { createTlsFront, HSTS_HEADERS } from './tls/tls-front.js';
@@ -66,6 +71,9 @@ const DRAIN_MS = 5_000;
 const DASHBOARD_DIR = join(fileURLToPath(new URL('.', import.meta.url)), 'dashboard');
 
 export async function serve(options: ServeOptions): Promise<void> {
+  // Everything tenement creates (store, tokens, bundles, certificates) is its own alone; the
+  // instances get the usual 022 back when they start.
+  process.umask(0o077);
   const configFile = options.config ?? 'tenement.toml';
   // A bad config or a taken port is thrown to cli/main, the one place errors become exit codes.
   const config = loadConfig(configFile, { dataDir: options.dataDir });
@@ -77,6 +85,13 @@ export async function serve(options: ServeOptions): Promise<void> {
   const logger = createLogger();
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
 
+  const isRoot = process.getuid?.() === 0;
+  refuseUnswitchableUsers(config, isRoot);
+  for (const fix of secureDataDir(config.settings.dataDir)) {
+    out(`${relative(process.cwd(), fix.path) || '.'} was mode ${octal(fix.from)}: now ${octal(fix.to)}`);
+  }
+  if (isRoot) hideConfigFromTenants(config.file, out);
+
   const db = openDb(join(config.settings.dataDir, 'tenement.db'));
   if (ensureAdminToken(db, config.settings.dataDir).created) {
     out(`admin token written to ${join(config.settings.dataDir, TOKEN_FILE)} (the CLI reads it from there)`);
@@ -84,24 +99,47 @@ export async function serve(options: ServeOptions): Promise<void> {
 
   const events = new EventBus();
   const stats = new RequestStats();
-  const limits = new CgroupLimits();
+  // One parent group per data dir: two servers on a host never reuse each other's groups.
+  const limits = new CgroupLimits({ parent: `tenement.${createHash('sha256').update(config.settings.dataDir).digest('hex').slice(0, 8)}` });
   const runtimes: Record<Isolation, Runtime> = {
     process: new ProcessRuntime({ limits }),
     namespace: new NamespaceRuntime({ dataRoot: config.settings.dataDir, limits }),
-    sandbox: new SandboxRuntime({ stateDir: join(config.settings.dataDir, '.sandbox'), dataRoot: config.settings.dataDir, limits }),
+    sandbox: new SandboxRuntime({
+      stateDir: join(config.settings.dataDir, '.sandbox'), dataRoot: config.settings.dataDir, limits, hiddenFiles: [config.file],
+    }),
   };
-  out(formatCapabilities(await detectCapabilities({ runtimes, limits })));
+  const capabilities = await detectCapabilities({ runtimes, limits });
+  out(formatCapabilities(capabilities));
   // Never a silent fallback: a service that wants freezing on a host that cannot is a config error.
   const { freezeMissing } = await limits.detect();
   const freezing = Object.values(config.services).find((s) => s.freezeAfterMs > 0);
   if (freezing !== undefined && freezeMissing !== undefined) {
+    await limits.removeParent();
     throw new TenementError('invalid_config', `${basename(config.file)}: service.${freezing.name}.freeze_after: this host cannot freeze instances (${freezeMissing})`, {
       hint: 'set freeze_after = 0 for this service, or run tenement where cgroups can freeze',
     });
   }
+  const askedPids = Object.values(config.services).find((svc) => svc.pidsLimit !== undefined);
+  if (askedPids !== undefined && !capabilities.limits.pids) {
+    await limits.removeParent();
+    throw new TenementError('isolation_unavailable', `service.${askedPids.name}.pids_limit needs the cgroup pids controller, which this host does not offer`);
+  }
+  const fence = await startPortFence(config, limits).catch(async (err: unknown) => {
+    await limits.removeParent();
+    throw err;
+  });
   const store = new InstanceStore(db);
   const output = new OutputDir(config.settings.dataDir);
-  const supervisor = new Supervisor({ config, events, store, ports: new PortAllocator(config.settings.portRange), runtimes, logger, output });
+  out(formatProtections({
+    uidRange: isRoot ? config.settings.uidRange : undefined,
+    cgroupPerInstance: await limits.givesGroups(),
+    pidsLimit: capabilities.limits.pids ? DEFAULT_PIDS_LIMIT : undefined,
+    portFence: fence instanceof PortFence
+      ? { table: fence.table, ports: fence.portRange, sandboxes: fence.instances !== undefined }
+      : { off: fence },
+  } satisfies Protections));
+  const users = new TenantUsers({ store, uidRange: config.settings.uidRange, canSwitch: isRoot });
+  const supervisor = new Supervisor({ config, events, store, ports: new PortAllocator(config.settings.portRange), runtimes, users, logger, output });
 
   // Log writes (inserts, retention, FTS merges, checkpoints) run in LogCapture's writer thread on
   // its own connection; this one only reads logs, and leaves WAL checkpoints (fsyncs) to that thread.
@@ -150,15 +188,25 @@ export async function serve(options: ServeOptions): Promise<void> {
     });
     tlsMetrics.attach(tlsFront);
   }
+  // What tenement set up on the host (the fence's table, its parent cgroup) goes at exit; the
+  // fence stays while instances are left running (the next ten serve replaces it atomically).
+  const releaseHost = async (keepFence = false): Promise<void> => {
+    if (fence instanceof PortFence && !keepFence) await fence.remove();
+    await limits.removeParent();
+  };
+  const orRelease = async <T>(step: Promise<T>): Promise<T> => step.catch(async (err: unknown) => {
+    await releaseHost();
+    throw err;
+  });
   // Under systemd socket activation the HTTP port comes bound already (fd 3; --port/--bind are its).
   const inheritedFd = takeListenFd();
   const front = tlsFront?.http ?? server;
-  const boundPort = await listen(front, port, bind, '--port', inheritedFd);
+  const boundPort = await orRelease(listen(front, port, bind, '--port', inheritedFd));
   const listenHost = inheritedFd === undefined ? bind : (front.address() as AddressInfo).address;
   const shownHost = listenHost === '0.0.0.0' || listenHost === '::' ? '127.0.0.1' : listenHost;
   const bareHasTenants = config.routing.default !== undefined || Object.keys(config.routing.path).length > 0;
   if (tlsFront !== undefined) {
-    const httpsPort = await listen(tlsFront.https, tls.httpsPort, bind, 'https_port in [settings.tls]');
+    const httpsPort = await orRelease(listen(tlsFront.https, tls.httpsPort, bind, 'https_port in [settings.tls]'));
     const base = `https://${domain}${httpsPort === 443 ? '' : `:${httpsPort}`}`;
     const where = bareHasTenants
       ? `dashboard at ${base.replace('https://', `https://${DASHBOARD_LABEL}.`)}/, API at ${base}/api`
@@ -205,6 +253,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     const detached = stopInstances ? (await supervisor.shutdown(), { left: 0, offsets: [] }) : supervisor.detach();
     const left = detached.left;
     if (!stopInstances) await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())]);
+    await releaseHost(left > 0);
     server.closeAllConnections();
     output.close();
     // Lines read so far are committed before their offsets are: none lost, none stored twice.
@@ -221,6 +270,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     reload().catch((err: unknown) => out(`config not reloaded: ${err instanceof TenementError ? err.message : String(err)}`));
   });
   // A bug in tenement itself: stop the instances in order rather than die and leave them behind.
+  // (The proxy contains its own failures: a bug there closes the one connection, see src/proxy.)
   const crash = (err: unknown): void => {
     logger.fatal({ err }, 'internal error: shutting down');
     void shutdown('internal error', 1);
@@ -244,6 +294,44 @@ export async function serve(options: ServeOptions): Promise<void> {
     ? `manage it with: ${ten} --server http://${shownHost}:${boundPort} --data-dir ${shownDataDir.startsWith('..') ? config.settings.dataDir : shownDataDir || '.'} ps`
     : `manage it with: ${ten} ps (on this machine ten finds this server by itself)`);
 }
+
+/** `user = "name"` needs root to switch to anyone but the server's own user. */
+function refuseUnswitchableUsers(config: Config, isRoot: boolean): void {
+  if (isRoot) return;
+  for (const svc of Object.values(config.services)) {
+    if (svc.user !== undefined && svc.user.uid !== process.getuid?.()) {
+      throw new TenementError('isolation_unavailable', `service.${svc.name}.user = "${svc.user.name}" needs ten serve to run as root (it can only run instances as itself)`);
+    }
+  }
+}
+
+/** tenement.toml holds every service's env (secrets): readable by instances' users it must not be. */
+function hideConfigFromTenants(file: string, out: (line: string) => void): void {
+  const mode = statSync(file).mode & 0o7777;
+  if ((mode & 0o007) === 0) return;
+  chmodSync(file, mode & ~0o007);
+  out(`${relative(process.cwd(), file)} was readable by every user (it holds the services' env): now mode ${octal(mode & ~0o007)}`);
+}
+
+/** The fence as asked: on where possible by default, required if `port_fence = true`. */
+async function startPortFence(config: Config, limits: CgroupLimits): Promise<PortFence | string> {
+  if (config.settings.portFence === false) return 'port_fence = false';
+  const host = await limits.detect();
+  const fence = new PortFence({
+    dataDir: config.settings.dataDir,
+    portRange: config.settings.portRange,
+    instances: instanceCgroupMatch(host.v2Mount, host.v2Root === undefined ? undefined : `${host.v2Root}/${limits.parent}`),
+  });
+  try {
+    await fence.install();
+    return fence;
+  } catch (err) {
+    if (config.settings.portFence === true) throw err;
+    return err instanceof Error ? err.message.replace(/^the port fence is unavailable: /, '') : String(err);
+  }
+}
+
+const octal = (mode: number): string => `0${mode.toString(8).padStart(3, '0')}`;
 
 /** Listens, or throws the reason (a taken port, one below 1024 without the right) naming the option. */
 async function listen(server: Server, port: number, bind: string, option: string, fd?: number): Promise<number> {

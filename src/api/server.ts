@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { httpStatusOf, TenementError, toTenementError } from '../core/errors.js';
+import { isManagementPath } from '../core/management-paths.js';
 import type { Config } from '../config/types.js';
 import { AuditLog } from '../store/audit.js';
 import type { ErrorBody } from './contract.js';
@@ -41,7 +42,7 @@ export function createManagementHandler(ctx: ApiContext): ManagementHandler {
     const method = req.method ?? 'GET';
     const match = router.match(method, url.pathname);
     if (match === undefined || match === 'method_not_allowed') {
-      if (dashboard !== undefined && (method === 'GET' || method === 'HEAD') && !isApiPath(url.pathname)) {
+      if (dashboard !== undefined && (method === 'GET' || method === 'HEAD') && !isManagementPath(url.pathname)) {
         const file = await dashboard.read(url.pathname);
         if (file !== undefined) return send(res, method, { body: file.content, contentType: file.contentType });
       }
@@ -110,10 +111,6 @@ function withMetricsAuth(route: ApiRoute, config: Config): ApiRoute {
 function assertCanRead(token: AuthToken | null, _service: string, id: string): void {
   if (token === null || token.tenant === null || token.tenant === id) return;
   throw new TenementError('forbidden', `this token may only read instances with id "${token.tenant}"`);
-}
-
-function isApiPath(pathname: string): boolean {
-  return pathname === '/api' || pathname.startsWith('/api/') || pathname === '/metrics' || pathname === '/health';
 }
 
 function send(res: ServerResponse, method: string, result: ApiResult): void {

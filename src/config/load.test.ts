@@ -66,9 +66,13 @@ test('a minimal service gets every documented default, times in ms', () => {
     logRetentionDays: 7,
     logRetentionMb: 100,
     publicMetrics: false,
+    maxConnections: 10_000,
+    trustedProxies: [],
     minFreeMb: 128,
     maxSseClients: 100,
     autoSpawnPerMinute: 10,
+    uidRange: [61184, 65519],
+    portFence: undefined,
     tls: {
       enabled: false, domain: undefined, httpsPort: 443, acmeEmail: undefined, acmeDirectory: 'https://acme-v02.api.letsencrypt.org/directory',
       ordersPerHour: 20, renewalWindowRatio: 1 / 3, certificates: [],
@@ -90,6 +94,8 @@ test('a minimal service gets every documented default, times in ms', () => {
     memoryLimitMb: undefined,
     cpuShares: undefined,
     storageQuotaMb: undefined,
+    pidsLimit: undefined,
+    user: undefined,
     autoSpawn: false,
     maxInstances: 1000,
     env: {},
@@ -114,9 +120,13 @@ test('good-full.toml sets every key and each one arrives in the Config', () => {
   assert.equal(config.settings.healthCheckIntervalMs, 5000);
   assert.deepEqual(config.settings.portRange, [31000, 32000]);
   assert.equal(config.settings.publicMetrics, true);
+  assert.equal(config.settings.maxConnections, 5000);
+  assert.deepEqual(config.settings.trustedProxies, ['127.0.0.1', '10.0.0.0/8', '::1/128']);
   assert.equal(config.settings.minFreeMb, 512);
   assert.equal(config.settings.maxSseClients, 20);
   assert.equal(config.settings.autoSpawnPerMinute, 3);
+  assert.deepEqual(config.settings.uidRange, [70000, 70999]);
+  assert.equal(config.settings.portFence, false);
   assert.deepEqual(config.settings.tls, {
     enabled: true,
     domain: 'example.com',
@@ -138,6 +148,8 @@ test('good-full.toml sets every key and each one arrives in the Config', () => {
   assert.equal(notes.storagePersist, false);
   assert.deepEqual([notes.memoryLimitMb, notes.cpuShares, notes.storageQuotaMb], [256, 100, 100]);
   assert.deepEqual([notes.autoSpawn, notes.maxInstances], [true, 50]);
+  assert.equal(notes.pidsLimit, 128);
+  assert.deepEqual(notes.user, { name: 'nobody', uid: 65534, gid: 65534 });
   assert.deepEqual(notes.env, { DATA_DIR: '{data_dir}/{name}/{id}', LOG_LEVEL: 'info' });
   assert.deepEqual([notes.freezeAfterMs, notes.wakePageAfterMs], [0, 2500]);
   assert.match(notes.wakePage ?? '', /^<p>\{\{instance\}\} is starting/);

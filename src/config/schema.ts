@@ -5,10 +5,12 @@
  * config/types.ts is that output, so a key is declared here and nowhere else.
  * @module
  */
+import { isIP } from 'node:net';
 import { parse as parseShellWords } from 'shell-quote';
 import * as z from 'zod';
 import { DASHBOARD_LABEL, NAME_PATTERN, NAME_RULE } from '../core/names.js';
 import { TEMPLATE_VARIABLES, findUnknownVariables } from './interpolate.js';
+import { readSystemUsers } from './system-users.js';
 
 export const ISOLATIONS = ['process', 'namespace', 'sandbox'] as const;
 export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const;
@@ -32,6 +34,9 @@ const positiveSeconds = z.number().positive();
 const count = z.int().nonnegative();
 const positiveInt = z.int().positive();
 const port = z.int().min(1024).max(65535);
+/** A uid/gid tenants may get: never root, never the 32-bit -1 that means "unchanged". */
+const tenantId = z.int().min(1).max(4294967294);
+export const DEFAULT_UID_RANGE: readonly [number, number] = [61184, 65519];
 
 /** A `[service.X]` or `[instances]` key: one host label (docs/configuration.md#names). */
 const serviceName = z.string().regex(NAME_PATTERN, { error: `invalid name: use ${NAME_RULE}` });
@@ -58,6 +63,15 @@ const envTemplate = z.string().superRefine((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: `unknown template variable {${unknown}} (use ${known.slice(0, -1).join(', ')} or ${known.at(-1)})` });
   }
 });
+
+/** An IPv4 or IPv6 address, or a CIDR block of them (`10.0.0.0/8`, `::1/128`). */
+const cidr = z.string().refine((value) => {
+  const [address, bits, extra] = value.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  return /^[0-9]{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}, { error: (iss) => `invalid CIDR ${JSON.stringify(iss.input)}: use an address or address/bits, e.g. "10.0.0.0/8" or "::1"` });
 
 const toMs = (secondsValue: number): number => Math.round(secondsValue * 1000);
 
@@ -124,9 +138,16 @@ const SettingsSchema = table({
   log_retention_days: positiveInt.default(7),
   log_retention_mb: positiveInt.default(100),
   public_metrics: z.boolean().default(false),
+  max_connections: positiveInt.default(10000),
+  trusted_proxies: z.array(cidr).default([]),
   max_sse_clients: positiveInt.default(100),
   auto_spawn_per_minute: count.default(10),
   min_free_mb: count.default(128),
+  uid_range: z.tuple([tenantId, tenantId], { error: 'expected [low, high]: two ids from 1 to 4294967294' })
+    .refine(([low, high]) => low <= high, { error: 'the low id must not be above the high id' })
+    .default([...DEFAULT_UID_RANGE]),
+  // Unset: fence where the host can; true: required (start fails without it); false: off.
+  port_fence: z.boolean().optional(),
   tls: TlsSchema.prefault({}),
 }).refine((s) => s.backoff_max_ms >= s.backoff_base_ms, {
   path: ['backoff_max_ms'],
@@ -143,12 +164,20 @@ const SettingsSchema = table({
   logRetentionDays: s.log_retention_days,
   logRetentionMb: s.log_retention_mb,
   publicMetrics: s.public_metrics,
+  /** Open client connections the front server holds at most; more get 503 and are closed. */
+  maxConnections: s.max_connections,
+  /** Peers (addresses or CIDR blocks) whose X-Forwarded-For and X-Forwarded-Proto are believed. */
+  trustedProxies: s.trusted_proxies,
   /** Open `/api/events` + `/api/logs/stream` clients at once. */
   maxSseClients: s.max_sse_clients,
   /** New auto-spawn registrations per client address per minute; 0 = no limit. */
   autoSpawnPerMinute: s.auto_spawn_per_minute,
   /** Frozen instances are stopped, longest frozen first, while MemAvailable is below this (MiB); 0 = never. */
   minFreeMb: s.min_free_mb,
+  /** Where tenant uids/gids are allocated from (when ten serve runs as root). */
+  uidRange: s.uid_range,
+  /** undefined: fence the port range where the host can (the default); true: required; false: off. */
+  portFence: s.port_fence,
   tls: s.tls,
 }));
 
@@ -171,6 +200,8 @@ const ServiceFileSchema = table({
   memory_limit_mb: positiveInt.optional(),
   cpu_shares: z.int().min(1).max(10000).optional(),
   storage_quota_mb: positiveInt.optional(),
+  pids_limit: positiveInt.optional(),
+  user: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*\$?$/, { error: 'expected a user name from /etc/passwd' }).optional(),
   auto_spawn: z.boolean().default(false),
   max_instances: positiveInt.default(1000),
   env: z.record(envName, envTemplate).default({}),
@@ -204,6 +235,10 @@ const ServiceSchema = ServiceFileSchema.transform((s, ctx) => ({
   memoryLimitMb: s.memory_limit_mb,
   cpuShares: s.cpu_shares,
   storageQuotaMb: s.storage_quota_mb,
+  /** undefined: the default (512) where the host has the pids controller; set: required. */
+  pidsLimit: s.pids_limit,
+  /** `user = "name"`: run as this existing user instead of a tenant uid of its own. */
+  user: s.user === undefined ? undefined : systemUser(s.user, ctx),
   autoSpawn: s.auto_spawn,
   maxInstances: s.max_instances,
   /** Values may hold `{name} {id} {data_dir} {port}`; validated here, filled at spawn. */
@@ -222,6 +257,15 @@ const ServiceSchema = ServiceFileSchema.transform((s, ctx) => ({
   /** The table as written, for showing the config back. */
   asWritten: s,
 }));
+
+/** The host user `name` (uid and primary gid from /etc/passwd), or an issue naming the key. */
+function systemUser(name: string, ctx: z.core.$RefinementCtx): { name: string; uid: number; gid: number } | undefined {
+  const user = readSystemUsers().byName.get(name);
+  if (user === undefined) {
+    ctx.issues.push({ code: 'custom', input: name, path: ['user'], message: `no user "${name}" on this host (not in /etc/passwd)` });
+  }
+  return user;
+}
 
 /** Shell-style words (quotes and backslashes work); anything a shell would interpret is refused. */
 function splitCommand(command: string, ctx: z.core.$RefinementCtx): string[] {

@@ -10,7 +10,9 @@ import type { InstanceState } from './lifecycle.js';
 export type LifecycleKind =
   | 'spawn' | 'ready' | 'crash' | 'restart' | 'idle' | 'wake' | 'stop' | 'failed'
   | 'unhealthy' | 'degraded' | 'recovered' | 'remove' | 'oom' | 'storage_warning' | 'storage_exceeded'
-  | 'freeze' | 'freeze_failed' | 'thaw' | 'adopt';
+  | 'freeze' | 'freeze_failed' | 'thaw' | 'adopt'
+  /** The proxy refused an answer of the instance that was not valid HTTP/1.1. */
+  | 'bad_response';
 
 export interface StateChangeEvent {
   readonly instance: string;

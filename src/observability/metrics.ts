@@ -190,9 +190,9 @@ export class Metrics {
 
   private registerResourceMetrics(): void {
     const live = (): InstanceUsage[] => (this.resources === undefined ? [] : [...this.resources.all()].filter((u) => u.pid !== null));
-    scrapeTimeMetric(this.registry, 'tenement_instance_memory_bytes', 'Resident memory of the instance\'s process group (sampled every few seconds).', 'gauge', () =>
+    scrapeTimeMetric(this.registry, 'tenement_instance_memory_bytes', 'Memory of everything the instance started: its cgroup, or its process group\'s RSS where it has none (sampled every few seconds).', 'gauge', () =>
       live().map((u) => ({ labels: { service: u.service, instance: u.id }, value: u.memoryBytes })));
-    scrapeTimeMetric(this.registry, 'tenement_instance_cpu_seconds_total', 'CPU time of the instance\'s process group since it started (sampled).', 'counter', () =>
+    scrapeTimeMetric(this.registry, 'tenement_instance_cpu_seconds_total', 'CPU time of the instance (its cgroup, or its process group) since it started (sampled).', 'counter', () =>
       live().map((u) => ({ labels: { service: u.service, instance: u.id }, value: u.cpuSeconds })));
   }
 

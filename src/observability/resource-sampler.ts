@@ -1,6 +1,7 @@
 /**
- * Per-instance resource use, sampled in the background (never per scrape): memory (RSS) and CPU
- * seconds of each instance's process group from /proc, and bytes used by its data dir.
+ * Per-instance resource use, sampled in the background (never per scrape): memory and CPU seconds
+ * of each instance's cgroup (or of its process group, from /proc, without one), and bytes used by
+ * its data dir.
  * @module
  */
 import { readdir, readFile } from 'node:fs/promises';
@@ -12,7 +13,7 @@ import type { InstanceInfo, SupervisorApi } from '../supervisor/types.js';
 export interface InstanceUsage {
   readonly service: string;
   readonly id: string;
-  /** RSS summed over the process group; 0 without a process. */
+  /** The cgroup's memory, else RSS summed over the process group; 0 without a process. */
   memoryBytes: number;
   /** user + system CPU of the group, children reaped by it included; never goes down. */
   cpuSeconds: number;
@@ -24,7 +25,7 @@ export interface InstanceUsage {
 
 export interface ResourceSamplerOptions {
   /** Instances to sample (`list()`), and the data dir whose `{service}/{id}` folders are measured. */
-  readonly supervisor: Pick<SupervisorApi, 'list' | 'config' | 'events'>;
+  readonly supervisor: Pick<SupervisorApi, 'list' | 'config' | 'events'> & Partial<Pick<SupervisorApi, 'resourceUsage'>>;
   /** /proc sampling period (default 5 s). */
   readonly intervalMs?: number;
   /** Storage walk period (default 60 s); walking big trees often would cost more than it tells. */
@@ -41,6 +42,7 @@ interface GroupSample {
 
 export class ResourceSampler {
   private readonly list: () => InstanceInfo[];
+  private readonly cgroupUsage: SupervisorApi['resourceUsage'] | undefined;
   private readonly dataDir: string;
   private readonly intervalMs: number;
   private readonly storageIntervalMs: number;
@@ -52,6 +54,7 @@ export class ResourceSampler {
   constructor(options: ResourceSamplerOptions) {
     const supervisor = options.supervisor;
     this.list = () => supervisor.list();
+    this.cgroupUsage = supervisor.resourceUsage?.bind(supervisor);
     this.dataDir = supervisor.config.settings.dataDir;
     // A removed instance's samples go at once, not at the next pass, so its series disappear.
     supervisor.events.on('state', (e) => {
@@ -102,11 +105,15 @@ export class ResourceSampler {
         this.usageByInstance.set(info.instance, usage);
       }
       const group = info.pid === null ? undefined : groups.get(info.pid);
+      // The instance's cgroup counts everything it started (setsid descendants, gVisor's
+      // processes too); /proc's process group is the fallback for what it cannot tell.
+      const cgroup = info.pid === null ? undefined : await this.cgroupUsage?.(info.service, info.id);
       if (usage.pid !== info.pid) usage.cpuSeconds = 0;
       usage.pid = info.pid;
-      usage.memoryBytes = group === undefined ? 0 : group.rssBytes;
+      usage.memoryBytes = cgroup?.memoryBytes ?? group?.rssBytes ?? 0;
+      const cpuSeconds = cgroup?.cpuSeconds ?? (group === undefined ? undefined : group.cpuTicks / TICKS_PER_SECOND);
       // A member that exits unreaped by the group takes its CPU time with it; keep the total monotonic.
-      if (group !== undefined) usage.cpuSeconds = Math.max(usage.cpuSeconds, group.cpuTicks / TICKS_PER_SECOND);
+      if (cpuSeconds !== undefined) usage.cpuSeconds = Math.max(usage.cpuSeconds, cpuSeconds);
       if (walkStorage) usage.storageBytes = await measureDirBytes(instanceDataDir({ dataDir: this.dataDir }, info.service, info.id));
     }
     for (const key of this.usageByInstance.keys()) if (!seen.has(key)) this.usageByInstance.delete(key);

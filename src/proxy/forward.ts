@@ -1,20 +1,19 @@
 /**
- * Forwarding one HTTP request to an instance over its keep-alive upstream pool, shared by both
- * front ends (node:http and the raw-socket path). Bodies stream both ways with back-pressure; a
- * client that leaves cancels the upstream request; an upstream that breaks mid-answer cuts the
- * client response; connection failures retry another pick or wait for the supervisor's restart;
- * no response head within request_timeout → 504.
+ * Forwarding one request to an instance over its keep-alive upstream pool. Bodies stream both
+ * ways with back-pressure; a client that leaves cancels the upstream request; an upstream that
+ * breaks mid-answer cuts the client response; no response head within request_timeout → 504.
+ * A request is sent again only if it was never delivered (the connection was refused): one that
+ * reached its instance and got no answer gets 502, once, and is never replayed (docs: README
+ * "Hostile clients and tenants"). An invalid answer → 502 and an event in the instance's log.
  * @module
  */
-import { STATUS_CODES } from 'node:http';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { isAsleep } from '../core/lifecycle.js';
 import type { SupervisorApi } from '../supervisor/types.js';
-import { sendProxyError } from './responses.js';
 import type { ResponseHead } from './response-head.js';
 import type { InstanceRoute, ServiceRoutes } from './route-table.js';
-import type { RequestBodySource, UpstreamConnection, UpstreamFailure, UpstreamSink } from './upstream.js';
+import type { UpstreamConnection, UpstreamFailure, UpstreamRequest, UpstreamSink } from './upstream.js';
 import { waitUntilReachable } from './wait-ready.js';
 import type { WaitOutcome } from './wait-ready.js';
 import { isBrowserNavigation, isIdleIgnored, sleepingAnswer, wakePageAnswer } from './wake-policy.js';
@@ -28,70 +27,54 @@ export interface ProxyLogger {
 export interface ForwardContext {
   readonly supervisor: SupervisorApi;
   readonly logger: ProxyLogger;
+  /** Records in the instance's log that it answered with something that is not HTTP/1.1. */
+  readonly reportBadResponse: (route: InstanceRoute, reason: string) => void;
 }
 
-const kJob = Symbol('forwardJob');
-type JobResponse = ServerResponse & { [kJob]?: NodeForwardJob };
+/** How the answer reaches the client (the front connection). */
+export interface ForwardClient {
+  /** The status the client got (for stats). */
+  readonly statusCode: number;
+  respondHead(head: ResponseHead): void;
+  /** Returns false when the client is full: the job's resumeUpstream() is called once it drains. */
+  respondData(chunk: Buffer): boolean;
+  respondEnd(): void;
+  respondError(status: 502 | 503 | 504): void;
+  /** Cut the response short (the instance broke off mid-answer). */
+  cut(): void;
+  /** The instance accepted the upgrade: relay the 101 and tunnel the two sockets. */
+  switchProtocols(head: ResponseHead, upstream: Socket, rest: Buffer): void;
+}
 
 /** Pause between retries while a crashed instance is noticed and restarted. */
 const RETRY_STEP_MS = 100;
 
-function onResponseClose(this: JobResponse): void {
-  this[kJob]?.finish();
-}
-
-function onResponseDrain(this: JobResponse): void {
-  this[kJob]?.resumeUpstream();
-}
-
-/** What a proxied request sends upstream. */
-export interface ForwardRequest {
-  readonly method: string;
-  readonly url: string;
-  /** Rewritten upstream headers (upstreamRequestHeaders). */
-  readonly headers: string[];
-  /** The body to stream, or null for none. */
-  readonly body: RequestBodySource | null;
-  /** Content-Length, or -1 for a body of unknown length (sent chunked). */
-  readonly bodyLength: number;
-}
-
 /**
  * One proxied request. Holds the instance's open-connection count from start until the client
- * response closes (the front end calls finish()), and records the request's status and duration
- * in the instance's stats. A front end supplies how the answer reaches its client.
+ * exchange ends (the front connection calls finish()), a tunnel's whole life included, and
+ * records the request's status and duration in the instance's stats.
  */
-export abstract class ForwardJob implements UpstreamSink {
+export class ForwardJob implements UpstreamSink {
   private route: InstanceRoute;
-  private readonly service: ServiceRoutes | null;
-  private readonly request: ForwardRequest;
-  private readonly ctx: ForwardContext;
   private readonly startedAt = performance.now();
   private conn: UpstreamConnection | null = null;
   private attempt = 0;
   private retryDeadline = 0;
-  protected isFinished = false;
+  private isFinished = false;
   /** The head went to the client: failures can no longer become an error response. */
   private isAnswered = false;
   /** False for a request idle_ignore names: it does not keep the instance awake. */
   private isActivity = true;
 
-  constructor(ctx: ForwardContext, route: InstanceRoute, service: ServiceRoutes | null, request: ForwardRequest) {
-    this.ctx = ctx;
+  constructor(
+    private readonly ctx: ForwardContext,
+    route: InstanceRoute,
+    private readonly service: ServiceRoutes | null,
+    private readonly request: UpstreamRequest,
+    private readonly client: ForwardClient,
+  ) {
     this.route = route;
-    this.service = service;
-    this.request = request;
   }
-
-  /** The status the client got (for stats). */
-  protected abstract get statusCode(): number;
-  protected abstract sendHead(head: ResponseHead): void;
-  /** Returns false when the client is full: call resumeUpstream() once it drains. */
-  protected abstract sendData(chunk: Buffer): boolean;
-  protected abstract sendEnd(): void;
-  /** Cut the client response short (the instance broke off mid-answer). */
-  protected abstract sendCut(): void;
-  protected abstract sendError(status: 502 | 503 | 504): void;
 
   start(): void {
     const handle = this.route.handle;
@@ -112,12 +95,17 @@ export abstract class ForwardJob implements UpstreamSink {
     const route = this.route;
     const port = route.handle.port;
     if (port !== null && route.isReachable) {
-      const r = this.request;
-      this.conn = route.upstream(port).request(r.method, r.url, r.headers, r.body, r.bodyLength, this);
+      this.conn = route.upstream(port).request(this.request, this);
       return;
     }
-    void this.waitThenSend(Date.now() + route.handle.serviceConfig.startupTimeoutMs);
+    this.waitThenSend(Date.now() + route.handle.serviceConfig.startupTimeoutMs).catch(this.fault);
   }
+
+  /** A proxy bug stays with this request: its client connection is closed, the server goes on. */
+  private readonly fault = (err: unknown): void => {
+    this.ctx.logger.error({ err, instance: this.route.handle.name }, 'proxy error; the request was cut');
+    this.client.cut();
+  };
 
   private async waitThenSend(deadline: number): Promise<void> {
     const waiting = waitUntilReachable(this.route, this.ctx.supervisor, deadline, () => this.isFinished || this.isAnswered);
@@ -131,18 +119,18 @@ export abstract class ForwardJob implements UpstreamSink {
       const handle = this.route.handle;
       this.answerLocally(wakePageAnswer(handle.serviceConfig, handle.name, Date.now() - handle.stateSince));
     } else if (outcome === 'ready') this.send();
-    else this.sendError(503);
+    else this.client.respondError(503);
   }
 
   /** An answer of the proxy's own, head and whole body. */
   private answerLocally(answer: LocalAnswer): void {
     this.isAnswered = true;
-    this.sendHead(answer.head);
-    if (this.request.method !== 'HEAD') this.sendData(answer.body);
-    this.sendEnd();
+    this.client.respondHead(answer.head);
+    if (this.request.method !== 'HEAD') this.client.respondData(answer.body);
+    this.client.respondEnd();
   }
 
-  /** The client response closed (finished or aborted): release the instance, record stats. */
+  /** The client exchange ended (answered, aborted, or its tunnel closed): release the instance, record stats. */
   finish(): void {
     if (this.isFinished) return;
     this.isFinished = true;
@@ -151,7 +139,7 @@ export abstract class ForwardJob implements UpstreamSink {
       this.conn = null;
     }
     this.route.handle.connectionClosed(this.isActivity);
-    this.route.stats.record(this.statusCode, (performance.now() - this.startedAt) / 1000);
+    this.route.stats.record(this.client.statusCode, (performance.now() - this.startedAt) / 1000);
   }
 
   resumeUpstream(): void {
@@ -160,45 +148,59 @@ export abstract class ForwardJob implements UpstreamSink {
 
   onUpstreamHead(head: ResponseHead): void {
     this.isAnswered = true;
-    this.sendHead(head);
+    this.client.respondHead(head);
   }
 
   onUpstreamData(chunk: Buffer): boolean {
-    return this.sendData(chunk);
+    return this.client.respondData(chunk);
   }
 
   onUpstreamEnd(): void {
     this.conn = null;
-    this.sendEnd();
+    this.client.respondEnd();
   }
 
-  onUpstreamFailure(failure: UpstreamFailure): void {
+  onUpstreamSwitch(head: ResponseHead, socket: Socket, rest: Buffer): void {
+    this.conn = null;
+    this.isAnswered = true;
+    if (this.isFinished) {
+      socket.destroy();
+      return;
+    }
+    this.client.switchProtocols(head, socket, rest);
+  }
+
+  onUpstreamFailure(failure: UpstreamFailure, reason?: string): void {
     this.conn = null;
     if (this.isFinished) return;
     if (this.isAnswered) {
-      // The instance broke off mid-answer: end the client response the same way.
-      this.sendCut();
+      this.client.cut();
       return;
     }
-    if (failure === 'timeout') {
-      this.ctx.logger.warn({ instance: this.route.handle.name }, 'request timed out');
-      this.sendError(504);
-    } else if (failure === 'stale' && this.request.body === null) {
-      // The instance closed an idle keep-alive connection as we reused it: resend on another.
-      this.send();
-    } else if (failure === 'unreached' && this.request.body === null) {
-      this.retry();
-    } else {
-      this.ctx.logger.warn({ instance: this.route.handle.name, failure }, 'upstream request failed');
-      this.sendError(502);
+    const instance = this.route.handle.name;
+    switch (failure) {
+      case 'unreached':
+        this.retry();
+        return;
+      case 'timeout':
+        this.ctx.logger.warn({ instance }, 'request timed out');
+        this.client.respondError(504);
+        return;
+      case 'invalid':
+        this.ctx.reportBadResponse(this.route, reason ?? 'invalid response');
+        this.client.respondError(502);
+        return;
+      default:
+        // Delivered and unanswered: the request may be what killed the instance; never resend it.
+        this.ctx.logger.warn({ instance, failure }, 'upstream request failed');
+        this.client.respondError(502);
     }
   }
 
   /** The instance could not be reached: try another pick, else wait for it to come back. */
   private retry(): void {
     this.attempt++;
-    const service = this.service;
-    const other = service?.pickOther(this.route, this.attempt);
+    const other = this.service?.pickOther(this.route, this.attempt);
     if (other !== undefined) {
       this.route.handle.connectionClosed(this.isActivity);
       this.route = other;
@@ -211,15 +213,15 @@ export abstract class ForwardJob implements UpstreamSink {
     const remaining = this.retryDeadline - Date.now();
     if (remaining <= 0) {
       this.ctx.logger.warn({ instance: route.handle.name }, 'instance unreachable');
-      this.sendError(502);
+      this.client.respondError(502);
       return;
     }
     // Wait for the supervisor to notice the crash (a state change) or a short step, then retry.
-    void route.nextStateChange(Math.min(remaining, RETRY_STEP_MS)).then(() => {
+    route.nextStateChange(Math.min(remaining, RETRY_STEP_MS)).then(() => {
       if (this.isFinished) return;
       if (route.isReachable) this.send();
-      else void this.waitThenSend(this.retryDeadline);
-    });
+      else return this.waitThenSend(this.retryDeadline);
+    }).catch(this.fault);
   }
 }
 
@@ -230,53 +232,4 @@ function waitOrPage(waiting: Promise<WaitOutcome>, pageAfterMs: number): Promise
     timer = setTimeout(() => resolve('page'), pageAfterMs);
   });
   return Promise.race([waiting, page]).finally(() => clearTimeout(timer));
-}
-
-/** The node:http front end's job: answers through a ServerResponse. */
-export class NodeForwardJob extends ForwardJob {
-  private readonly res: JobResponse;
-
-  constructor(ctx: ForwardContext, route: InstanceRoute, service: ServiceRoutes | null, req: IncomingMessage, res: ServerResponse, headers: string[], hasBody: boolean, bodyLength: number) {
-    super(ctx, route, service, { method: req.method!, url: req.url!, headers, body: hasBody ? req : null, bodyLength });
-    this.res = res;
-  }
-
-  override start(): void {
-    this.res[kJob] = this;
-    this.res.on('close', onResponseClose);
-    super.start();
-  }
-
-  override finish(): void {
-    this.res[kJob] = undefined;
-    super.finish();
-  }
-
-  protected get statusCode(): number {
-    return this.res.statusCode;
-  }
-
-  protected sendHead(head: ResponseHead): void {
-    this.res.writeHead(head.status, head.statusText === '' ? STATUS_CODES[head.status] : head.statusText, head.headers);
-    // A streamed answer (SSE, long poll) gets its head now; a sized one sends head and body in one write.
-    if (head.contentLength < 0) this.res.flushHeaders();
-  }
-
-  protected sendData(chunk: Buffer): boolean {
-    const ok = this.res.write(chunk);
-    if (!ok) this.res.once('drain', onResponseDrain);
-    return ok;
-  }
-
-  protected sendEnd(): void {
-    this.res.end();
-  }
-
-  protected sendCut(): void {
-    this.res.destroy();
-  }
-
-  protected sendError(status: 502 | 503 | 504): void {
-    sendProxyError(this.res, status);
-  }
 }

@@ -1,7 +1,9 @@
 /**
- * Header rewriting between client and instance (docs/lifecycle.md#proxying): hop-by-hop headers dropped per RFC 9110
- * §7.6.1 (Connection and the names it lists, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade,
- * Proxy-*), X-Forwarded-For appended, X-Forwarded-Host and -Proto set. Works on flat raw arrays.
+ * Header rules shared by both directions (docs/lifecycle.md#proxying): which headers are hop-by-hop
+ * (RFC 9110 §7.6.1), the one reader of `Connection` values, and the request headers sent to an
+ * instance: hop-by-hop and Connection-listed ones dropped (never the framing or Host),
+ * X-Forwarded-For/-Host/-Proto set, client-sent X-Forwarded-* kept only from a trusted proxy.
+ * Works on flat [name, value, ...] arrays.
  * @module
  */
 
@@ -16,38 +18,42 @@ export function isHopByHop(lower: string): boolean {
   }
 }
 
-/** Names listed in a Connection header value, beyond the usual keep-alive/close/upgrade. */
-function connectionListed(value: string | undefined): Set<string> | null {
-  if (value === undefined) return null;
-  // The common values list nothing: skip the split.
+/** What the Connection header(s) of a message say, all values together. */
+export interface ConnectionTokens {
+  close: boolean;
+  keepAlive: boolean;
+  upgrade: boolean;
+  /** Other names listed (lower-case): headers for this hop only, or null for none. */
+  listed: Set<string> | null;
+}
+
+export function noConnectionTokens(): ConnectionTokens {
+  return { close: false, keepAlive: false, upgrade: false, listed: null };
+}
+
+/** Adds one Connection header value to `into`. `close` and `keep-alive` are both recorded: close wins. */
+export function readConnection(value: string, into: ConnectionTokens): void {
+  // The usual single values: no split.
   if (value.length <= 10) {
     const v = value.toLowerCase();
-    if (v === 'keep-alive' || v === 'close' || v === 'upgrade') return null;
+    if (v === 'keep-alive') return void (into.keepAlive = true);
+    if (v === 'close') return void (into.close = true);
+    if (v === 'upgrade') return void (into.upgrade = true);
   }
-  let set: Set<string> | null = null;
   for (const token of value.split(',')) {
     const name = token.trim().toLowerCase();
-    if (name === '' || name === 'keep-alive' || name === 'close' || name === 'upgrade') continue;
-    (set ??= new Set()).add(name);
+    if (name === '') continue;
+    if (name === 'close') into.close = true;
+    else if (name === 'keep-alive') into.keepAlive = true;
+    else if (name === 'upgrade') into.upgrade = true;
+    else (into.listed ??= new Set()).add(name);
   }
-  return set;
 }
 
-/** What the proxy learns about the request while rewriting its headers. */
-export interface RequestFacts {
-  /** The request carries a body (Content-Length > 0 or Transfer-Encoding). */
-  hasBody: boolean;
-  /** Content-Length, or -1 when the body is sent chunked (Transfer-Encoding). */
-  bodyLength: number;
-}
-
-/** The raw Host header as sent, or undefined. */
-export function findHost(raw: readonly string[]): string | undefined {
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 4 && name.toLowerCase() === 'host') return raw[i + 1];
-  }
-  return undefined;
+/** Framing and Host are never removed because Connection lists them: the body must stay the body. */
+export function isRemovableByConnection(lower: string, listed: Set<string> | null): boolean {
+  if (listed === null || !listed.has(lower)) return false;
+  return lower !== 'content-length' && lower !== 'transfer-encoding' && lower !== 'host';
 }
 
 export interface ForwardedFor {
@@ -55,46 +61,29 @@ export interface ForwardedFor {
   readonly clientAddress: string;
   /** The client's Host header as sent. */
   readonly host: string | undefined;
+  /** The scheme tenement itself received the request on. */
   readonly proto: 'http' | 'https';
-  /** Keep an incoming X-Forwarded-Proto (the peer is a local TLS terminator). */
-  readonly trustForwardedProto: boolean;
-  /** Keep Connection/Upgrade: the request is a protocol upgrade being tunnelled. */
-  readonly isUpgrade: boolean;
+  /** The peer is in `trusted_proxies`: its X-Forwarded-For and -Proto are believed. */
+  readonly isTrustedProxy: boolean;
+  /** Keep Upgrade (and send Connection: upgrade): the request asks for a protocol switch. */
+  readonly upgrade: string | undefined;
 }
 
 /**
- * The request headers to send upstream, as a flat [name, value, ...] array. Records in `facts`
- * whether the request has a body. Expect is dropped: the proxy answers 100-continue itself.
+ * The request headers to send upstream, as a flat [name, value, ...] array. `listed` are the
+ * names the request's Connection header listed. Expect is dropped: the proxy answers
+ * 100-continue itself. Transfer-Encoding is dropped: the body is re-framed upstream.
  */
-export function upstreamRequestHeaders(raw: readonly string[], fwd: ForwardedFor, facts: RequestFacts): string[] {
+export function upstreamRequestHeaders(raw: readonly string[], listed: Set<string> | null, fwd: ForwardedFor): string[] {
   const out: string[] = [];
   let forwardedFor: string | undefined;
   let forwardedProto: string | undefined;
-  let connection: string | undefined;
-  let upgrade: string | undefined;
-  facts.hasBody = false;
-  facts.bodyLength = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
     const lower = name.toLowerCase();
-    if (isHopByHop(lower)) {
-      if (lower === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
-      else if (lower === 'upgrade') upgrade = value;
-      else if (lower === 'transfer-encoding') {
-        facts.hasBody = true;
-        facts.bodyLength = -1;
-      }
-      continue;
-    }
+    if (isHopByHop(lower) || isRemovableByConnection(lower, listed)) continue;
     switch (lower) {
-      case 'content-length':
-        // Node's parser already refused a request with both framings or a malformed length.
-        if (value !== '0') {
-          facts.hasBody = true;
-          facts.bodyLength = Number(value);
-        }
-        break;
       case 'x-forwarded-for':
         forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
         continue;
@@ -107,15 +96,10 @@ export function upstreamRequestHeaders(raw: readonly string[], fwd: ForwardedFor
     }
     out.push(name, value);
   }
-  const listed = connectionListed(connection);
-  if (listed !== null) {
-    for (let i = out.length - 2; i >= 0; i -= 2) {
-      if (listed.has(out[i]!.toLowerCase())) out.splice(i, 2);
-    }
-  }
-  if (fwd.isUpgrade && upgrade !== undefined) out.push('connection', 'upgrade', 'upgrade', upgrade);
-  out.push('x-forwarded-for', forwardedFor === undefined ? fwd.clientAddress : `${forwardedFor}, ${fwd.clientAddress}`);
+  if (fwd.upgrade !== undefined) out.push('connection', 'upgrade', 'upgrade', fwd.upgrade);
+  const trusted = fwd.isTrustedProxy;
+  out.push('x-forwarded-for', trusted && forwardedFor !== undefined ? `${forwardedFor}, ${fwd.clientAddress}` : fwd.clientAddress);
   if (fwd.host !== undefined) out.push('x-forwarded-host', fwd.host);
-  out.push('x-forwarded-proto', fwd.trustForwardedProto && forwardedProto !== undefined ? forwardedProto : fwd.proto);
+  out.push('x-forwarded-proto', trusted && forwardedProto !== undefined ? forwardedProto : fwd.proto);
   return out;
 }

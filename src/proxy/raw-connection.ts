@@ -1,23 +1,28 @@
 /**
- * One client connection on the raw front path: reads request heads with the strict parser,
- * relays the request body (Content-Length or chunked), writes the instance's answer straight to
- * the socket, one exchange at a time in order (pipelined requests wait in the buffer), and hands
- * the socket to the node:http server on a request boundary for anything it does not handle.
+ * One client connection of the front server, and the only HTTP/1.1 server implementation for it:
+ * reads request heads with the strict parser, relays the request body (Content-Length or
+ * chunked), answers 100-continue, writes the instance's (validated) answer straight to the
+ * socket, one exchange at a time in order (pipelined requests wait in the buffer), and turns into
+ * a tunnel only when an instance answers an upgrade with 101. Management requests get the same
+ * parsing; their answer is written by node's ServerResponse (management-exchange.ts).
  * @module
  */
-import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { Readable } from 'node:stream';
-import { ChunkedBodyDecoder, findHeadEnd, HEAD_INCOMPLETE, HEAD_TOO_LARGE, MAX_REQUEST_HEAD_BYTES, parseRequestHead, skipEmptyLines } from './request-head.js';
-import type { HeadError, RequestHead } from './request-head.js';
-import { AUTO_SPAWN_RETRY_AFTER_S } from './auto-spawn-limit.js';
-import { hasNoBody } from './response-head.js';
-import type { ProxyErrorStatus } from './responses.js';
+import type { Readable } from 'node:stream';
+import type { ForwardClient } from './forward.js';
+import { HeadBytes } from './head-bytes.js';
+import { findHeadEnd, HEAD_INCOMPLETE, HEAD_TOO_LARGE, MAX_REQUEST_HEAD_BYTES, parseRequestHead, skipEmptyLines } from './request-head.js';
+import type { RequestHead } from './request-head.js';
 import type { ResponseHead } from './response-head.js';
+import { ResponseWriter } from './response-writer.js';
+import { RawBody, RequestBodyReader } from './request-body.js';
+import type { BodySink } from './request-body.js';
+import { proxyAnswer } from './responses.js';
+import type { ProxyStatus } from './responses.js';
 
-/** The forwarding job of the exchange in progress, as the connection drives it. */
+/** The exchange in progress (a forwarding job or a management request), as the connection drives it. */
 export interface RawExchange {
-  /** The client response is done or the client left: release the instance, record stats. */
+  /** The exchange is over or the client left: release what it holds. */
   finish(): void;
   /** The client socket drained after a write returned false. */
   resumeUpstream(): void;
@@ -33,51 +38,31 @@ export interface RawConnectionOwner {
   readonly isClosing: boolean;
   /** Header lines ("Name: value\r\n") added to every answer on an encrypted socket. */
   readonly secureHead: string;
-  /** Route and start a request; false leaves it (untouched) to the node:http server. */
-  dispatch(conn: RawConnection, head: RequestHead): boolean;
-  handOff(conn: RawConnection, socket: Socket): void;
+  /** Flat [name, value, ...] of the same, for management answers. */
+  readonly secureHeaders: readonly string[];
+  /** Routes and starts a request: answers it, forwards it, or serves it as management. */
+  dispatch(conn: RawConnection, head: RequestHead): void;
   forget(conn: RawConnection): void;
+  /** A contained proxy bug (the connection is closed). */
+  reportError(err: unknown): void;
 }
 
-const enum Phase { Head, Body, Done, Closing }
+const enum Phase { Head, Body, Done, Tunnel, Closing }
 
-const INVALID_VALUE = /[\r\n\0]/;
-/** Answers up to this size are written together with their head as one latin1 string. */
-const SMALL_BODY_BYTES = 4096;
 /** Bytes of a pipelined next request buffered before reading pauses. */
 const MAX_BUFFERED = MAX_REQUEST_HEAD_BYTES + 4096;
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
-const TEXT: Readonly<Record<number, string>> = {
-  404: 'not found\n',
-  429: 'too many requests\n',
-  502: 'bad gateway\n',
-  503: 'service unavailable\n',
-  504: 'gateway timeout\n',
-};
-
-function refusal(status: HeadError | 408): string {
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`;
-}
-
-class RawBody extends Readable {
-  constructor(private readonly socket: Socket) {
-    super();
-  }
-
-  override _read(): void {
-    this.socket.resume();
-  }
-}
-
-export class RawConnection {
+export class RawConnection implements ForwardClient {
   readonly socket: Socket;
   /** The client connection is TLS (a TLSSocket, or the HTTP/2 bridge's stand-in for one). */
   readonly isEncrypted: boolean;
   /** owner.secureHead on an encrypted connection, else ''. */
-  private readonly extraHead: string;
+  readonly extraHead: string;
   private readonly owner: RawConnectionOwner;
   private phase = Phase.Head;
-  private buffered: Buffer | null = null;
+  /** Bytes received and not consumed: a head in pieces, or pipelined requests. */
+  private readonly pending = new HeadBytes();
   /** When the head being awaited started (connection open or first byte); 0 while idle. */
   headSince: number;
   /** When the last exchange ended (keep-alive idle). */
@@ -86,15 +71,21 @@ export class RawConnection {
   requestSince = 0;
   /** When the connection started closing (a client that never reads its refusal is cut). */
   closingSince = 0;
+  /** Since when the client has read nothing of a response the socket could not take; 0: reading. */
+  blockedSince = 0;
+  /** ms a client may read nothing of its response before it is cut (the service's request_timeout). */
+  writeTimeout = 0;
   private exchange: RawExchange | null = null;
-  private body: RawBody | null = null;
-  private bodyRemaining = 0;
-  private chunked: ChunkedBodyDecoder | null = null;
+  /** The request body being read (phase Body), or null. */
+  private body: RequestBodyReader | null = null;
+  private tunnel: Socket | null = null;
   private isHeadRequest = false;
+  private isHttp10 = false;
   private wantsClose = false;
-  private isChunkedOut = false;
-  /** The response head, held back to go out with the first body bytes. */
-  private pendingHead: string | null = null;
+  private expectsContinue = false;
+  /** The exchange is over; the rest of its request body is being read and dropped. */
+  private isDiscardingBody = false;
+  private readonly writer: ResponseWriter;
   private isAnswered = false;
   private isParsing = false;
   private isParseQueued = false;
@@ -105,6 +96,7 @@ export class RawConnection {
     this.socket = socket;
     this.isEncrypted = (socket as { encrypted?: boolean }).encrypted === true;
     this.extraHead = this.isEncrypted ? owner.secureHead : '';
+    this.writer = new ResponseWriter(socket, this.extraHead);
     this.headSince = owner.now;
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
@@ -113,8 +105,13 @@ export class RawConnection {
     socket.on('drain', this.onDrain);
   }
 
+  /** Headers every answer on this connection carries besides its own (HSTS on TLS), flat. */
+  get secureHeaders(): readonly string[] {
+    return this.isEncrypted ? this.owner.secureHeaders : [];
+  }
+
   get isIdle(): boolean {
-    return this.phase === Phase.Head && this.exchange === null && this.buffered === null;
+    return this.phase === Phase.Head && this.exchange === null && this.pending.view === null;
   }
 
   get isWaitingForHead(): boolean {
@@ -129,21 +126,40 @@ export class RawConnection {
     return this.phase === Phase.Closing;
   }
 
+  /** An exchange is writing its answer (not a tunnel, which has its own flow control). */
+  get isAnswering(): boolean {
+    return this.exchange !== null && this.phase !== Phase.Tunnel && this.phase !== Phase.Closing;
+  }
+
   private readonly onData = (chunk: Buffer): void => {
-    if (this.phase === Phase.Closing) return;
+    try {
+      this.receive(chunk);
+    } catch (err) {
+      this.fault(err);
+    }
+  };
+
+  private receive(chunk: Buffer): void {
+    if (this.phase === Phase.Closing || this.phase === Phase.Tunnel) return;
     if (this.phase === Phase.Body) {
-      this.feedBody(chunk, 0);
+      this.feedBody(chunk);
       return;
     }
-    this.buffered = this.buffered === null ? chunk : Buffer.concat([this.buffered, chunk]);
+    const view = this.pending.append(chunk);
     if (this.exchange === null) {
       if (this.headSince === 0) this.headSince = this.owner.now;
       this.parse();
-    } else if (this.buffered.length > MAX_BUFFERED) {
+    } else if (view.length > MAX_BUFFERED) {
       // A pipelined request waits for the current answer; stop reading until then.
       this.socket.pause();
     }
-  };
+  }
+
+  /** A proxy bug stays with this connection: it is closed, the server goes on. */
+  fault(err: unknown): void {
+    this.owner.reportError(err);
+    this.socket.destroy();
+  }
 
   private readonly onEnd = (): void => {
     // A client that half-closes has left, as with node:http: what is in progress is cancelled.
@@ -155,9 +171,14 @@ export class RawConnection {
     this.owner.forget(this);
     const exchange = this.exchange;
     this.exchange = null;
-    this.body?.destroy();
+    this.body?.sink?.destroy();
     this.body = null;
-    exchange?.finish();
+    this.tunnel?.destroy();
+    try {
+      exchange?.finish();
+    } catch (err) {
+      this.owner.reportError(err);
+    }
   };
 
   private readonly onError = (): void => {
@@ -165,193 +186,133 @@ export class RawConnection {
   };
 
   private readonly onDrain = (): void => {
-    this.exchange?.resumeUpstream();
+    this.blockedSince = 0;
+    try {
+      this.exchange?.resumeUpstream();
+    } catch (err) {
+      this.fault(err);
+    }
   };
 
   /** Parses buffered heads while no exchange is in progress. */
   private parse(): void {
     if (this.isParsing) return;
     this.isParsing = true;
-    while (this.exchange === null && this.phase === Phase.Head && this.buffered !== null) {
-      const buf = this.buffered;
+    const pending = this.pending;
+    while (this.exchange === null && this.phase === Phase.Head && pending.view !== null) {
+      const buf = pending.view;
       const start = skipEmptyLines(buf, 0);
-      const end = findHeadEnd(buf, start);
+      if (start > 0) {
+        pending.reset(buf.subarray(start));
+        continue;
+      }
+      const end = findHeadEnd(buf, 0, pending.scanned);
       if (end === HEAD_INCOMPLETE) {
-        if (start > 0) this.buffered = start === buf.length ? null : buf.subarray(start);
+        pending.scanned = buf.length;
         break;
       }
       if (end < 0) {
         this.refuse(end === HEAD_TOO_LARGE ? 431 : 400);
         break;
       }
-      const head = parseRequestHead(buf, start, end);
+      const head = parseRequestHead(buf, 0, end);
       if (typeof head === 'number') {
         this.refuse(head);
         break;
       }
-      if (!head.isHttp11 || head.needsNodeServer || !this.startExchange(head, buf, end)) {
-        this.handOff(start === 0 ? buf : buf.subarray(start));
-        break;
-      }
+      pending.reset(end === buf.length ? null : buf.subarray(end));
+      this.startExchange(head);
     }
     this.isParsing = false;
   }
 
-  /** Sets up the exchange's state and lets the owner dispatch it; false (nothing changed): hand off. */
-  private startExchange(head: RequestHead, buf: Buffer, end: number): boolean {
+  private startExchange(head: RequestHead): void {
+    if (head.hasUnknownExpectation) {
+      this.refuse(417);
+      return;
+    }
     const hasBody = head.isChunked || head.contentLength > 0;
     this.isHeadRequest = head.method === 'HEAD';
+    this.isHttp10 = !head.isHttp11;
     this.wantsClose = head.wantsClose;
+    this.expectsContinue = head.expectsContinue && hasBody;
     this.isAnswered = false;
-    this.isChunkedOut = false;
     this.statusCode = 200;
     this.requestSince = this.owner.now;
-    const headSince = this.headSince;
     this.headSince = 0;
-    this.buffered = end === buf.length ? null : buf.subarray(end);
+    this.blockedSince = 0;
     if (hasBody) {
-      this.body = new RawBody(this.socket);
       this.phase = Phase.Body;
-      if (head.isChunked) this.chunked = new ChunkedBodyDecoder();
-      else this.bodyRemaining = head.contentLength;
+      this.body = new RequestBodyReader(head.contentLength, head.isChunked, this.socket);
     } else this.phase = Phase.Done;
     // Marks the exchange as in progress so an answer given during dispatch (404) ends it.
     this.exchange = NO_EXCHANGE;
-    if (!this.owner.dispatch(this, head)) {
-      this.exchange = null;
-      this.phase = Phase.Head;
-      this.body = null;
-      this.chunked = null;
-      this.buffered = buf;
-      this.headSince = headSince;
-      return false;
+    this.owner.dispatch(this, head);
+    if (this.phase === Phase.Body && this.pending.view !== null) {
+      const rest = this.pending.view;
+      this.pending.reset(null);
+      this.feedBody(rest);
     }
-    if (this.phase === Phase.Body && this.buffered !== null) {
-      const rest = this.buffered;
-      this.buffered = null;
-      this.feedBody(rest, 0);
-    }
-    return true;
   }
 
-  /** The request body the exchange forwards (null without one). */
+  /** The request body as a stream for forwarding (null without one); taken during dispatch. */
   get requestBody(): Readable | null {
-    return this.body;
+    if (this.body === null || this.body.sink !== null) return null;
+    const stream = new RawBody(this.socket);
+    this.body.sink = stream;
+    return stream;
   }
 
-  /** Called by the owner once the forwarding job exists; false: the exchange is over (client gone). */
+  /** Management: the body goes to `sink` (an IncomingMessage), which gets its end at once without a body. */
+  setBodySink(sink: BodySink): void {
+    if (this.body !== null) this.body.sink = sink;
+    else sink.push(null);
+  }
+
+  /** Called once the exchange exists; false: it is over already (the client left or was answered). */
   attach(exchange: RawExchange): boolean {
     if (this.exchange !== NO_EXCHANGE) return false;
     this.exchange = exchange;
+    // The client waits for this before it sends the body (RFC 9110 §10.1.1).
+    if (this.expectsContinue && this.phase === Phase.Body) this.socket.write(CONTINUE, 'latin1');
     return true;
   }
 
-  private feedBody(buf: Buffer, from: number): void {
-    const body = this.body!;
-    let off = from;
-    let ok = true;
-    if (this.chunked !== null) {
-      off = this.chunked.feed(buf, off, buf.length, (data) => { ok = body.push(data) && ok; });
-      if (off < 0) {
-        this.refuse(400);
-        return;
-      }
-      if (this.chunked.isDone) this.endBody();
-    } else {
-      const n = Math.min(this.bodyRemaining, buf.length - off);
-      ok = body.push(off === 0 && n === buf.length ? buf : buf.subarray(off, off + n));
-      off += n;
-      this.bodyRemaining -= n;
-      if (this.bodyRemaining === 0) this.endBody();
+  private feedBody(buf: Buffer): void {
+    const off = this.body!.feed(buf, 0);
+    if (off < 0) {
+      this.refuse(400);
+      return;
     }
-    if (off < buf.length) {
-      const rest = buf.subarray(off);
-      this.buffered = this.buffered === null ? rest : Buffer.concat([this.buffered, rest]);
-    }
-    if (!ok) this.socket.pause();
-  }
-
-  private endBody(): void {
-    this.body!.push(null);
+    if (off < buf.length) this.pending.append(buf.subarray(off));
+    if (!this.body!.isDone) return;
     this.body = null;
-    this.chunked = null;
-    this.phase = this.exchange === null ? Phase.Head : Phase.Done;
+    if (this.exchange !== null) this.phase = Phase.Done;
+    else {
+      // The rest of a body answered early was dropped: the connection goes on with the next request.
+      this.isDiscardingBody = false;
+      this.toNextRequest();
+    }
   }
 
   respondHead(head: ResponseHead): void {
-    const status = head.status;
-    this.statusCode = status;
+    this.statusCode = head.status;
     this.isAnswered = true;
-    const reason = head.statusText === '' ? STATUS_CODES[status] ?? '' : head.statusText;
-    let out = `HTTP/1.1 ${status} ${reason}\r\n`;
-    const headers = head.headers;
-    let hasDate = false;
-    if (INVALID_VALUE.test(reason)) {
-      this.cut();
-      return;
-    }
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i]!;
-      const value = headers[i + 1]!;
-      if (INVALID_VALUE.test(value)) {
-        // An instance's value that would split the response: cut rather than relay it.
-        this.cut();
-        return;
-      }
-      if (name.length === 4 && name.toLowerCase() === 'date') hasDate = true;
-      out += `${name}: ${value}\r\n`;
-    }
-    if (!hasDate) out += `Date: ${this.owner.date}\r\n`;
-    out += this.extraHead;
-    if (!this.isHeadRequest && !hasNoBody(status) && head.contentLength < 0) {
-      this.isChunkedOut = true;
-      out += 'Transfer-Encoding: chunked\r\n';
-    }
-    if (this.wantsClose || this.owner.isClosing || this.phase === Phase.Body) {
-      this.wantsClose = true;
-      out += 'Connection: close\r\n';
-    }
-    out += '\r\n';
-    // A sized answer sends head and body together; a streamed one (SSE) gets its head now.
-    if (head.contentLength > 0 && !this.isHeadRequest) this.pendingHead = out;
-    else this.socket.write(out, 'latin1');
+    const close = this.wantsClose || this.owner.isClosing || this.phase === Phase.Body;
+    this.wantsClose = this.writer.head(head, this.isHeadRequest, this.isHttp10, close, this.owner.date);
   }
 
   respondData(chunk: Buffer): boolean {
-    const socket = this.socket;
-    if (socket.destroyed) return false;
-    const head = this.pendingHead;
-    if (head !== null) {
-      this.pendingHead = null;
-      // A small answer goes out as one string write: cheaper than a two-buffer writev.
-      if (chunk.length <= SMALL_BODY_BYTES) return socket.write(head + chunk.toString('latin1'), 'latin1');
-      socket.cork();
-      socket.write(head, 'latin1');
-      const ok = socket.write(chunk);
-      socket.uncork();
-      return ok;
-    }
-    if (!this.isChunkedOut) return socket.write(chunk);
-    socket.cork();
-    socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-    socket.write(chunk);
-    const ok = socket.write('\r\n', 'latin1');
-    socket.uncork();
-    return ok;
+    return this.writer.data(chunk);
   }
 
   respondEnd(): void {
-    if (this.socket.destroyed) return;
-    if (this.pendingHead !== null) {
-      this.socket.write(this.pendingHead, 'latin1');
-      this.pendingHead = null;
-    }
-    if (this.isChunkedOut) this.socket.write('0\r\n\r\n', 'latin1');
-    this.endExchange();
+    this.writer.end();
+    if (!this.socket.destroyed) this.endExchange();
   }
 
-  /** A short neutral answer of the proxy's own (same as sendProxyError), or a cut once answered. */
-  respondError(status: ProxyErrorStatus): void {
+  /** A short answer of the proxy's own, or a cut once the instance's answer has begun. */
+  respondError(status: 404 | 429 | 502 | 503 | 504): void {
     if (this.phase === Phase.Closing || this.exchange === null) return;
     if (this.isAnswered) {
       this.cut();
@@ -359,13 +320,9 @@ export class RawConnection {
     }
     this.statusCode = status;
     this.isAnswered = true;
-    this.pendingHead = null;
-    this.isChunkedOut = false;
-    const text = TEXT[status]!;
+    this.writer.reset();
     if (this.phase === Phase.Body) this.wantsClose = true;
-    const close = this.wantsClose || this.owner.isClosing ? 'Connection: close\r\n' : '';
-    const retry = status === 429 ? `retry-after: ${AUTO_SPAWN_RETRY_AFTER_S}\r\n` : '';
-    this.socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${text.length}\r\ncache-control: no-store\r\n${retry}Date: ${this.owner.date}\r\n${this.extraHead}${close}\r\n${text}`, 'latin1');
+    this.socket.write(proxyAnswer(status, this.owner.date, this.wantsClose || this.owner.isClosing, this.extraHead), 'latin1');
     this.endExchange();
   }
 
@@ -373,19 +330,51 @@ export class RawConnection {
     this.socket.destroy();
   }
 
+  switchProtocols(head: ResponseHead, upstream: Socket, rest: Buffer): void {
+    const socket = this.socket;
+    upstream.on('error', () => upstream.destroy());
+    if (socket.destroyed || this.phase === Phase.Closing) {
+      upstream.destroy();
+      return;
+    }
+    this.statusCode = 101;
+    this.isAnswered = true;
+    this.phase = Phase.Tunnel;
+    this.tunnel = upstream;
+    let out = `HTTP/1.1 101 ${head.statusText === '' ? 'Switching Protocols' : head.statusText}\r\n`;
+    for (let i = 0; i < head.headers.length; i += 2) out += `${head.headers[i]}: ${head.headers[i + 1]}\r\n`;
+    out += `Connection: upgrade\r\nUpgrade: ${head.upgrade}\r\n\r\n`;
+    socket.off('data', this.onData);
+    socket.write(out, 'latin1');
+    if (rest.length > 0) socket.write(rest);
+    // What the client sent after its upgrade request belongs to the new protocol.
+    const early = this.pending.view;
+    this.pending.reset(null);
+    if (early !== null) upstream.write(early);
+    upstream.once('close', () => socket.destroy());
+    upstream.pipe(socket);
+    socket.pipe(upstream);
+    socket.resume();
+  }
+
   private endExchange(): void {
     const exchange = this.exchange;
     this.exchange = null;
     if (exchange !== NO_EXCHANGE) exchange?.finish();
     if (this.phase === Phase.Closing) return;
-    // An unread request body (the instance answered early) leaves the stream out of step.
-    if (this.wantsClose || this.owner.isClosing || this.phase === Phase.Body) {
+    // An unread request body (answered early) leaves the stream out of step, unless it is dropped.
+    if (this.wantsClose || this.owner.isClosing || (this.phase === Phase.Body && !this.isDiscardingBody)) {
       this.close();
       return;
     }
+    if (this.phase !== Phase.Body) this.toNextRequest();
+  }
+
+  private toNextRequest(): void {
     this.phase = Phase.Head;
     this.idleSince = this.owner.now;
-    if (this.buffered === null) return;
+    this.blockedSince = 0;
+    if (this.pending.view === null) return;
     this.headSince = this.owner.now;
     this.socket.resume();
     // Parse the next pipelined request after the upstream connection is back in its pool.
@@ -395,16 +384,31 @@ export class RawConnection {
     }
   }
 
+  /** A management answer is complete; `close`: it said Connection: close. */
+  endManagement(close: boolean): void {
+    if (close) this.wantsClose = true;
+    else if (this.body !== null) {
+      // Answered before its body was read (413): the rest is read and dropped, as node:http does.
+      this.isDiscardingBody = true;
+      this.body.sink = null;
+    }
+    this.endExchange();
+  }
+
   private readonly parseQueued = (): void => {
     this.isParseQueued = false;
-    if (this.phase === Phase.Head && this.exchange === null) this.parse();
+    try {
+      if (this.phase === Phase.Head && this.exchange === null) this.parse();
+    } catch (err) {
+      this.fault(err);
+    }
   };
 
-  /** Refuses a malformed request: 400/431/408 and close (input is read and dropped meanwhile). */
-  refuse(status: HeadError | 408): void {
+  /** Refuses a malformed request: 400/408/417/431 and close (input is read and dropped meanwhile). */
+  refuse(status: Extract<ProxyStatus, 400 | 408 | 417 | 431>): void {
     const exchange = this.exchange;
     this.exchange = null;
-    this.body?.destroy();
+    this.body?.sink?.destroy();
     this.body = null;
     if (exchange !== null && exchange !== NO_EXCHANGE) exchange.finish();
     if (this.isAnswered) {
@@ -413,35 +417,20 @@ export class RawConnection {
     }
     this.phase = Phase.Closing;
     this.closingSince = this.owner.now;
-    this.buffered = null;
+    this.pending.reset(null);
     this.socket.resume();
-    this.socket.end(refusal(status), 'latin1');
+    this.socket.end(proxyAnswer(status, this.owner.date, true, this.extraHead), 'latin1');
   }
 
   /** Ends the connection politely (idle keep-alive timeout, server closing). */
   close(): void {
     this.phase = Phase.Closing;
     this.closingSince = this.owner.now;
-    this.buffered = null;
+    this.pending.reset(null);
+    this.socket.resume();
     this.socket.end();
-  }
-
-  private handOff(rest: Buffer): void {
-    const socket = this.socket;
-    socket.off('data', this.onData);
-    socket.off('end', this.onEnd);
-    socket.off('close', this.onClose);
-    socket.off('error', this.onError);
-    socket.off('drain', this.onDrain);
-    this.phase = Phase.Closing;
-    this.buffered = null;
-    this.owner.forget(this);
-    socket.pause();
-    socket.unshift(rest);
-    this.owner.handOff(this, socket);
-    socket.resume();
   }
 }
 
-/** Placeholder while the owner dispatches (the job does not exist yet). */
+/** Placeholder while the owner dispatches (the exchange does not exist yet). */
 const NO_EXCHANGE: RawExchange = { finish: () => undefined, resumeUpstream: () => undefined };

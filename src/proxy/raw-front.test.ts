@@ -1,5 +1,5 @@
 // The raw fast path before a real supervisor and real instances: request smuggling refused,
-// pipelining in order with hand-off to node:http, keep-alive and head timeouts.
+// pipelining in order (tenant and management requests on one connection), keep-alive and head timeouts.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect } from 'node:net';
@@ -93,7 +93,7 @@ test('smuggling attempts get 400 and a closed connection; nothing reaches the in
   await waitFor(() => inst.openConnections === 0, 5000, 'the refused request to be released');
 });
 
-test('pipelined requests are answered in order on one connection, then management is handed to node:http', async (t) => {
+test('pipelined requests are answered in order on one connection, management ones included, each parsed once', async (t) => {
   const { port } = await setup(t);
   const host = 'Host: prod.api.localhost\r\n';
   const bytes = `GET /first HTTP/1.1\r\n${host}\r\n`

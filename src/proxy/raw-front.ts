@@ -1,21 +1,22 @@
 /**
- * The raw front path's connection registry: accepts sockets as RawConnections, hands others to
- * the node:http server, and runs one periodic sweep (no timer per request) for the head timeout,
- * the request (body) timeout, the idle keep-alive timeout and connections left half-closed.
+ * The front server's connection registry: accepts sockets as RawConnections up to
+ * `max_connections` (beyond it a short 503 and close), and runs one periodic sweep (no timer per
+ * request) for the head timeout, the request (body) timeout, the idle keep-alive timeout, clients
+ * that read none of their response, and connections left half-closed.
  * @module
  */
 import type { Socket } from 'node:net';
 import { RawConnection } from './raw-connection.js';
 import type { RawConnectionOwner } from './raw-connection.js';
 import type { RequestHead } from './request-head.js';
+import { overloadAnswer } from './responses.js';
 
 export interface RawFrontLimits {
   readonly headersTimeout: number;
   readonly requestTimeout: number;
   readonly keepAliveTimeout: number;
+  readonly maxConnections: number;
 }
-
-export type RawDispatch = (conn: RawConnection, head: RequestHead) => boolean;
 
 export class RawFront implements RawConnectionOwner {
   now = Date.now();
@@ -29,10 +30,10 @@ export class RawFront implements RawConnectionOwner {
 
   constructor(
     private readonly limits: RawFrontLimits,
-    readonly dispatch: RawDispatch,
-    /** Gives a socket to the node:http server (its own connection listener). */
-    private readonly nodeConnection: (socket: Socket) => void,
-    secureHeaders: readonly string[] = [],
+    readonly dispatch: (conn: RawConnection, head: RequestHead) => void,
+    readonly reportError: (err: unknown) => void,
+    /** Flat [name, value, ...] added to every answer on an encrypted connection (HSTS). */
+    readonly secureHeaders: readonly string[] = [],
   ) {
     let head = '';
     for (let i = 0; i < secureHeaders.length; i += 2) head += `${secureHeaders[i]}: ${secureHeaders[i + 1]}\r\n`;
@@ -41,12 +42,16 @@ export class RawFront implements RawConnectionOwner {
     this.sweeper.unref();
   }
 
-  accept(socket: Socket): void {
-    this.connections.add(new RawConnection(this, socket));
+  get size(): number {
+    return this.connections.size;
   }
 
-  handOff(_conn: RawConnection, socket: Socket): void {
-    this.nodeConnection(socket);
+  accept(socket: Socket): void {
+    if (this.connections.size >= this.limits.maxConnections) {
+      refuseOverload(socket, this.date);
+      return;
+    }
+    this.connections.add(new RawConnection(this, socket));
   }
 
   forget(conn: RawConnection): void {
@@ -62,7 +67,7 @@ export class RawFront implements RawConnectionOwner {
     for (const conn of this.connections) conn.socket.destroy();
   }
 
-  /** The server stops: connections close as their exchange ends, the sweep stops once they have. */
+  /** The server stops: connections close as their exchange ends. */
   stop(): void {
     this.isClosing = true;
   }
@@ -87,9 +92,22 @@ export class RawFront implements RawConnectionOwner {
         if (now - conn.headSince > headersTimeout) conn.refuse(408);
       } else if (conn.isIdle) {
         if (this.isClosing || now - conn.idleSince > keepAliveTimeout) conn.socket.destroy();
-      } else if (conn.isReadingBody && now - conn.requestSince > requestTimeout) {
-        conn.refuse(408);
+      } else {
+        if (conn.isReadingBody && now - conn.requestSince > requestTimeout) conn.refuse(408);
+        else if (conn.isAnswering && conn.socket.writableNeedDrain) {
+          // A client that reads none of its answer is cut, releasing the instance (it may idle).
+          if (conn.blockedSince === 0) conn.blockedSince = now;
+          else if (now - conn.blockedSince > conn.writeTimeout) conn.socket.destroy();
+        }
       }
     }
   }
+}
+
+/** Over max_connections: a short 503 and close, without reading the request. */
+function refuseOverload(socket: Socket, date: string): void {
+  socket.on('error', () => socket.destroy());
+  socket.setTimeout(1000, () => socket.destroy());
+  socket.resume();
+  socket.end(overloadAnswer(date), 'latin1');
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ChunkedBodyDecoder, findHeadEnd, HEAD_INCOMPLETE, HEAD_TOO_LARGE, parseRequestHead, skipEmptyLines } from './request-head.js';
+import { ChunkedDecoder } from './chunked.js';
+import { findHeadEnd, HEAD_INCOMPLETE, HEAD_TOO_LARGE, parseRequestHead, skipEmptyLines } from './request-head.js';
 import type { HeadError, RequestHead } from './request-head.js';
 
 function parse(text: string): RequestHead | HeadError {
@@ -28,9 +29,21 @@ test('well-formed heads give method, target, headers as sent and the body framin
   assert.ok(typeof c === 'object' && c.isChunked && c.contentLength === -1 && !c.wantsClose);
   const old = parse('GET / HTTP/1.0\r\n\r\n');
   assert.ok(typeof old === 'object' && !old.isHttp11 && old.wantsClose && old.host === undefined);
-  for (const extra of ['Upgrade: websocket\r\nConnection: Upgrade', 'Expect: 100-continue', 'Connection: keep-alive, Upgrade']) {
-    const u = parse(`GET / HTTP/1.1\r\nHost: x\r\n${extra}\r\n\r\n`);
-    assert.ok(typeof u === 'object' && u.needsNodeServer, extra);
+  const upgrade = parse('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n\r\n');
+  assert.ok(typeof upgrade === 'object' && upgrade.upgrade === 'websocket');
+  const notUpgrade = parse('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n');
+  assert.ok(typeof notUpgrade === 'object' && notUpgrade.upgrade === undefined, 'Upgrade without Connection: upgrade');
+  const withBody = parse('POST / HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: upgrade\r\nContent-Length: 3\r\n\r\n');
+  assert.ok(typeof withBody === 'object' && withBody.upgrade === undefined, 'an upgrade with a body is a plain request');
+  const expect = parse('PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n');
+  assert.ok(typeof expect === 'object' && expect.expectsContinue && !expect.hasUnknownExpectation);
+  const odd = parse('PUT / HTTP/1.1\r\nHost: x\r\nExpect: tea\r\n\r\n');
+  assert.ok(typeof odd === 'object' && odd.hasUnknownExpectation);
+  const keep10 = parse('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
+  assert.ok(typeof keep10 === 'object' && !keep10.wantsClose, 'HTTP/1.0 keep-alive');
+  for (const order of ['Connection: close\r\nConnection: keep-alive', 'Connection: keep-alive\r\nConnection: close', 'Connection: keep-alive, close']) {
+    const h = parse(`GET / HTTP/1.1\r\nHost: x\r\n${order}\r\n\r\n`);
+    assert.ok(typeof h === 'object' && h.wantsClose, `close wins: ${order}`);
   }
 });
 
@@ -74,6 +87,13 @@ test('request-smuggling and malformed heads are refused with 400', () => {
     ['lower-case version', 'GET / http/1.1\r\nHost: x\r\n\r\n'],
     ['no version', 'GET /\r\nHost: x\r\n\r\n'],
     ['method with slash', 'G/T / HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['unknown method', 'FETCH / HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['CONNECT', 'CONNECT /x HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['asterisk target', 'OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['absolute-form target', 'GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['target not starting with /', 'GET ;/ HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['Content-Length with trailing space', 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4 \r\n\r\n'],
+    ['TE with trailing tab', 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\t\r\n\r\n'],
   ];
   for (const [name, text] of refused) assert.equal(parse(text), 400, name);
 });
@@ -93,12 +113,12 @@ test('heads over 16 KiB are refused with 431, even before they end; any head siz
 });
 
 function decodeChunked(text: string): string | null {
-  const decoder = new ChunkedBodyDecoder();
-  const buf = Buffer.from(text, 'latin1');
   let out = '';
+  const decoder = new ChunkedDecoder({ onChunkData: (c) => { out += c.toString('latin1'); } });
+  const buf = Buffer.from(text, 'latin1');
   // Fed one byte at a time: framing split anywhere must decode the same.
   for (let i = 0; i < buf.length && !decoder.isDone; i++) {
-    if (decoder.feed(buf, i, i + 1, (c) => { out += c.toString('latin1'); }) < 0) return null;
+    if (decoder.feed(buf, i, i + 1) < 0) return null;
   }
   return decoder.isDone ? out : null;
 }
@@ -106,12 +126,13 @@ function decodeChunked(text: string): string | null {
 test('chunked request bodies decode strictly: extensions and trailers skipped, bad framing refused', () => {
   assert.equal(decodeChunked('5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\n'), 'hello, world');
   assert.equal(decodeChunked('A\r\n0123456789\r\n0\r\n\r\n'), '0123456789');
-  const whole = new ChunkedBodyDecoder();
+  const whole = new ChunkedDecoder({ onChunkData: () => undefined });
   const buf = Buffer.from('3\r\nabc\r\n0\r\n\r\nGET / HTTP/1.1\r\n');
-  assert.equal(whole.feed(buf, 0, buf.length, () => undefined), 13, 'stops at the end of the body');
+  assert.equal(whole.feed(buf, 0, buf.length), 13, 'stops at the end of the body');
   for (const bad of ['5\nhello\r\n0\r\n\r\n', '5\r\nhello\n0\r\n\r\n', '5\r\nhelloX\r\n0\r\n\r\n', '-5\r\nhello\r\n0\r\n\r\n',
     ' 5\r\nhello\r\n0\r\n\r\n', '5 \r\nhello\r\n0\r\n\r\n', '\r\nhello\r\n0\r\n\r\n', '0x5\r\nhello\r\n0\r\n\r\n',
-    'fffffffffffffff\r\n', '0\r\nX: a\nb\r\n\r\n']) {
+    'fffffffffffffff\r\n', '0\r\nX: a\nb\r\n\r\n', '5;a b\r\nhello\r\n0\r\n\r\n', '5;\r\nhello\r\n0\r\n\r\n',
+    '5;a=\r\nhello\r\n0\r\n\r\n', '0\r\nno-colon\r\n\r\n', '0\r\nX : a\r\n\r\n']) {
     assert.equal(decodeChunked(bad), null, JSON.stringify(bad));
   }
 });

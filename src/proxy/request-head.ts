@@ -1,11 +1,19 @@
 /**
- * A strict HTTP/1.x request-head parser for the raw front path: request line, header fields and
- * the body framing of RFC 9112 §6, with every ambiguity a smuggler could use refused (→ 400).
- * Pure; works on the bytes as received, so what it accepts is exactly what is forwarded.
+ * The one HTTP/1.x request-head parser of the front server (tenant and management traffic alike):
+ * request line, header fields and the body framing of RFC 9112 §6, with every ambiguity a
+ * smuggler could use refused (→ 400). Pure; works on the bytes as received, so what it accepts is
+ * exactly what is forwarded. Checked against Node's llhttp by head-parsers.fuzz.test.ts.
  * @module
  */
+import { METHODS } from 'node:http';
+import { TCHAR } from './chunked.js';
+import { noConnectionTokens, readConnection } from './headers.js';
+import type { ConnectionTokens } from './headers.js';
 
 export const MAX_REQUEST_HEAD_BYTES = 16 * 1024;
+
+/** The methods llhttp knows, less the two that are not origin-form requests (PRI, CONNECT). */
+const KNOWN_METHODS = new Set(METHODS.filter((m) => m !== 'PRI' && m !== 'CONNECT'));
 
 export interface RequestHead {
   method: string;
@@ -18,21 +26,20 @@ export interface RequestHead {
   /** Content-Length, or -1 when absent. */
   contentLength: number;
   isChunked: boolean;
-  /** An Upgrade or Expect header: left to the node:http server. */
-  needsNodeServer: boolean;
-  /** The client asked to close after this exchange. */
+  /** The client asked to close after this exchange (`close` wins over `keep-alive`). */
   wantsClose: boolean;
+  /** Names the Connection header listed (lower-case), or null. */
+  connectionListed: Set<string> | null;
+  /** The protocol asked for by `Upgrade` with `Connection: upgrade` on a body-less request. */
+  upgrade: string | undefined;
+  /** `Expect: 100-continue`. */
+  expectsContinue: boolean;
+  /** An Expect header other than 100-continue (→ 417). */
+  hasUnknownExpectation: boolean;
 }
 
 /** Why a head was refused: 400 (malformed or ambiguous) or 431 (too large). */
 export type HeadError = 400 | 431;
-
-/** tchar of RFC 9110 §5.6.2, by byte. */
-const TCHAR = new Uint8Array(256);
-for (let c = 0; c < 128; c++) {
-  const ch = String.fromCharCode(c);
-  if (/[A-Za-z0-9!#$%&'*+\-.^_`|~]/.test(ch)) TCHAR[c] = 1;
-}
 
 const CR = 13;
 const LF = 10;
@@ -49,13 +56,16 @@ export const HEAD_MALFORMED = -3;
 
 /**
  * Where the head starting at `start` ends (the index just past its blank line), or one of the
- * negative HEAD_* outcomes. Leading empty lines (RFC 9112 §2.2) are skipped by the caller first.
+ * negative HEAD_* outcomes. Bytes before `scanned` were searched already (a head arriving in
+ * pieces is scanned once, not once per piece). Leading empty lines (RFC 9112 §2.2) are skipped
+ * by the caller first.
  */
-export function findHeadEnd(buf: Buffer, start: number): number {
-  const end = buf.indexOf('\r\n\r\n', start, 'latin1');
+export function findHeadEnd(buf: Buffer, start: number, scanned = 0): number {
+  const from = Math.max(start, scanned - 3);
+  const end = buf.indexOf('\r\n\r\n', from, 'latin1');
   if (end >= 0) return end - start + 4 > MAX_REQUEST_HEAD_BYTES ? HEAD_TOO_LARGE : end + 4;
   // A head using bare LF line ends would never show a CRLF blank line: refuse it now.
-  if (buf.indexOf('\n\n', start, 'latin1') >= 0 || buf.indexOf('\n\r\n', start, 'latin1') >= 0) return HEAD_MALFORMED;
+  if (buf.indexOf('\n\n', from, 'latin1') >= 0 || buf.indexOf('\n\r\n', from, 'latin1') >= 0) return HEAD_MALFORMED;
   return buf.length - start > MAX_REQUEST_HEAD_BYTES ? HEAD_TOO_LARGE : HEAD_INCOMPLETE;
 }
 
@@ -77,9 +87,12 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Reque
   while (i < end && TCHAR[buf[i]!] === 1) i++;
   if (i === start || buf[i] !== SP) return 400;
   const method = buf.toString('latin1', start, i);
+  if (!KNOWN_METHODS.has(method)) return 400;
   const targetStart = ++i;
+  // Origin-form only (RFC 9112 §3.2.1): tenement serves no absolute-form, authority-form or `*`.
+  if (buf[i] !== 47 /* / */) return 400;
   while (i < end && buf[i]! > SP && buf[i]! < 127) i++;
-  if (i === targetStart || buf[i] !== SP) return 400;
+  if (buf[i] !== SP) return 400;
   const target = buf.toString('latin1', targetStart, i);
   i++;
   if (i + 10 > end || buf.toString('latin1', i, i + 7) !== 'HTTP/1.' || buf[i + 8] !== CR || buf[i + 9] !== LF) return 400;
@@ -90,8 +103,9 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Reque
 
   const head: RequestHead = {
     method, target, isHttp11, rawHeaders: [], host: undefined, contentLength: -1, isChunked: false,
-    needsNodeServer: false, wantsClose: !isHttp11,
+    wantsClose: !isHttp11, connectionListed: null, upgrade: undefined, expectsContinue: false, hasUnknownExpectation: false,
   };
+  let connection: ConnectionTokens | null = null;
   let hostCount = 0;
   let lengthCount = 0;
   let encodingCount = 0;
@@ -116,6 +130,8 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Reque
       i++;
       if (!isOws(c)) valueEnd = i;
     }
+    // Framing values are taken only as plain tokens: parsers disagree on trailing whitespace.
+    const hasTrailingOws = valueEnd < i;
     i += 2;
     const name = buf.toString('latin1', nameStart, nameEnd);
     const value = buf.toString('latin1', valueStart, valueEnd);
@@ -128,25 +144,28 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Reque
         }
         break;
       case 6:
-        if (name.toLowerCase() === 'expect') head.needsNodeServer = true;
+        if (name.toLowerCase() === 'expect') {
+          if (value.toLowerCase() === '100-continue') head.expectsContinue = true;
+          else head.hasUnknownExpectation = true;
+        }
         break;
       case 7:
-        if (name.toLowerCase() === 'upgrade') head.needsNodeServer = true;
+        if (name.toLowerCase() === 'upgrade') head.upgrade = value;
         break;
       case 10:
-        if (name.toLowerCase() === 'connection') applyConnection(head, value);
+        if (name.toLowerCase() === 'connection') readConnection(value, (connection ??= noConnectionTokens()));
         break;
       case 14:
         if (name.toLowerCase() === 'content-length') {
           lengthCount++;
-          if (!DIGITS.test(value)) return 400;
+          if (hasTrailingOws || !DIGITS.test(value)) return 400;
           head.contentLength = Number(value);
         }
         break;
       case 17:
         if (name.toLowerCase() === 'transfer-encoding') {
           encodingCount++;
-          if (value.toLowerCase() !== 'chunked') return 400;
+          if (hasTrailingOws || value.toLowerCase() !== 'chunked') return 400;
           head.isChunked = true;
         }
         break;
@@ -158,113 +177,11 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Reque
   if (head.isChunked && !isHttp11) return 400;
   // Host (RFC 9112 §3.2): exactly one in HTTP/1.1, at most one in HTTP/1.0.
   if (hostCount > 1 || (isHttp11 && hostCount === 0)) return 400;
+  if (connection !== null) {
+    head.wantsClose = connection.close || (!isHttp11 && !connection.keepAlive);
+    head.connectionListed = connection.listed;
+  }
+  // An upgrade needs both headers (RFC 9110 §7.8); one with a body is served as a plain request.
+  if (connection === null || !connection.upgrade || head.isChunked || head.contentLength > 0) head.upgrade = undefined;
   return head;
-}
-
-function applyConnection(head: RequestHead, value: string): void {
-  const lower = value.toLowerCase();
-  if (lower === 'keep-alive') head.wantsClose = false;
-  else if (lower === 'close') head.wantsClose = true;
-  else {
-    for (const token of lower.split(',')) {
-      const t = token.trim();
-      if (t === 'close') head.wantsClose = true;
-      else if (t === 'keep-alive' && !head.isHttp11) head.wantsClose = false;
-      else if (t === 'upgrade') head.needsNodeServer = true;
-    }
-  }
-}
-
-/**
- * Incremental decoder of a chunked request body (RFC 9112 §7.1), strict: CRLF line ends only,
- * hex sizes without sign or whitespace, extensions skipped, trailers read and dropped.
- */
-export class ChunkedBodyDecoder {
-  private phase = ChunkPhase.Size;
-  private remaining = 0;
-  private lineBytes = 0;
-  /** Partial size line carried between calls. */
-  private size = 0;
-  private digits = 0;
-  private inExtension = false;
-  private sawCr = false;
-  private trailerLineEmpty = true;
-  isDone = false;
-
-  /**
-   * Consumes buf[start, end): data slices go to `onData`. Returns the index where consumption
-   * stopped (the end of the body when isDone, else `end`), or -1 on malformed framing.
-   */
-  feed(buf: Buffer, start: number, end: number, onData: (chunk: Buffer) => void): number {
-    let i = start;
-    while (i < end && !this.isDone) {
-      if (this.phase === ChunkPhase.Data) {
-        const n = Math.min(this.remaining, end - i);
-        onData(buf.subarray(i, i + n));
-        i += n;
-        this.remaining -= n;
-        if (this.remaining === 0) this.phase = ChunkPhase.DataCr;
-        continue;
-      }
-      const c = buf[i++]!;
-      if (++this.lineBytes > 4096) return -1;
-      switch (this.phase) {
-        case ChunkPhase.DataCr:
-          if (c !== CR) return -1;
-          this.phase = ChunkPhase.DataLf;
-          break;
-        case ChunkPhase.DataLf:
-          if (c !== LF) return -1;
-          this.startLine(ChunkPhase.Size);
-          break;
-        case ChunkPhase.Size:
-          if (this.sawCr) {
-            if (c !== LF || this.digits === 0) return -1;
-            if (this.size === 0) this.startLine(ChunkPhase.Trailer);
-            else {
-              this.remaining = this.size;
-              this.phase = ChunkPhase.Data;
-            }
-          } else if (c === CR) this.sawCr = true;
-          else if (this.inExtension) {
-            if ((c < SP && c !== HTAB) || c === 127) return -1;
-          } else if (c === 59 /* ; */ && this.digits > 0) this.inExtension = true;
-          else {
-            const v = hexValue(c);
-            if (v < 0 || ++this.digits > 12) return -1;
-            this.size = this.size * 16 + v;
-          }
-          break;
-        case ChunkPhase.Trailer:
-          if (this.sawCr) {
-            if (c !== LF) return -1;
-            if (this.trailerLineEmpty) this.isDone = true;
-            else this.startLine(ChunkPhase.Trailer);
-          } else if (c === CR) this.sawCr = true;
-          else if ((c < SP && c !== HTAB) || c === 127) return -1;
-          else this.trailerLineEmpty = false;
-          break;
-      }
-    }
-    return i;
-  }
-
-  private startLine(phase: ChunkPhase): void {
-    this.phase = phase;
-    this.lineBytes = 0;
-    this.size = 0;
-    this.digits = 0;
-    this.inExtension = false;
-    this.sawCr = false;
-    this.trailerLineEmpty = true;
-  }
-}
-
-const enum ChunkPhase { Size, Data, DataCr, DataLf, Trailer }
-
-function hexValue(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  return -1;
 }

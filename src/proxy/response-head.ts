@@ -1,102 +1,112 @@
 /**
- * Parses an instance's HTTP/1.x response head (status line + headers) into what the proxy needs:
- * status, the headers to relay (hop-by-hop dropped) and the body framing. Pure. Only instances'
- * own answers pass through here, on that instance's own upstream connections, so a malformed
- * head can only break that instance's responses; anything ambiguous is refused (→ 502).
+ * The strict parser of an instance's HTTP/1.x response head: status line, token header names,
+ * values without control characters (HTAB allowed), no obs-fold, and one unambiguous framing.
+ * Anything else is refused with a reason (→ 502 for that request and an event in the instance's
+ * log), so no byte of an invalid head reaches a client. Pure; checked against Node's llhttp by
+ * head-parsers.fuzz.test.ts.
  * @module
  */
-import { isHopByHop } from './headers.js';
+import { isHopByHop, isRemovableByConnection, noConnectionTokens, readConnection } from './headers.js';
+import type { ConnectionTokens } from './headers.js';
 
 export interface ResponseHead {
   status: number;
+  /** The reason phrase as sent (validated). */
   statusText: string;
-  /** Flat [name, value, ...] to relay, hop-by-hop headers dropped. */
+  /** Flat [name, value, ...] to relay: hop-by-hop and Connection-listed headers dropped. */
   headers: string[];
   /** Declared Content-Length, or -1. */
   contentLength: number;
   isChunked: boolean;
   /** The connection may carry another request after this response. */
   isKeepAlive: boolean;
+  /** A 101's Upgrade header (relayed with the switch). */
+  upgrade: string | undefined;
 }
 
-const DIGITS = /^\d+$/;
+const SP = 32;
+const HTAB = 9;
+const DIGITS = /^[0-9]{1,15}$/;
+/** status-line = HTTP-version SP 3DIGIT [SP reason-phrase]; the reason without control characters but HTAB. */
+// eslint-disable-next-line no-control-regex -- control characters are what is refused
+const STATUS_LINE = /^HTTP\/1\.([01]) ([0-9]{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?$/;
+/** tchar of RFC 9110 §5.6.2: a header name is one token. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A control character other than HTAB (CR and LF included: a line holds none). */
+// eslint-disable-next-line no-control-regex -- control characters are what is refused
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 
-/** `head` is the latin1 text up to (not including) the blank line. Returns null if malformed. */
-export function parseResponseHead(head: string): ResponseHead | null {
-  const lineEnd = head.indexOf('\r\n');
-  const statusLine = lineEnd < 0 ? head : head.slice(0, lineEnd);
-  // "HTTP/1.1 200 OK"
-  if (statusLine.length < 12 || !statusLine.startsWith('HTTP/1.') || statusLine[8] !== ' ') return null;
-  const status = Number(statusLine.slice(9, 12));
-  if (!Number.isInteger(status) || status < 100 || status > 999 || (statusLine.length > 12 && statusLine[12] !== ' ')) return null;
-  const isHttp10 = statusLine[7] === '0';
-  const out: ResponseHead = { status, statusText: statusLine.slice(13), headers: [], contentLength: -1, isChunked: false, isKeepAlive: !isHttp10 };
-  let connection: string | undefined;
-  let hasTransferEncoding = false;
-  let pos = lineEnd < 0 ? head.length : lineEnd + 2;
-  while (pos < head.length) {
-    let end = head.indexOf('\r\n', pos);
-    if (end < 0) end = head.length;
-    const colon = head.indexOf(':', pos);
-    if (colon <= pos || colon > end) return null;
-    const name = head.slice(pos, colon);
-    // Obsolete line folding or whitespace before the colon: refuse rather than guess.
-    if (name.charCodeAt(0) === 32 || name.charCodeAt(0) === 9 || name.charCodeAt(name.length - 1) === 32) return null;
-    const value = head.slice(colon + 1, end).trim();
-    pos = end + 2;
+/**
+ * Parses buf[start, end) where `end` is just past the blank line. Returns the head, or a short
+ * reason why it is not valid HTTP/1.1 (for the instance's log). Works on the head as one latin1
+ * string so that the checks run as native searches.
+ */
+export function parseResponseHead(buf: Buffer, start: number, end: number): ResponseHead | string {
+  const text = buf.toString('latin1', start, end - 2);
+  let lineEnd = text.indexOf('\r\n');
+  const status = STATUS_LINE.exec(text.slice(0, lineEnd));
+  if (status === null) return 'invalid status line';
+  const code = Number(status[2]);
+  if (code < 100 || code > 599) return 'invalid status code';
+
+  const out: ResponseHead = { status: code, statusText: status[3] ?? '', headers: [], contentLength: -1, isChunked: false, isKeepAlive: status[1] === '1', upgrade: undefined };
+  let connection: ConnectionTokens | null = null;
+  let lengthCount = 0;
+  let encodingCount = 0;
+  for (let pos = lineEnd + 2; pos < text.length; pos = lineEnd + 2) {
+    lineEnd = text.indexOf('\r\n', pos);
+    const colon = text.indexOf(':', pos);
+    // Also refuses obs-fold (a line starting with whitespace) and whitespace before the colon.
+    if (colon < 0 || colon > lineEnd) return 'invalid header name';
+    const name = text.slice(pos, colon);
+    if (!TOKEN.test(name)) return 'invalid header name';
+    let valueStart = colon + 1;
+    let valueEnd = lineEnd;
+    while (valueStart < valueEnd && isOws(text.charCodeAt(valueStart))) valueStart++;
+    while (valueEnd > valueStart && isOws(text.charCodeAt(valueEnd - 1))) valueEnd--;
+    const value = text.slice(valueStart, valueEnd);
+    if (CONTROL.test(value)) return 'invalid header value';
+    // Framing values are taken only as plain tokens: parsers disagree on trailing whitespace.
+    const hasTrailingOws = valueEnd < lineEnd;
     const lower = name.toLowerCase();
     if (lower === 'content-length') {
-      if (!DIGITS.test(value)) return null;
-      const n = Number(value);
-      if (out.contentLength >= 0 && out.contentLength !== n) return null;
-      out.contentLength = n;
+      lengthCount++;
+      if (hasTrailingOws || !DIGITS.test(value)) return 'invalid Content-Length';
+      out.contentLength = Number(value);
     } else if (isHopByHop(lower)) {
       if (lower === 'transfer-encoding') {
-        // Only "chunked" last is framed by chunks; anything else means "until close".
-        hasTransferEncoding = true;
-        out.isChunked = /(^|,)\s*chunked\s*$/i.test(value);
-      } else if (lower === 'connection') {
-        connection = connection === undefined ? value : `${connection}, ${value}`;
-      }
+        encodingCount++;
+        if (hasTrailingOws || value.toLowerCase() !== 'chunked') return 'unsupported Transfer-Encoding';
+        out.isChunked = true;
+      } else if (lower === 'connection') readConnection(value, (connection ??= noConnectionTokens()));
+      else if (lower === 'upgrade') out.upgrade = value;
       continue;
     }
     out.headers.push(name, value);
   }
-  if (connection !== undefined) applyConnection(out, connection);
-  if (hasTransferEncoding && out.contentLength >= 0) {
-    // Transfer-Encoding overrides Content-Length (RFC 9112 §6.3), which is then not relayed.
-    out.contentLength = -1;
-    removeHeader(out.headers, 'content-length');
+  if (lengthCount > 1) return 'more than one Content-Length';
+  if (encodingCount > 1) return 'more than one Transfer-Encoding';
+  if (lengthCount === 1 && encodingCount === 1) return 'both Content-Length and Transfer-Encoding';
+  if (connection !== null) {
+    const headers = out.headers;
+    if (connection.listed !== null) {
+      for (let k = headers.length - 2; k >= 0; k -= 2) {
+        if (isRemovableByConnection(headers[k]!.toLowerCase(), connection.listed)) headers.splice(k, 2);
+      }
+    }
+    if (connection.close) out.isKeepAlive = false;
+    else if (connection.keepAlive) out.isKeepAlive = true;
   }
   // A body delimited only by the connection closing leaves nothing to reuse.
-  if (!out.isChunked && out.contentLength < 0 && !hasNoBody(status)) out.isKeepAlive = false;
+  if (!out.isChunked && out.contentLength < 0 && !hasNoBody(code)) out.isKeepAlive = false;
   return out;
+}
+
+function isOws(c: number): boolean {
+  return c === SP || c === HTAB;
 }
 
 /** Statuses that never carry a body, whatever the headers say. */
 export function hasNoBody(status: number): boolean {
   return status < 200 || status === 204 || status === 304;
-}
-
-function applyConnection(out: ResponseHead, connection: string): void {
-  // The usual single value: no split.
-  const lower = connection.length <= 10 ? connection.toLowerCase() : '';
-  if (lower === 'keep-alive' || lower === 'close') {
-    out.isKeepAlive = lower === 'keep-alive';
-    return;
-  }
-  let sawClose = false;
-  let sawKeepAlive = false;
-  for (const token of connection.split(',')) {
-    const t = token.trim().toLowerCase();
-    if (t === 'close') sawClose = true;
-    else if (t === 'keep-alive') sawKeepAlive = true;
-    else if (t !== '') removeHeader(out.headers, t);
-  }
-  if (sawClose) out.isKeepAlive = false;
-  else if (sawKeepAlive) out.isKeepAlive = true;
-}
-
-function removeHeader(headers: string[], lower: string): void {
-  for (let i = headers.length - 2; i >= 0; i -= 2) if (headers[i]!.toLowerCase() === lower) headers.splice(i, 2);
 }

@@ -10,7 +10,7 @@ import type { StateChangeEvent, WeightChangeEvent } from '../core/events.js';
 import type { InstanceRequestStats, RequestStats } from '../observability/request-stats.js';
 import type { InstanceHandle, SupervisorApi } from '../supervisor/types.js';
 import { cumulativeWeights, pickWeighted } from './pick.js';
-import { UpstreamPool } from './upstream.js';
+import { UpstreamPool } from './upstream-pool.js';
 
 /** One registered instance as the proxy sees it. */
 export class InstanceRoute {
@@ -19,7 +19,7 @@ export class InstanceRoute {
   private pool: UpstreamPool | null = null;
   private waiters: Array<() => void> = [];
 
-  constructor(handle: InstanceHandle, stats: InstanceRequestStats) {
+  constructor(handle: InstanceHandle, stats: InstanceRequestStats, private readonly reportError: (err: unknown) => void) {
     this.handle = handle;
     this.stats = stats;
   }
@@ -34,7 +34,7 @@ export class InstanceRoute {
     const pool = this.pool;
     if (pool !== null && pool.port === port) return pool;
     pool?.close();
-    this.pool = new UpstreamPool(port, this.handle.serviceConfig.requestTimeoutMs);
+    this.pool = new UpstreamPool(port, this.handle.serviceConfig.requestTimeoutMs, this.reportError);
     return this.pool;
   }
 
@@ -130,6 +130,8 @@ export class RouteTable {
   constructor(
     private readonly supervisor: SupervisorApi,
     private readonly stats: RequestStats,
+    /** Where a contained proxy bug on an upstream connection is reported. */
+    private readonly reportError: (err: unknown) => void,
   ) {
     this.syncServices();
     supervisor.events.on('state', this.onState);
@@ -188,7 +190,7 @@ export class RouteTable {
       const existing = routes.byId.get(handle.id);
       if (existing === undefined || existing.handle !== handle) {
         existing?.close();
-        routes.byId.set(handle.id, new InstanceRoute(handle, this.stats.for(service, handle.id)));
+        routes.byId.set(handle.id, new InstanceRoute(handle, this.stats.for(service, handle.id), this.reportError));
       }
     }
     for (const [id, route] of routes.byId) {

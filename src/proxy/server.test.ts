@@ -131,10 +131,12 @@ test('routes by Host: instance, weighted service, overrides, bare domain; everyt
   assert.match((await call(port, 'a.api.localhost', '/')).body.toString(), /^api:a /, 'direct routing ignores weight 0');
 });
 
-test('headers pass both ways: Authorization, cookies, two Set-Cookie, X-Forwarded-*; hop-by-hop dropped', async (t) => {
-  const { port } = await oneApp(t);
+test('headers pass both ways: Authorization, cookies, two Set-Cookie, X-Forwarded-* (from a trusted proxy); hop-by-hop dropped', async (t) => {
+  const { supervisor } = await startSupervisor(t, `[settings]\nport_range = [24000, 25999]\ntrusted_proxies = ["10.0.0.0/8", "127.0.0.1"]\n\n${service('api')}`);
+  await supervisor.spawn('api', 'prod', { wait: true });
+  const { port } = await startProxy(t, supervisor);
   const r = await call(port, 'prod.api.localhost:8080', '/headers', { headers: {
-    authorization: 'Bearer secret', cookie: 'sid=1; theme=dark', 'x-forwarded-for': '203.0.113.7',
+    authorization: 'Bearer secret', cookie: 'sid=1; theme=dark', 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'https',
     connection: 'keep-alive, x-hop', 'x-hop': 'gone', 'proxy-authorization': 'Basic x', 'x-custom': 'kept',
   } });
   const seen = JSON.parse(r.body.toString()) as { headers: Record<string, string> };
@@ -144,7 +146,7 @@ test('headers pass both ways: Authorization, cookies, two Set-Cookie, X-Forwarde
   assert.equal(seen.headers['x-custom'], 'kept');
   assert.equal(seen.headers['x-forwarded-for'], '203.0.113.7, 127.0.0.1');
   assert.equal(seen.headers['x-forwarded-host'], 'prod.api.localhost:8080');
-  assert.equal(seen.headers['x-forwarded-proto'], 'http');
+  assert.equal(seen.headers['x-forwarded-proto'], 'https', 'a trusted proxy terminated TLS');
   assert.equal(seen.headers['x-hop'], undefined);
   assert.equal(seen.headers['proxy-authorization'], undefined);
 

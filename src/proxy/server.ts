@@ -1,34 +1,31 @@
 /**
- * The front listener: every request on the one port is routed by Host (docs/lifecycle.md#routing) to an instance
- * (forwarded), to tenement's own management handler (bare domain), or answered 404/503 here.
- * Connections start on the raw fast path (raw-front.ts: strict parser, answers written straight
- * to the socket); anything else (management, upgrades, Expect, HTTP/1.0) is handed on a request
- * boundary to the node:http server, whose limits bound slow clients there.
+ * The front server: every request on the one port is parsed by the one HTTP/1.1 implementation
+ * (raw-connection.ts) and routed by Host (docs/lifecycle.md#routing) to an instance (forwarded), to
+ * tenement's own management handler (bare domain), or answered 400/404/503 here. node:http parses
+ * nothing: a management request gets an IncomingMessage/ServerResponse pair built from the head
+ * the front parsed (management-exchange.ts).
  * @module
  */
-import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { BlockList, createServer, isIPv4 } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import type { RoutingConfig } from '../config/types.js';
+import { matchesPathPrefix, isManagementPath } from '../core/management-paths.js';
 import { TenementError } from '../core/errors.js';
 import type { RequestStats } from '../observability/request-stats.js';
 import type { SupervisorApi } from '../supervisor/types.js';
-import { NodeForwardJob } from './forward.js';
+import { ForwardJob } from './forward.js';
 import type { ForwardContext, ProxyLogger } from './forward.js';
-import { findHost, upstreamRequestHeaders } from './headers.js';
-import type { RawConnection } from './raw-connection.js';
-import { RawForwardJob } from './raw-forward.js';
-import { RawFront } from './raw-front.js';
-import type { RequestHead } from './request-head.js';
-import type { ForwardedFor, RequestFacts } from './headers.js';
+import { upstreamRequestHeaders } from './headers.js';
 import { HostResolver } from './host.js';
 import type { RouteTarget } from './host.js';
-import { proxyErrorHead, sendProxyError } from './responses.js';
+import { serveManagement } from './management-exchange.js';
+import type { ManagementHandler } from './management-exchange.js';
+import type { RawConnection } from './raw-connection.js';
 import { AutoSpawnLimiter } from './auto-spawn-limit.js';
+import { RawFront } from './raw-front.js';
+import type { RequestHead } from './request-head.js';
 import { RouteTable } from './route-table.js';
 import type { InstanceRoute } from './route-table.js';
-import { tunnelUpgrade } from './upgrade.js';
 
 export interface FrontServerOptions {
   readonly supervisor: SupervisorApi;
@@ -36,7 +33,7 @@ export interface FrontServerOptions {
   readonly domain: string;
   readonly stats: RequestStats;
   /** Dashboard, /api/*, /health, /metrics on the bare domain. */
-  readonly management: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly management: ManagementHandler;
   readonly logger: ProxyLogger;
   /** Overrides of the server limits (tests use short ones). */
   readonly limits?: Partial<ServerLimits>;
@@ -50,64 +47,76 @@ export interface FrontServerOptions {
 export interface ServerLimits {
   /** ms a client may take to send the request head. */
   readonly headersTimeout: number;
-  /** ms a client may take to send the whole request (head and body). */
+  /** ms a client may take to send the whole request (head and body); also how long a management answer may go unread. */
   readonly requestTimeout: number;
   /** ms an idle keep-alive client connection stays open. */
   readonly keepAliveTimeout: number;
-  readonly maxHeaderSize: number;
 }
 
-/** The node:http server, plus the live route table (open connections per instance). */
-export type FrontServer = Server & { readonly routes: RouteTable };
+/** The listening server, its live route table (open connections per instance) and connection controls. */
+export type FrontServer = Server & {
+  readonly routes: RouteTable;
+  /** Ends keep-alive connections with no exchange in progress. */
+  closeIdleConnections(): void;
+  closeAllConnections(): void;
+};
 
 /** Server limits: a slow-loris client is dropped, never holds the server. */
 export const SERVER_LIMITS: ServerLimits = {
   headersTimeout: 10_000,
   requestTimeout: 300_000,
   keepAliveTimeout: 5_000,
-  maxHeaderSize: 16 * 1024,
 };
 
-function isManagementPath(url: string): boolean {
-  return matchesPrefix(url, '/api') || matchesPrefix(url, '/health') || matchesPrefix(url, '/metrics');
-}
+/** At most one "invalid response" event per instance per this many ms reaches its log. */
+const BAD_RESPONSE_EVENT_MS = 1000;
 
-/** `/app` matches `/app`, `/app/...` and `/app?...`; a prefix ending in `/` matches what starts with it. */
-function matchesPrefix(url: string, prefix: string): boolean {
-  if (!url.startsWith(prefix)) return false;
-  if (url.length === prefix.length || prefix.endsWith('/')) return true;
-  const next = url[prefix.length];
-  return next === '/' || next === '?';
-}
-
-const MANAGEMENT = Symbol('management');
-type Resolution = InstanceRoute | 404 | 429 | 503 | typeof MANAGEMENT | Promise<InstanceRoute | 404 | 503>;
-
-/** Reused by the synchronous header rewrite of each raw-path request. */
-const rawFacts: RequestFacts = { hasBody: false, bodyLength: 0 };
+type Resolution = InstanceRoute | 404 | 429 | 503 | 'management' | Promise<InstanceRoute | 404 | 503>;
 
 function sortedPathOverrides(routing: RoutingConfig): Array<[string, string]> {
   return Object.entries(routing.path).sort((a, b) => b[0].length - a[0].length);
 }
 
-function isEncrypted(socket: object): boolean {
-  return 'encrypted' in socket && socket.encrypted === true;
-}
-
-function isLoopback(address: string): boolean {
-  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
+/** `[settings] trusted_proxies` as a lookup; IPv4-mapped IPv6 peers are checked as IPv4. */
+function trustedProxies(cidrs: readonly string[]): (address: string) => boolean {
+  if (cidrs.length === 0) return () => false;
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const [net, bits] = cidr.split('/') as [string, string | undefined];
+    const type = isIPv4(net) ? 'ipv4' : 'ipv6';
+    list.addSubnet(net, bits === undefined ? (type === 'ipv4' ? 32 : 128) : Number(bits), type);
+  }
+  return (address) => {
+    const v4 = address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
+    return list.check(v4, isIPv4(v4) ? 'ipv4' : 'ipv6');
+  };
 }
 
 export function createFrontServer(options: FrontServerOptions): FrontServer {
   const { supervisor, stats, management, logger } = options;
   const domain = options.domain.toLowerCase();
+  const { settings } = supervisor.config;
   let routing = supervisor.config.routing;
   let hosts = new HostResolver(domain, routing.subdomain);
-  const table = new RouteTable(supervisor, stats);
-  const ctx: ForwardContext = { supervisor, logger };
+  const reportError = (err: unknown): void => logger.error({ err }, 'proxy error; the connection was closed');
+  const table = new RouteTable(supervisor, stats, reportError);
+  const lastBadResponse = new Map<string, number>();
+  const ctx: ForwardContext = {
+    supervisor, logger,
+    reportBadResponse(route, reason) {
+      const { name, service, id } = route.handle;
+      const now = Date.now();
+      if (now - (lastBadResponse.get(name) ?? 0) < BAD_RESPONSE_EVENT_MS) return;
+      lastBadResponse.set(name, now);
+      supervisor.events.emit('lifecycle', { instance: name, service, id, kind: 'bad_response', at: now,
+        message: `answered with an invalid HTTP response (${reason}); the client got 502` });
+    },
+  };
+  const isTrusted = trustedProxies(settings.trustedProxies);
   let pathOverrides = sortedPathOverrides(routing);
-  const spawnBudget = new AutoSpawnLimiter(supervisor.config.settings.autoSpawnPerMinute);
+  const limits = { ...SERVER_LIMITS, ...options.limits, maxConnections: settings.maxConnections };
 
+  const spawnBudget = new AutoSpawnLimiter(settings.autoSpawnPerMinute);
   // The dashboard keeps the admin token in its origin's storage: when [routing] puts tenant pages on
   // the bare domain, the dashboard is served only on tenement.{domain} (docs in the README).
   let bareHasTenants = routing.default !== undefined || pathOverrides.length > 0;
@@ -120,11 +129,11 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
   };
   supervisor.events.on('config', onConfig);
 
-  /** The service a bare-domain path goes to, MANAGEMENT for tenement's own handler, or 404. */
-  function bareService(url: string): string | typeof MANAGEMENT | 404 {
-    if (isManagementPath(url)) return MANAGEMENT;
-    for (const [prefix, service] of pathOverrides) if (matchesPrefix(url, prefix)) return service;
-    return routing.default ?? (bareHasTenants ? 404 : MANAGEMENT);
+  /** The service a bare-domain path goes to, 'management' for tenement's own handler, or 404. */
+  function bareService(url: string): string | 'management' | 404 {
+    if (isManagementPath(url)) return 'management';
+    for (const [prefix, service] of pathOverrides) if (matchesPathPrefix(url, prefix)) return service;
+    return routing.default ?? (bareHasTenants ? 404 : 'management');
   }
 
   function autoSpawn(service: string, id: string): Promise<InstanceRoute | 404 | 503> {
@@ -138,17 +147,17 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     );
   }
 
-  /** Route by Host (and path on the bare domain); MANAGEMENT: tenement's own handler. */
-  function resolve(target: RouteTarget, url: string, client: Pick<Socket, 'remoteAddress'>): Resolution {
+  /** Route by Host (and path on the bare domain); `address`: the client's, for the auto_spawn budget. */
+  function resolve(target: RouteTarget, url: string, address: string): Resolution {
     let service: string;
     switch (target.kind) {
       case 'none':
         return 404;
       case 'dashboard':
-        return MANAGEMENT;
+        return 'management';
       case 'bare': {
         const mapped = bareService(url);
-        if (typeof mapped !== 'string') return mapped;
+        if (mapped === 'management' || mapped === 404) return mapped;
         service = mapped;
         break;
       }
@@ -159,7 +168,7 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
         const route = table.instance(target.service, target.id);
         if (route !== undefined) return route;
         if (table.service(target.service)?.config.autoSpawn !== true) return 404;
-        if (!spawnBudget.take(client.remoteAddress ?? '')) return 429;
+        if (!spawnBudget.take(address)) return 429;
         return autoSpawn(target.service, target.id);
       }
     }
@@ -168,147 +177,62 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     return routes.pick() ?? 503;
   }
 
-  function forwardedFor(req: IncomingMessage, host: string | undefined, isUpgrade: boolean): ForwardedFor {
-    const address = req.socket.remoteAddress ?? '';
-    return {
-      clientAddress: address,
-      host,
-      proto: isEncrypted(req.socket) ? 'https' : 'http',
-      trustForwardedProto: isLoopback(address),
-      isUpgrade,
-    };
-  }
-
-  function forward(route: InstanceRoute, isPicked: boolean, req: IncomingMessage, res: ServerResponse, host: string | undefined): void {
-    const facts: RequestFacts = { hasBody: false, bodyLength: 0 };
-    const headers = upstreamRequestHeaders(req.rawHeaders, forwardedFor(req, host, false), facts);
-    const service = isPicked ? table.service(route.handle.service) ?? null : null;
-    new NodeForwardJob(ctx, route, service, req, res, headers, facts.hasBody, facts.bodyLength).start();
-  }
-
-  const secureHeaders = options.secureHeaders ?? [];
-
-  function onRequest(req: IncomingMessage, res: ServerResponse): void {
-    if (secureHeaders.length > 0 && isEncrypted(req.socket)) {
-      for (let i = 0; i < secureHeaders.length; i += 2) res.setHeader(secureHeaders[i]!, secureHeaders[i + 1]!);
-    }
-    const url = req.url ?? '';
-    const host = findHost(req.rawHeaders);
-    const target = hosts.resolve(host);
-    const resolution = resolve(target, url, req.socket);
-    if (resolution === MANAGEMENT) {
-      management(req, res);
-      return;
-    }
-    if (url.charCodeAt(0) !== 47 /* '/' */) {
-      sendProxyError(res, 400);
-      return;
-    }
-    const isPicked = target.kind !== 'instance';
-    if (typeof resolution === 'number') sendProxyError(res, resolution);
-    else if (resolution instanceof Promise) {
-      void resolution.then((r) => {
-        if (typeof r === 'number') sendProxyError(res, r);
-        else forward(r, isPicked, req, res, host);
-      });
-    } else forward(resolution, isPicked, req, res, host);
-  }
-
-  function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
-    const url = req.url ?? '';
-    const host = findHost(req.rawHeaders);
-    const resolution = resolve(hosts.resolve(host), url, req.socket);
-    if (resolution === MANAGEMENT) {
-      socket.end(proxyErrorHead(404));
-      return;
-    }
-    const tunnel = (route: InstanceRoute): void => {
-      const facts: RequestFacts = { hasBody: false, bodyLength: 0 };
-      tunnelUpgrade(ctx, route, req, socket, head, upstreamRequestHeaders(req.rawHeaders, forwardedFor(req, host, true), facts));
-    };
-    if (typeof resolution === 'number') socket.end(proxyErrorHead(resolution));
-    else if (resolution instanceof Promise) {
-      void resolution.then((r) => {
-        if (typeof r === 'number') socket.end(proxyErrorHead(r));
-        else tunnel(r);
-      });
-    } else tunnel(resolution);
-  }
-
-  function forwardRaw(conn: RawConnection, route: InstanceRoute, isPicked: boolean, head: RequestHead, body: RawConnection['requestBody']): void {
+  function forward(conn: RawConnection, route: InstanceRoute, isPicked: boolean, head: RequestHead, body: RawConnection['requestBody']): void {
     const address = conn.socket.remoteAddress ?? '';
-    const fwd: ForwardedFor = { clientAddress: address, host: head.host, proto: conn.isEncrypted ? 'https' : 'http', trustForwardedProto: isLoopback(address), isUpgrade: false };
-    const headers = upstreamRequestHeaders(head.rawHeaders, fwd, rawFacts);
+    const headers = upstreamRequestHeaders(head.rawHeaders, head.connectionListed, {
+      clientAddress: address, host: head.host, proto: conn.isEncrypted ? 'https' : 'http', isTrustedProxy: isTrusted(address), upgrade: head.upgrade,
+    });
     const service = isPicked ? table.service(route.handle.service) ?? null : null;
-    const job = new RawForwardJob(ctx, route, service, { method: head.method, url: head.target, headers, body, bodyLength: rawFacts.bodyLength }, conn);
+    const request = {
+      method: head.method, url: head.target, headers, body,
+      bodyLength: body === null ? 0 : head.isChunked ? -1 : head.contentLength,
+      isUpgrade: head.upgrade !== undefined,
+    };
+    conn.writeTimeout = route.handle.serviceConfig.requestTimeoutMs;
+    const job = new ForwardJob(ctx, route, service, request, conn);
     if (conn.attach(job)) job.start();
   }
 
-  /** The raw path's router: false leaves the request to the node:http server. */
-  function dispatchRaw(conn: RawConnection, head: RequestHead): boolean {
+  function dispatch(conn: RawConnection, head: RequestHead): void {
     const url = head.target;
-    if (url.charCodeAt(0) !== 47 /* '/' */) return false;
     const target = hosts.resolve(head.host);
-    const resolution = resolve(target, url, conn.socket);
-    if (resolution === MANAGEMENT) return false;
+    const resolution = resolve(target, url, conn.socket.remoteAddress ?? '');
+    if (resolution === 'management') {
+      conn.writeTimeout = limits.requestTimeout;
+      serveManagement(conn, head, management);
+      return;
+    }
     if (typeof resolution === 'number') {
       conn.respondError(resolution);
-      return true;
+      return;
     }
     const isPicked = target.kind !== 'instance';
     // Taken now: a short body may be fully read before an auto-spawn resolves.
     const body = conn.requestBody;
     if (resolution instanceof Promise) {
-      void resolution.then((r) => {
+      resolution.then((r) => {
         if (typeof r === 'number') conn.respondError(r);
-        else forwardRaw(conn, r, isPicked, head, body);
-      });
-    } else forwardRaw(conn, resolution, isPicked, head, body);
-    return true;
+        else forward(conn, r, isPicked, head, body);
+      }).catch((err: unknown) => conn.fault(err));
+    } else forward(conn, resolution, isPicked, head, body);
   }
 
-  const limits = { ...SERVER_LIMITS, ...options.limits };
-  const server = createServer({
-    ...limits,
-    // How often expired head/request timers are checked: bounds how long a slow client lingers.
-    connectionsCheckingInterval: Math.min(1000, limits.headersTimeout),
-    noDelay: true,
-  }, onRequest) as FrontServer;
-  server.on('upgrade', onUpgrade);
-  attachRawFront(server, new RawFront(limits, dispatchRaw, takeConnectionListener(server), secureHeaders));
+  const front = new RawFront(limits, dispatch, reportError, options.secureHeaders);
+  const server = createServer({ noDelay: true }, (socket: Socket) => front.accept(socket)) as FrontServer;
+  const close = server.close.bind(server);
+  server.close = ((callback?: (err?: Error) => void) => {
+    front.stop();
+    return close(callback);
+  }) as FrontServer['close'];
+  Object.defineProperties(server, {
+    routes: { value: table, enumerable: false },
+    closeIdleConnections: { value: () => front.closeIdle(), enumerable: false },
+    closeAllConnections: { value: () => front.closeAll(), enumerable: false },
+  });
   server.on('close', () => {
     supervisor.events.off('config', onConfig);
+    front.dispose();
     table.close();
   });
-  Object.defineProperty(server, 'routes', { value: table, enumerable: false });
   return server;
-}
-
-/** Node's own connection listener, removed from the server so the raw path sees sockets first. */
-function takeConnectionListener(server: Server): (socket: Socket) => void {
-  const listener = server.listeners('connection')[0] as (this: Server, socket: Socket) => void;
-  server.removeListener('connection', listener);
-  return (socket) => listener.call(server, socket);
-}
-
-/** New sockets go to the raw path; closing the server reaches its connections too. */
-function attachRawFront(server: Server, raw: RawFront): void {
-  server.on('connection', (socket: Socket) => raw.accept(socket));
-  const close = server.close;
-  const closeIdle = server.closeIdleConnections;
-  const closeAll = server.closeAllConnections;
-  server.close = function (this: Server, callback?: (err?: Error) => void): Server {
-    raw.stop();
-    return close.call(this, callback);
-  };
-  server.closeIdleConnections = function (this: Server): void {
-    raw.closeIdle();
-    closeIdle.call(this);
-  };
-  server.closeAllConnections = function (this: Server): void {
-    raw.closeAll();
-    closeAll.call(this);
-  };
-  server.on('close', () => raw.dispose());
 }

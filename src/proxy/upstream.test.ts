@@ -5,8 +5,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import type { ResponseHead } from './response-head.js';
-import { UpstreamPool } from './upstream.js';
-import type { UpstreamFailure, UpstreamSink } from './upstream.js';
+import { UpstreamPool } from './upstream-pool.js';
+import type { UpstreamFailure, UpstreamRequest, UpstreamSink } from './upstream.js';
 
 /** Collects what the client side would receive. */
 class Collector implements UpstreamSink {
@@ -21,9 +21,17 @@ class Collector implements UpstreamSink {
   onUpstreamHead(head: ResponseHead): void { this.head = head; }
   onUpstreamData(chunk: Buffer): boolean { this.chunks.push(Buffer.from(chunk)); return true; }
   onUpstreamEnd(): void { this.resolve(); }
-  onUpstreamFailure(failure: UpstreamFailure): void { this.failure = failure; this.resolve(); }
+  reason: string | undefined;
+  onUpstreamFailure(failure: UpstreamFailure, reason?: string): void { this.failure = failure; this.reason = reason; this.resolve(); }
+  onUpstreamSwitch(): void { throw new Error('no upgrade was asked for'); }
   get body(): string { return Buffer.concat(this.chunks).toString(); }
 }
+
+function get(path: string, headers: string[] = []): UpstreamRequest {
+  return { method: 'GET', url: path, headers, body: null, bodyLength: 0, isUpgrade: false };
+}
+
+const report = (err: unknown): void => { throw err; };
 
 /** A raw TCP "instance" that answers each request with the next scripted bytes, in small pieces. */
 async function scriptedInstance(t: TestContext, answers: string[]): Promise<{ port: number; connections: () => number; requests: string[] }> {
@@ -62,7 +70,7 @@ test('responses framed by length, chunks (with extensions and trailers) and clos
     'HTTP/1.1 204 No Content\r\n\r\n',
     'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Close-After: yes\r\n\r\nuntil close',
   ]);
-  const pool = new UpstreamPool(inst.port, 5000);
+  const pool = new UpstreamPool(inst.port, 5000, report);
   t.after(() => pool.close());
   const expected: Array<[number, string, string[]]> = [
     [200, 'hello', ['Content-Length', '5', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']],
@@ -72,7 +80,7 @@ test('responses framed by length, chunks (with extensions and trailers) and clos
   ];
   for (const [status, body, headers] of expected) {
     const sink = new Collector();
-    pool.request('GET', '/x', ['Host', 'a.b.localhost'], null, 0, sink);
+    pool.request(get('/x', ['Host', 'a.b.localhost']), sink);
     await sink.done;
     assert.equal(sink.failure, null);
     assert.equal(sink.head?.status, status);
@@ -88,40 +96,47 @@ test('malformed answers, answers cut short and silence become failures', async (
     'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx',
     'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
     'HTTP/1.1 200 OK\r\nContent-Length: 100\r\nX-Close-After: yes\r\n\r\nshort',
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n',
   ]);
-  const pool = new UpstreamPool(inst.port, 300);
+  const pool = new UpstreamPool(inst.port, 300, report);
   t.after(() => pool.close());
-  for (const failure of ['broken', 'broken', 'broken'] as const) {
+  const outcomes: Array<[UpstreamFailure, string | undefined]> = [
+    ['invalid', 'more than one Content-Length'], ['broken', undefined], ['broken', undefined],
+    ['invalid', '101 Switching Protocols to a request that asked for no upgrade'],
+  ];
+  for (const [failure, reason] of outcomes) {
     const sink = new Collector();
-    pool.request('GET', '/', [], null, 0, sink);
+    pool.request(get('/'), sink);
     await sink.done;
     assert.equal(sink.failure, failure);
+    assert.equal(sink.reason, reason);
   }
   const silent = await scriptedInstance(t, ['']);
-  const quiet = new UpstreamPool(silent.port, 300);
+  const quiet = new UpstreamPool(silent.port, 300, report);
   t.after(() => quiet.close());
   const sink = new Collector();
-  quiet.request('GET', '/', [], null, 0, sink);
+  quiet.request(get('/'), sink);
   await sink.done;
   assert.equal(sink.failure, 'timeout');
 
-  const refused = new UpstreamPool(1, 300);
+  const refused = new UpstreamPool(1, 300, report);
   const nobody = new Collector();
-  refused.request('GET', '/', [], null, 0, nobody);
+  refused.request(get('/'), nobody);
   await nobody.done;
   assert.equal(nobody.failure, 'unreached');
 });
 
-test('a keep-alive connection the instance closed while idle is reported stale, so the request can be resent', async (t) => {
+test('a request written to a reused connection that then closes unanswered is lost (delivered), never resendable', async (t) => {
   const inst = await scriptedInstance(t, ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok']);
-  const pool = new UpstreamPool(inst.port, 5000);
+  const pool = new UpstreamPool(inst.port, 5000, report);
   t.after(() => pool.close());
   const first = new Collector();
-  pool.request('GET', '/', [], null, 0, first);
+  pool.request(get('/'), first);
   await first.done;
   assert.equal(first.body, 'ok');
   const second = new Collector();
-  pool.request('GET', '/', [], null, 0, second);
+  pool.request(get('/'), second);
   await second.done;
-  assert.equal(second.failure, 'stale');
+  assert.equal(second.failure, 'lost');
+  assert.equal(inst.requests.length, 2, 'the instance read the second request');
 });

@@ -1,25 +1,29 @@
 /**
- * The keep-alive connection pool to one instance process, and the HTTP/1.1 client on it: writes
- * the request head in one write, streams a request body (chunked when it has no length), and
- * parses the response incrementally, handing the head and body slices to a sink. No per-request
- * timers: one sweep per pool enforces the response-head timeout and retires idle connections.
- * Clients' requests were already parsed by a front end; this side only talks to the instance.
+ * One keep-alive connection to an instance process, and the HTTP/1.1 client on it: writes the request head in one write, streams a request body (chunked when it has no
+ * length) once connected, and parses the response incrementally with the strict response parser,
+ * handing the head and body slices to a sink. Pooled by upstream-pool.ts.
  * @module
  */
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
+import { ChunkedDecoder } from './chunked.js';
+import type { ChunkSink } from './chunked.js';
+import { HeadBytes } from './head-bytes.js';
 import { hasNoBody, parseResponseHead } from './response-head.js';
 import type { ResponseHead } from './response-head.js';
 
 /**
- * unreached: a new connection got no answer (refused, dropped): the process is down or dying.
- * stale: a reused keep-alive connection closed before answering (the instance timed it out):
- * resend at once on a fresh one. Both are safe to retry only when the request had no body.
- * timeout: no head within the timeout. broken: the answer stopped midway or was malformed.
+ * unreached: the instance never read the request: the connection was refused, or reset with a
+ * body-less request still unread (a process that died before reading it, a keep-alive
+ * connection it had already closed). Safe to send again.
+ * lost: the request was written and read, then the connection closed with no answer: the
+ * request may be what ended the instance, so it is never sent again.
+ * timeout: no head within the timeout. broken: the answer stopped midway.
+ * invalid: the answer is not valid HTTP/1.1 (see the reason).
  */
-export type UpstreamFailure = 'unreached' | 'stale' | 'timeout' | 'broken';
+export type UpstreamFailure = 'unreached' | 'lost' | 'timeout' | 'broken' | 'invalid';
 
-/** A request body to stream upstream: an IncomingMessage, or the raw front path's body stream. */
+/** A request body to stream upstream (the front connection's body stream). */
 export interface RequestBodySource {
   on(event: 'data', listener: (chunk: Buffer) => void): unknown;
   on(event: 'end', listener: () => void): unknown;
@@ -34,45 +38,67 @@ export interface UpstreamSink {
   /** Returns false to pause the upstream until `resume()` is called on the request. */
   onUpstreamData(chunk: Buffer): boolean;
   onUpstreamEnd(): void;
-  onUpstreamFailure(failure: UpstreamFailure): void;
+  onUpstreamFailure(failure: UpstreamFailure, reason?: string): void;
+  /** A 101 to an upgrade request: the socket is the sink's now; `rest` came after the head. */
+  onUpstreamSwitch(head: ResponseHead, socket: Socket, rest: Buffer): void;
+}
+
+export interface UpstreamRequest {
+  readonly method: string;
+  readonly url: string;
+  /** Rewritten upstream headers (upstreamRequestHeaders). */
+  readonly headers: readonly string[];
+  /** The body to stream, or null for none. */
+  readonly body: RequestBodySource | null;
+  /** Content-Length, or -1 for a body of unknown length (sent chunked). */
+  readonly bodyLength: number;
+  /** Asks for a protocol switch: only then may a 101 answer it. */
+  readonly isUpgrade: boolean;
+}
+
+/** What a connection tells the pool that owns it. */
+export interface ConnectionOwner {
+  /** A finished keep-alive connection comes back. */
+  release(conn: UpstreamConnection): void;
+  /** A connection closed, failed or switched protocols. */
+  forget(conn: UpstreamConnection): void;
+  /** Where a contained proxy bug is reported. */
+  reportError(err: unknown): void;
 }
 
 const MAX_HEAD_BYTES = 64 * 1024;
-const MAX_LINE_BYTES = 4 * 1024;
-/** Idle connections are retired before Node's default 5 s server keep-alive closes them. */
-const IDLE_TTL_MS = 4000;
-/**
- * A request with a body cannot be resent once streamed, so it only takes a connection that was
- * busy very recently (servers with short keep-alive, e.g. gunicorn's 2 s, may have closed older ones).
- */
-const BODY_IDLE_MAX_MS = 1000;
-const SWEEP_MS = 250;
-const CRLF2 = Buffer.from('\r\n\r\n');
+const CRLF2 = Buffer.from('\r\n\r\n', 'latin1');
 
-const enum Phase { Idle, Head, Length, UntilClose, ChunkSize, ChunkData, ChunkEnd, Trailers }
+const enum Phase { Idle, Head, Length, UntilClose, Chunked }
 
-export class UpstreamConnection {
+export class UpstreamConnection implements ChunkSink {
   private readonly socket: Socket;
   private sink: UpstreamSink | null = null;
   private phase = Phase.Idle;
-  private pending: Buffer | null = null;
+  private readonly head = new HeadBytes();
   private remaining = 0;
+  private chunked: ChunkedDecoder | null = null;
   private isHeadRequest = false;
+  private isUpgrade = false;
   private isKeepAlive = true;
   private hasAnswer = false;
-  private requestsSent = 0;
+  private isConnected = false;
+  /** The instance reset the connection: bytes we sent were still unread when its socket closed. */
+  private wasReset = false;
+  private hasBody = false;
   sentAt = 0;
   idleSince = 0;
   private body: RequestBodySource | null = null;
   private isBodyChunked = false;
 
-  constructor(private readonly pool: UpstreamPool, port: number) {
+  constructor(private readonly pool: ConnectionOwner, port: number) {
     this.socket = connect({ port, host: '127.0.0.1', noDelay: true });
-    this.socket.on('data', (buf: Buffer) => this.onData(buf));
-    this.socket.on('end', () => this.onClosed());
-    this.socket.on('close', () => this.onClosed());
-    this.socket.on('error', () => this.onClosed());
-    this.socket.on('drain', () => this.body?.resume());
+    this.socket.on('connect', this.onConnect);
+    this.socket.on('data', this.onData);
+    this.socket.on('end', this.onClosed);
+    this.socket.on('close', this.onClosed);
+    this.socket.on('error', this.onError);
+    this.socket.on('drain', this.onDrain);
   }
 
   get isBusy(): boolean {
@@ -83,21 +109,32 @@ export class UpstreamConnection {
     return this.phase === Phase.Head;
   }
 
-  send(method: string, path: string, headers: readonly string[], body: RequestBodySource | null, bodyLength: number, sink: UpstreamSink): void {
+  get isOpen(): boolean {
+    return !this.socket.destroyed && !this.socket.readableEnded;
+  }
+
+  send(request: UpstreamRequest, sink: UpstreamSink): void {
     this.sink = sink;
     this.phase = Phase.Head;
     // The previous answer may have left the socket paused by back-pressure on its last chunk.
     this.socket.resume();
     this.hasAnswer = false;
-    this.isHeadRequest = method === 'HEAD';
+    this.wasReset = false;
+    this.isHeadRequest = request.method === 'HEAD';
+    this.isUpgrade = request.isUpgrade;
     this.sentAt = Date.now();
-    this.requestsSent++;
-    let head = `${method} ${path} HTTP/1.1\r\n`;
+    const headers = request.headers;
+    let head = `${request.method} ${request.url} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    this.isBodyChunked = body !== null && bodyLength < 0;
+    const body = request.body;
+    this.hasBody = body !== null;
+    this.isBodyChunked = body !== null && request.bodyLength < 0;
     if (this.isBodyChunked) head += 'transfer-encoding: chunked\r\n';
     this.socket.write(`${head}\r\n`, 'latin1');
-    if (body !== null) this.streamBody(body);
+    if (body === null) return;
+    this.body = body;
+    // Not one body byte is taken before the connection exists: an unreached request stays resendable.
+    if (this.isConnected) this.streamBody();
   }
 
   /** Continue after the sink returned false. */
@@ -112,14 +149,18 @@ export class UpstreamConnection {
     this.socket.destroy();
   }
 
-  destroy(): void {
-    this.abort();
-  }
+  private readonly onConnect = (): void => {
+    this.isConnected = true;
+    if (this.body !== null) this.streamBody();
+  };
 
-  private streamBody(body: RequestBodySource): void {
-    this.body = body;
-    body.on('data', this.onBodyData);
-    body.on('end', this.onBodyEnd);
+  private readonly onDrain = (): void => {
+    this.body?.resume();
+  };
+
+  private streamBody(): void {
+    this.body!.on('data', this.onBodyData);
+    this.body!.on('end', this.onBodyEnd);
   }
 
   private readonly onBodyData = (chunk: Buffer): void => {
@@ -149,7 +190,13 @@ export class UpstreamConnection {
     this.body = null;
   }
 
-  private onClosed(): void {
+  private readonly onError = (err: NodeJS.ErrnoException): void => {
+    // Linux resets (RST) rather than closes a socket whose owner left data unread in it.
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') this.wasReset = true;
+    this.onClosed();
+  };
+
+  private readonly onClosed = (): void => {
     const sink = this.sink;
     const phase = this.phase;
     this.sink = null;
@@ -159,235 +206,132 @@ export class UpstreamConnection {
     if (!this.socket.destroyed) this.socket.destroy();
     if (sink === null) return;
     if (phase === Phase.UntilClose) sink.onUpstreamEnd();
-    else sink.onUpstreamFailure(this.hasAnswer ? 'broken' : this.requestsSent > 1 ? 'stale' : 'unreached');
-  }
+    else if (this.hasAnswer) sink.onUpstreamFailure('broken');
+    else sink.onUpstreamFailure(!this.isConnected || (this.wasReset && !this.hasBody) ? 'unreached' : 'lost');
+  };
 
   /** Called by the pool's sweep. */
   timeOut(): void {
-    const sink = this.sink;
-    this.sink = null;
-    this.phase = Phase.Idle;
-    this.abort();
-    this.pool.forget(this);
-    sink?.onUpstreamFailure('timeout');
+    this.fail('timeout');
   }
 
-  private fail(): void {
+  private fail(failure: UpstreamFailure, reason?: string): void {
     const sink = this.sink;
     this.abort();
     this.phase = Phase.Idle;
     this.pool.forget(this);
-    sink?.onUpstreamFailure('broken');
+    sink?.onUpstreamFailure(failure, reason);
   }
 
   private complete(leftover: boolean): void {
     const sink = this.sink!;
     this.sink = null;
     this.phase = Phase.Idle;
-    // The request body may still be streaming if the instance answered early: not reusable then.
-    const isReusable = this.isKeepAlive && !leftover && this.body === null;
+    // Not reusable: an upgrade request's connection, an unread request body, bytes nobody asked for.
+    const isReusable = this.isKeepAlive && !leftover && this.body === null && !this.isUpgrade;
     sink.onUpstreamEnd();
     if (isReusable) this.pool.release(this);
-    else this.destroy();
+    else this.abort();
   }
 
-  private deliver(chunk: Buffer): void {
-    if (this.sink !== null && !this.sink.onUpstreamData(chunk)) this.socket.pause();
+  onChunkData(data: Buffer): void {
+    if (this.sink !== null && !this.sink.onUpstreamData(data)) this.socket.pause();
   }
 
-  private onData(input: Buffer): void {
-    let buf = input;
-    if (this.pending !== null) {
-      buf = Buffer.concat([this.pending, input]);
-      this.pending = null;
+  private readonly onData = (input: Buffer): void => {
+    try {
+      this.consume(input);
+    } catch (err) {
+      // A proxy bug stays with this request: both ends are closed, the server goes on.
+      this.pool.reportError(err);
+      this.fail('broken');
     }
+  };
+
+  private consume(input: Buffer): void {
     if (this.sink === null) {
       // Bytes nobody asked for (or after an abort): this connection is out of step.
-      if (this.phase === Phase.Idle) this.destroy();
+      this.abort();
       return;
     }
     this.hasAnswer = true;
+    let buf = input;
     let off = 0;
-    const len = buf.length;
-    while (off < len && this.sink !== null) {
+    while (off < buf.length && this.sink !== null) {
       switch (this.phase) {
         case Phase.Head: {
-          const end = buf.indexOf(CRLF2, off);
+          const view = this.head.append(off === 0 ? buf : buf.subarray(off));
+          const end = view.indexOf(CRLF2, Math.max(0, this.head.scanned - 3));
           if (end < 0) {
-            if (len - off > MAX_HEAD_BYTES) return this.fail();
-            this.pending = buf.subarray(off);
+            if (view.length > MAX_HEAD_BYTES) return this.fail('invalid', 'response head larger than 64 KiB');
+            this.head.scanned = view.length;
             return;
           }
-          const head = parseResponseHead(buf.toString('latin1', off, end));
+          const parsed = parseResponseHead(view, 0, end + 4);
+          buf = view;
           off = end + 4;
-          if (head === null || head.status === 101) return this.fail();
-          // Interim 1xx answers are not relayed (the proxy answered 100-continue itself).
-          if (head.status < 200) continue;
-          this.isKeepAlive = head.isKeepAlive;
-          this.sink.onUpstreamHead(head);
-          if (this.isHeadRequest || hasNoBody(head.status) || head.contentLength === 0) {
-            this.complete(off < len);
-            return;
-          }
-          if (head.isChunked) this.phase = Phase.ChunkSize;
-          else if (head.contentLength > 0) {
-            this.phase = Phase.Length;
-            this.remaining = head.contentLength;
-          } else this.phase = Phase.UntilClose;
+          this.head.reset(null);
+          if (typeof parsed === 'string') return this.fail('invalid', parsed);
+          if (!this.onHead(parsed, buf, off)) return;
           break;
         }
         case Phase.Length: {
-          const n = Math.min(this.remaining, len - off);
-          this.deliver(off === 0 && n === len ? buf : buf.subarray(off, off + n));
+          const n = Math.min(this.remaining, buf.length - off);
+          this.onChunkData(off === 0 && n === buf.length ? buf : buf.subarray(off, off + n));
           off += n;
           this.remaining -= n;
-          if (this.remaining === 0 && this.sink !== null) {
-            this.complete(off < len);
-            return;
-          }
+          if (this.remaining === 0 && this.sink !== null) return this.complete(off < buf.length);
           break;
         }
         case Phase.UntilClose:
-          this.deliver(off === 0 ? buf : buf.subarray(off));
-          off = len;
+          this.onChunkData(off === 0 ? buf : buf.subarray(off));
+          off = buf.length;
           break;
-        case Phase.ChunkSize:
-        case Phase.ChunkEnd:
-        case Phase.Trailers: {
-          const eol = buf.indexOf('\r\n', off, 'latin1');
-          if (eol < 0) {
-            if (len - off > MAX_LINE_BYTES) return this.fail();
-            this.pending = buf.subarray(off);
-            return;
-          }
-          const lineLength = eol - off;
-          if (this.phase === Phase.ChunkSize) {
-            const size = parseChunkSize(buf, off, eol);
-            if (size < 0) return this.fail();
-            if (size === 0) this.phase = Phase.Trailers;
-            else {
-              this.phase = Phase.ChunkData;
-              this.remaining = size;
-            }
-          } else if (this.phase === Phase.ChunkEnd) {
-            if (lineLength !== 0) return this.fail();
-            this.phase = Phase.ChunkSize;
-          } else if (lineLength === 0) {
-            off = eol + 2;
-            this.complete(off < len);
-            return;
-          }
-          off = eol + 2;
-          break;
-        }
-        case Phase.ChunkData: {
-          const n = Math.min(this.remaining, len - off);
-          this.deliver(buf.subarray(off, off + n));
-          off += n;
-          this.remaining -= n;
-          if (this.remaining === 0) this.phase = Phase.ChunkEnd;
+        case Phase.Chunked: {
+          const decoder = this.chunked!;
+          off = decoder.feed(buf, off, buf.length);
+          if (off < 0) return this.fail('broken');
+          if (decoder.isDone && this.sink !== null) return this.complete(off < buf.length);
           break;
         }
         case Phase.Idle:
-          return this.destroy();
+          return this.abort();
       }
     }
   }
-}
 
-/** Hex size before any `;extension`; -1 if malformed or absurd. */
-function parseChunkSize(buf: Buffer, start: number, end: number): number {
-  let size = 0;
-  let digits = 0;
-  for (let i = start; i < end; i++) {
-    const c = buf[i]!;
-    let v: number;
-    if (c >= 48 && c <= 57) v = c - 48;
-    else if (c >= 97 && c <= 102) v = c - 87;
-    else if (c >= 65 && c <= 70) v = c - 55;
-    else if (c === 59 /* ; */ || c === 32 || c === 9) break;
-    else return -1;
-    size = size * 16 + v;
-    if (++digits > 12) return -1;
-  }
-  return digits === 0 ? -1 : size;
-}
-
-/** The connections to one instance process (one port). */
-export class UpstreamPool {
-  private readonly idle: UpstreamConnection[] = [];
-  private readonly busy = new Set<UpstreamConnection>();
-  private sweeper: NodeJS.Timeout | null = null;
-  private isClosed = false;
-
-  constructor(
-    readonly port: number,
-    private readonly headTimeoutMs: number,
-  ) {}
-
-  /** Sends a request on an idle connection, or a new one. */
-  request(method: string, path: string, headers: readonly string[], body: RequestBodySource | null, bodyLength: number, sink: UpstreamSink): UpstreamConnection {
-    // Most recently released first: the warmest connection, the least likely to be timed out.
-    let conn = this.idle.pop();
-    if (conn !== undefined && body !== null && Date.now() - conn.idleSince > BODY_IDLE_MAX_MS) {
-      this.idle.push(conn);
-      conn = undefined;
+  /** A complete head: false when the exchange ended with it (no body, a switch, a failure). */
+  private onHead(head: ResponseHead, buf: Buffer, off: number): boolean {
+    const status = head.status;
+    if (status === 101) {
+      if (!this.isUpgrade || head.upgrade === undefined) {
+        this.fail('invalid', this.isUpgrade ? '101 Switching Protocols without Upgrade' : '101 Switching Protocols to a request that asked for no upgrade');
+        return false;
+      }
+      const sink = this.sink!;
+      this.sink = null;
+      this.phase = Phase.Idle;
+      this.pool.forget(this);
+      for (const event of ['connect', 'data', 'end', 'close', 'error', 'drain'] as const) this.socket.removeAllListeners(event);
+      sink.onUpstreamSwitch(head, this.socket, buf.subarray(off));
+      return false;
     }
-    if (conn === undefined) conn = new UpstreamConnection(this, this.port);
-    this.busy.add(conn);
-    if (this.sweeper === null && !this.isClosed) {
-      this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
-      this.sweeper.unref();
+    // Interim answers (100, 102, 103) are not relayed: the proxy answers 100-continue itself.
+    if (status < 200) return true;
+    this.isKeepAlive = head.isKeepAlive;
+    this.sink!.onUpstreamHead(head);
+    if (this.sink === null) return false;
+    if (this.isHeadRequest || hasNoBody(status) || head.contentLength === 0) {
+      this.complete(off < buf.length);
+      return false;
     }
-    conn.send(method, path, headers, body, bodyLength, sink);
-    return conn;
-  }
-
-  /** @internal a finished keep-alive connection comes back. */
-  release(conn: UpstreamConnection): void {
-    this.busy.delete(conn);
-    if (this.isClosed) {
-      conn.destroy();
-      return;
-    }
-    conn.idleSince = Date.now();
-    this.idle.push(conn);
-  }
-
-  /** @internal a connection closed or failed. */
-  forget(conn: UpstreamConnection): void {
-    this.busy.delete(conn);
-    const i = this.idle.indexOf(conn);
-    if (i >= 0) this.idle.splice(i, 1);
-  }
-
-  private sweep(): void {
-    if (this.busy.size === 0 && this.idle.length === 0 && this.sweeper !== null) {
-      clearInterval(this.sweeper);
-      this.sweeper = null;
-      return;
-    }
-    const now = Date.now();
-    for (const conn of this.busy) {
-      if (conn.isWaitingForHead && now - conn.sentAt > this.headTimeoutMs) conn.timeOut();
-    }
-    // Oldest first: the front of the idle list has waited longest.
-    while (this.idle.length > 0 && now - this.idle[0]!.idleSince > IDLE_TTL_MS) this.idle.shift()!.destroy();
-  }
-
-  /** No new requests; idle connections close now, busy ones when their answer ends. */
-  close(): void {
-    this.isClosed = true;
-    if (this.sweeper !== null) clearInterval(this.sweeper);
-    this.sweeper = null;
-    for (const conn of this.idle.splice(0)) conn.destroy();
-    // Busy connections keep their own timers-free lifecycle; still enforce head timeouts for them.
-    if (this.busy.size > 0) {
-      const sweeper = setInterval(() => {
-        this.sweep();
-        if (this.busy.size === 0) clearInterval(sweeper);
-      }, SWEEP_MS);
-      sweeper.unref();
-    }
+    if (head.isChunked) {
+      this.phase = Phase.Chunked;
+      this.chunked = new ChunkedDecoder(this);
+    } else if (head.contentLength > 0) {
+      this.phase = Phase.Length;
+      this.remaining = head.contentLength;
+    } else this.phase = Phase.UntilClose;
+    return true;
   }
 }

@@ -7,6 +7,7 @@
  * @module
  */
 import type { ServiceConfig } from '../config/types.js';
+import { matchesPathPrefix } from '../core/management-paths.js';
 import type { ResponseHead } from './response-head.js';
 
 /** An answer the proxy gives itself: head and whole body. */
@@ -72,6 +73,7 @@ export function wakePageAnswer(config: ServiceConfig, instance: string, elapsedM
       contentLength: body.length,
       isChunked: false,
       isKeepAlive: true,
+      upgrade: undefined,
     },
     body,
   };
@@ -87,16 +89,10 @@ function textAnswer(text: string, retryAfterS: number): LocalAnswer {
       contentLength: body.length,
       isChunked: false,
       isKeepAlive: true,
+      upgrade: undefined,
     },
     body,
   };
-}
-
-function matchesPathPrefix(url: string, prefix: string): boolean {
-  if (!url.startsWith(prefix)) return false;
-  if (url.length === prefix.length || prefix.endsWith('/')) return true;
-  const next = url.charCodeAt(prefix.length);
-  return next === 47 /* / */ || next === 63 /* ? */;
 }
 
 function headerValue(headers: readonly string[], lowerName: string): string | undefined {

@@ -1,12 +1,17 @@
 /**
  * One instance's cgroups on cgroup v1, where each controller is its own hierarchy: the group is
- * created in every mounted one it needs (memory, cpu, pids).
+ * created in every mounted one it needs (memory for its limit and usage, cpu, pids, cpuacct for
+ * CPU time, freezer to kill it whole), plus, where cgroup2 is mounted too, a bare v2 group.
  * @module
  */
-import { mkdir } from 'node:fs/promises';
-import type { AppliedLimits } from './runtime.js';
+import { existsSync, mkdirSync } from 'node:fs';
+import type { AppliedLimits, ResourceUsage } from './runtime.js';
 import type { CgroupSettings } from './cgroups-v2.js';
-import { joinCgroupsArgv, readControl, readCounter, removeCgroup, waitFrozen, writeControl, writeControlNow, writeOptionalControl } from './cgroup-fs.js';
+import {
+  joinCgroupsArgv, killListed, readControl, readCounter, RELEASE_DEADLINE_MS, removeCgroup, setFreezerState, waitEmpty, waitFrozen,
+  writeControl, writeControlNow, writeOptionalControl,
+} from './cgroup-fs.js';
+import type { CgroupV2Group } from './cgroups-v2.js';
 
 export type V1Controller = 'memory' | 'cpu' | 'cpuacct' | 'pids' | 'freezer';
 
@@ -21,9 +26,12 @@ export function v1SharesOf(shares: number): number {
 export class CgroupV1Group implements AppliedLimits {
   /** Controller → this group's directory in that hierarchy. */
   private readonly dirs: Readonly<Partial<Record<V1Controller, string>>>;
+  /** The same instance's bare cgroup2 group, if the host mounts cgroup2 beside v1. */
+  private readonly v2: CgroupV2Group | undefined;
 
-  private constructor(dirs: Partial<Record<V1Controller, string>>) {
+  private constructor(dirs: Partial<Record<V1Controller, string>>, v2: CgroupV2Group | undefined) {
     this.dirs = dirs;
+    this.v2 = v2;
   }
 
   /**
@@ -31,21 +39,22 @@ export class CgroupV1Group implements AppliedLimits {
    * server's leftovers, if it exists), then writes the limits. The caller has checked that the
    * needed controllers are mounted.
    */
-  static async create(mounts: V1Mounts, relPath: string, settings: CgroupSettings): Promise<CgroupV1Group> {
-    const needed: V1Controller[] = [];
-    if (settings.memoryBytes !== undefined) needed.push('memory');
+  static async create(mounts: V1Mounts, relPath: string, settings: CgroupSettings, v2?: CgroupV2Group): Promise<CgroupV1Group> {
+    // With a bare v2 group, it gives CPU time (cpu.stat) and the kill: cpuacct and freezer are not
+    // joined (every hierarchy joined is one more migration on each spawn).
+    const needed: V1Controller[] = v2 === undefined ? ['memory', 'cpuacct', 'freezer'] : ['memory'];
     if (settings.cpuShares !== undefined) needed.push('cpu');
     if (settings.pidsMax !== undefined) needed.push('pids');
-    if (settings.freezable === true) needed.push('freezer');
     const dirs: Partial<Record<V1Controller, string>> = {};
     for (const controller of needed) {
       const mount = mounts[controller];
       if (mount !== undefined) dirs[controller] = `${mount}/${relPath}`;
     }
-    const group = new CgroupV1Group(dirs);
-    await group.release();
+    // The v2 group is new already (the caller made it): only the v1 side may hold leftovers.
+    if (Object.values(dirs).some((dir) => existsSync(dir))) await new CgroupV1Group(dirs, undefined).release();
+    const group = new CgroupV1Group(dirs, v2);
     try {
-      for (const dir of Object.values(dirs)) await mkdir(dir, { recursive: true });
+      for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
       if (dirs.memory !== undefined && settings.memoryBytes !== undefined) {
         await writeControl(`${dirs.memory}/memory.limit_in_bytes`, String(settings.memoryBytes));
         // memory+swap capped at the same value: going over the limit means an OOM kill, not swap.
@@ -68,11 +77,38 @@ export class CgroupV1Group implements AppliedLimits {
   static async remove(mounts: V1Mounts, relPath: string): Promise<void> {
     const dirs: Partial<Record<V1Controller, string>> = {};
     for (const [controller, mount] of Object.entries(mounts) as Array<[V1Controller, string]>) dirs[controller] = `${mount}/${relPath}`;
-    await new CgroupV1Group(dirs).release();
+    await new CgroupV1Group(dirs, undefined).release();
   }
 
   wrapArgv(argv: readonly string[]): string[] {
-    return joinCgroupsArgv(Object.values(this.dirs).map((dir) => `${dir}/cgroup.procs`), argv);
+    const dirs = [...Object.values(this.dirs), ...(this.v2 === undefined ? [] : [this.v2.dir])];
+    return joinCgroupsArgv(dirs.map((dir) => `${dir}/cgroup.procs`), argv);
+  }
+
+  /**
+   * The bare v2 group's cgroup.kill where there is one; else freeze, SIGKILL every task, thaw (a
+   * frozen task cannot fork, so nothing escapes between reading the list and the kill).
+   */
+  async killAll(): Promise<void> {
+    if (this.v2 !== undefined) return this.v2.killAll();
+    const freezer = this.dirs.freezer;
+    const listing = freezer ?? Object.values(this.dirs)[0];
+    if (listing === undefined) return;
+    const deadline = Date.now() + RELEASE_DEADLINE_MS;
+    for (;;) {
+      if (freezer === undefined) {
+        await killListed(listing);
+      } else {
+        try {
+          await setFreezerState(freezer, 'FROZEN', deadline);
+          await killListed(freezer);
+        } finally {
+          // SIGKILL takes effect once thawed.
+          await setFreezerState(freezer, 'THAWED', deadline + RELEASE_DEADLINE_MS).catch(() => undefined);
+        }
+      }
+      if (await waitEmpty(listing, Math.min(deadline, Date.now() + 200)) || Date.now() > deadline) return;
+    }
   }
 
   /**
@@ -88,7 +124,18 @@ export class CgroupV1Group implements AppliedLimits {
     return ((await readCounter(`${this.dirs.memory}/memory.failcnt`)) ?? 0) > 0;
   }
 
+  async usage(): Promise<ResourceUsage | undefined> {
+    const memoryBytes = this.dirs.memory === undefined ? undefined : await readCounter(`${this.dirs.memory}/memory.usage_in_bytes`);
+    const cpuSeconds = this.v2 !== undefined
+      ? (await this.v2.usage())?.cpuSeconds
+      : this.dirs.cpuacct === undefined ? undefined : ((await readCounter(`${this.dirs.cpuacct}/cpuacct.usage`)) ?? 0) / 1e9;
+    if (memoryBytes === undefined && cpuSeconds === undefined) return undefined;
+    return { memoryBytes, cpuSeconds };
+  }
+
+  /** Through the bare v2 group where there is one (cgroup.freeze needs no controller), else the freezer. */
   async freeze(): Promise<void> {
+    if (this.v2 !== undefined) return this.v2.freeze();
     const dir = this.freezerDir();
     await writeControl(`${dir}/freezer.state`, 'FROZEN');
     // FREEZING until every task is in the refrigerator.
@@ -96,13 +143,16 @@ export class CgroupV1Group implements AppliedLimits {
   }
 
   async thaw(): Promise<void> {
+    if (this.v2 !== undefined) return this.v2.thaw();
     writeControlNow(`${this.freezerDir()}/freezer.state`, 'THAWED');
   }
 
   async release(): Promise<void> {
     // A frozen task takes no signal, SIGKILL included, until it is thawed.
     if (this.dirs.freezer !== undefined) await writeOptionalControl(`${this.dirs.freezer}/freezer.state`, 'THAWED');
+    await this.killAll().catch(() => undefined);
     for (const dir of Object.values(this.dirs)) await removeCgroup(dir);
+    await this.v2?.release();
   }
 
   private freezerDir(): string {

@@ -1,11 +1,15 @@
 /**
  * One instance's cgroup on a cgroup v2 (unified) hierarchy: memory.max, cpu.weight, pids.max;
- * OOM kills read from memory.events; leftovers killed with cgroup.kill.
+ * OOM kills read from memory.events; leftovers killed with cgroup.kill. On a v1 host the same
+ * class makes a bare group (no controllers) that still gives cgroup.kill and socket matching.
  * @module
  */
-import { mkdir } from 'node:fs/promises';
-import type { AppliedLimits } from './runtime.js';
-import { joinCgroupsArgv, readControl, readCounter, removeCgroup, waitFrozen, writeControl, writeControlNow, writeOptionalControl } from './cgroup-fs.js';
+import { existsSync, mkdirSync } from 'node:fs';
+import type { AppliedLimits, ResourceUsage } from './runtime.js';
+import {
+  joinCgroupsArgv, killListed, readControl, readCounter, RELEASE_DEADLINE_MS, removeCgroup, waitEmpty, waitFrozen, writeControl,
+  writeControlNow, writeOptionalControl,
+} from './cgroup-fs.js';
 
 export type CgroupController = 'memory' | 'cpu' | 'pids';
 
@@ -33,7 +37,7 @@ export async function v2Controllers(root: string): Promise<Set<CgroupController>
 export async function prepareV2Parent(root: string, parent: string, controllers: ReadonlySet<CgroupController>): Promise<void> {
   const enable = [...controllers].map((c) => `+${c}`).join(' ');
   if (enable) await writeControl(`${root}/cgroup.subtree_control`, enable);
-  await mkdir(`${root}/${parent}`, { recursive: true });
+  mkdirSync(`${root}/${parent}`, { recursive: true });
   if (enable) await writeControl(`${root}/${parent}/cgroup.subtree_control`, enable);
 }
 
@@ -52,9 +56,9 @@ export class CgroupV2Group implements AppliedLimits {
   /** Creates (or recreates, killing a crashed server's leftovers) the group and writes its limits. */
   static async create(dir: string, settings: CgroupSettings): Promise<CgroupV2Group> {
     const group = new CgroupV2Group(dir);
-    await group.release();
+    if (existsSync(dir)) await group.release();
     try {
-      await mkdir(dir);
+      mkdirSync(dir);
       if (settings.memoryBytes !== undefined) {
         await writeControl(`${dir}/memory.max`, String(settings.memoryBytes));
         // Without this the kernel would swap instead of killing, and the limit would not bite.
@@ -82,6 +86,22 @@ export class CgroupV2Group implements AppliedLimits {
 
   async wasOomKilled(): Promise<boolean> {
     return ((await readCounter(`${this.dir}/memory.events`, 'oom_kill')) ?? 0) > 0;
+  }
+
+  async usage(): Promise<ResourceUsage | undefined> {
+    const memoryBytes = await readCounter(`${this.dir}/memory.current`);
+    const cpuUsec = await readCounter(`${this.dir}/cpu.stat`, 'usage_usec');
+    if (memoryBytes === undefined && cpuUsec === undefined) return undefined;
+    return { memoryBytes, cpuSeconds: cpuUsec === undefined ? undefined : cpuUsec / 1e6 };
+  }
+
+  /** cgroup.kill (Linux 5.14+) kills every task at once, forks in flight included; else pid by pid. */
+  async killAll(): Promise<void> {
+    const deadline = Date.now() + RELEASE_DEADLINE_MS;
+    for (;;) {
+      if (!(await writeOptionalControl(`${this.dir}/cgroup.kill`, '1'))) await killListed(this.dir);
+      if (await waitEmpty(this.dir, Math.min(deadline, Date.now() + 200)) || Date.now() > deadline) return;
+    }
   }
 
   async freeze(): Promise<void> {

@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TenementError } from '../core/errors.js';
 import { CgroupLimits, detectCgroups, type CgroupHost } from './cgroups.js';
+import { cgroupPids } from './cgroup-fs.js';
+import { CgroupV1Group } from './cgroups-v1.js';
 import { CgroupV2Group } from './cgroups-v2.js';
 import { ProcessRuntime } from './process.js';
 import { readProcStat } from './proc-stat.js';
@@ -36,7 +38,7 @@ function testLimits(t: TestContext, root?: string): { limits: CgroupLimits; pare
   const limits = new CgroupLimits({ parent, ...(root === undefined ? {} : { root }) });
   t.after(async () => {
     const host = await limits.detect();
-    const roots = host.version === 'v2' ? [host.v2Root] : Object.values(host.v1Mounts ?? {});
+    const roots = [...Object.values(host.v1Mounts ?? {}), ...(host.v2Root === undefined ? [] : [host.v2Root])];
     for (const dir of roots) await rmdir(`${dir}/${parent}`).catch(() => undefined);
   });
   return { limits, parent };
@@ -109,9 +111,50 @@ test('cpu_shares becomes the cgroup weight of the running instance (100 = the de
     assert.equal((await readFile(`${host.v1Mounts!.cpu}${path}/cpu.shares`, 'utf8')).trim(), '512');
   }
 
+  const usage = await applied.usage();
+  assert.ok(usage?.cpuSeconds !== undefined && usage.cpuSeconds >= 0, 'the group reports its CPU time');
   await applied.release();
   await waitFor(() => isGone(child.pid!), 10_000, 'the released group to be killed');
   for (const dir of groupDirs(host, parent, 'iso', 'cpu')) assert.equal(existsSync(dir), false, `${dir} removed`);
+});
+
+test('an instance without limits still gets a cgroup: a stop ends a child that left its process group', async (t) => {
+  const { limits } = testLimits(t);
+  const runtime = new ProcessRuntime({ limits });
+  let escaped: (pid: number) => void = () => undefined;
+  const escapedPid = new Promise<number>((resolve) => (escaped = resolve));
+  const running = await runtime.start(spec({
+    instance: 'iso:setsid',
+    argv: ['/bin/sh', '-c', 'setsid sleep 1000 > /dev/null 2>&1 & echo $!; exec sleep 1000'],
+    onLine: (_stream, line) => escaped(Number(line)),
+  }));
+  t.after(() => running.stop(1000));
+  const pid = await escapedPid;
+  await waitFor(() => {
+    const stat = readProcStat(pid);
+    return stat !== undefined && stat.pgrp !== running.pid;
+  }, 10_000, 'the setsid child to run in a session of its own');
+  await running.stop(1000);
+  assert.ok(isGone(pid), `the setsid child ${pid} is gone`);
+});
+
+test('killAll ends a forking loop whole (v2 cgroup.kill, or v1 freeze, kill, thaw)', async (t) => {
+  const { limits, parent } = testLimits(t);
+  const host = await limits.detect();
+  const settings = { pidsMax: host.controllers.has('pids') ? 200 : undefined };
+  const relPath = `${parent}/iso.forks`;
+  // On a v1 host with a freezer the group is made without its bare v2 twin, so the freezer is what kills.
+  const group = host.v1Mounts?.freezer !== undefined
+    ? await CgroupV1Group.create(host.v1Mounts, relPath, settings)
+    : await CgroupV2Group.create(`${host.v2Root}/${relPath}`, settings);
+  t.after(() => group.release());
+  const argv = group.wrapArgv(['/bin/sh', '-c', 'while :; do sleep 100 & done']);
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore', detached: true });
+  const listing = host.v1Mounts?.freezer !== undefined ? `${host.v1Mounts.freezer}/${relPath}` : `${host.v2Root}/${relPath}`;
+  await waitFor(async () => (await cgroupPids(listing)).length > 20, 10_000, 'the loop to have forked');
+  await group.killAll();
+  assert.deepEqual(await cgroupPids(listing), [], 'nothing is left in the group');
+  await waitFor(() => child.exitCode !== null || child.signalCode !== null, 10_000, 'the loop to be reaped');
 });
 
 test('a freezable instance gets a group that freezes and thaws it, and release kills it even while frozen', async (t) => {
@@ -123,11 +166,6 @@ test('a freezable instance gets a group that freezes and thaws it, and release k
   t.after(() => applied.release());
   await assertFreezes(t, applied, parent, 'iso.frz');
   for (const dir of groupDirs(host, parent, 'iso', 'frz')) assert.equal(existsSync(dir), false, `${dir} removed`);
-});
-
-test('no limit asked for means no cgroup at all', async () => {
-  const limits = new CgroupLimits({ parent: 'tenement-test-unused' });
-  assert.equal(await limits.apply({ instance: 'iso:none', memoryLimitMb: undefined, cpuShares: undefined }), undefined);
 });
 
 test('a host without cgroups refuses a memory limit, saying what is missing and how to get it', async (t) => {

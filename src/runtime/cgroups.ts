@@ -1,10 +1,11 @@
 /**
  * Resource limits through cgroups: finds which cgroup version and controllers this host offers,
- * and gives each limited instance its own `tenement/<service>.<id>` group, or refuses clearly.
+ * and gives every instance its own `<parent>/<service>.<id>` group (limits or not: a stop kills
+ * the whole group, and its usage feeds the metrics), or refuses a limit clearly.
  * @module
  */
 import { constants } from 'node:fs';
-import { access, mkdir, readFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rmdir } from 'node:fs/promises';
 import { TenementError } from '../core/errors.js';
 import { parseInstanceName } from '../core/names.js';
 import type { AppliedLimits, LimitRequest, LimitsProvider, SpawnSpec } from './runtime.js';
@@ -20,8 +21,13 @@ export interface CgroupHost {
   readonly controllers: ReadonlySet<CgroupController>;
   /** For each controller it cannot use: why, and how to get it. */
   readonly missing: Readonly<Partial<Record<CgroupController, string>>>;
-  /** v2: the hierarchy (or delegated subtree) the instance groups go under. */
+  /**
+   * The cgroup2 hierarchy (or delegated subtree) instance groups go under: with the controllers
+   * (version v2), or bare beside the v1 ones (cgroup.kill, and sockets matched by the port fence).
+   */
   readonly v2Root?: string;
+  /** Where that cgroup2 hierarchy is mounted (v2Root is it or below it). */
+  readonly v2Mount?: string;
   /** v1: where each controller's hierarchy is mounted. */
   readonly v1Mounts?: V1Mounts;
   /** Why instances cannot be frozen here (freeze_after); undefined when they can. */
@@ -40,6 +46,8 @@ export interface CgroupOptions {
 
 const CONTROLLERS: readonly CgroupController[] = ['memory', 'cpu', 'pids'];
 const V1_CONTROLLERS: readonly V1Controller[] = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'];
+/** Tasks (processes and threads) an instance may have when its service sets no pids_limit. */
+export const DEFAULT_PIDS_LIMIT = 512;
 
 /**
  * v2 wins when its hierarchy offers a controller and tenement can delegate it (create its parent
@@ -58,6 +66,9 @@ export async function detectCgroups(options: CgroupOptions = {}): Promise<Cgroup
     v2Root = await pickV2(mounts.v2);
     v1Mounts = pickV1(mounts.v1);
   }
+  const v2Mount = v2Root === undefined
+    ? undefined
+    : mounts.v2.map((m) => m.dir).filter((dir) => v2Root === dir || v2Root!.startsWith(`${dir}/`)).sort((a, b) => b.length - a.length)[0] ?? v2Root;
 
   let v2Problem: string | undefined;
   if (v2Root !== undefined) {
@@ -65,7 +76,7 @@ export async function detectCgroups(options: CgroupOptions = {}): Promise<Cgroup
     if (offered.size > 0) {
       try {
         await prepareV2Parent(v2Root, parent, offered);
-        return { version: 'v2', controllers: offered, missing: missingFrom(offered, v2Absent), v2Root, ...(await v2FreezeMissing(v2Root, parent)) };
+        return { version: 'v2', controllers: offered, missing: missingFrom(offered, v2Absent), v2Root, v2Mount, ...(await v2FreezeMissing(v2Root, parent)) };
       } catch (err) {
         v2Problem = isPermission(err)
           ? 'tenement may not create cgroups: run ten serve as root'
@@ -82,38 +93,80 @@ export async function detectCgroups(options: CgroupOptions = {}): Promise<Cgroup
     if (await isWritable(dir)) v1Usable.add(controller);
     else v1Problem = 'tenement may not create cgroups: run ten serve as root';
   }
+  const bareV2 = v2Root !== undefined && (await prepareV2Parent(v2Root, parent, new Set()).then(() => true, () => false));
   if (v1Usable.size > 0 || (v2Root === undefined && Object.keys(v1Mounts).length > 0)) {
     return {
       version: 'v1',
       controllers: v1Usable,
       missing: missingFrom(v1Usable, (c) => v1Problem ?? v1Absent(c)),
       v1Mounts,
-      ...(await v1FreezeMissing(v1Mounts)),
+      // A bare v2 group freezes through cgroup.freeze; without one, the v1 freezer does.
+      ...(bareV2 ? { v2Root, v2Mount, ...(await v2FreezeMissing(v2Root!, parent)) } : await v1FreezeMissing(v1Mounts)),
     };
   }
   if (v2Root !== undefined) {
-    return { version: 'v2', controllers: new Set(), missing: missingFrom(new Set(), () => v2Problem ?? v2Absent()), v2Root, ...(await v2FreezeMissing(v2Root, parent)) };
+    return {
+      version: 'v2', controllers: new Set(), missing: missingFrom(new Set(), () => v2Problem ?? v2Absent()),
+      ...(bareV2 ? { v2Root, v2Mount } : {}), ...(await v2FreezeMissing(v2Root, parent)),
+    };
   }
   const none = 'no cgroup filesystem is mounted; mount cgroup2 at /sys/fs/cgroup';
   return { version: null, controllers: new Set(), missing: missingFrom(new Set(), () => none), freezeMissing: none };
 }
 
-/** Makes memory_limit_mb and cpu_shares real with cgroups (LimitsProvider for every runtime). */
+/** Gives every instance its cgroup and makes its limits real (LimitsProvider for every runtime). */
 export class CgroupLimits implements LimitsProvider {
   private readonly options: CgroupOptions;
-  private readonly pidsMax: number;
   private host: Promise<CgroupHost> | undefined;
 
-  /** `pidsMax` (default 4096) caps the processes of a limited instance, against fork bombs. */
-  constructor(options: CgroupOptions & { pidsMax?: number } = {}) {
+  constructor(options: CgroupOptions = {}) {
     this.options = options;
-    this.pidsMax = options.pidsMax ?? 4096;
+  }
+
+  /** The group instance groups go under, e.g. `tenement.1a2b3c4d`. */
+  get parent(): string {
+    return this.options.parent ?? 'tenement';
   }
 
   /** What this host offers; detected once. */
   detect(): Promise<CgroupHost> {
     this.host ??= detectCgroups(this.options);
     return this.host;
+  }
+
+  /** Thaws what a crashed server left frozen in `instance`'s group, so a stop's signals reach it. */
+  async thawLeftover(instance: string): Promise<void> {
+    const host = await this.detect();
+    const relPath = this.relPath(instance);
+    if (host.v2Root !== undefined) await writeOptionalControl(`${host.v2Root}/${relPath}/cgroup.freeze`, '0');
+    if (host.v1Mounts?.freezer !== undefined) await writeOptionalControl(`${host.v1Mounts.freezer}/${relPath}/freezer.state`, 'THAWED');
+  }
+
+  /**
+   * Kills what a crashed server left in `instance`'s group and removes it: what left the process
+   * group with setsid survives the orphan reaper, not this. The v2 group first: on a hybrid host
+   * its cgroup.kill takes everything at once.
+   */
+  async removeLeftover(instance: string): Promise<void> {
+    const host = await this.detect();
+    const relPath = this.relPath(instance);
+    if (host.v2Root !== undefined) await CgroupV2Group.remove(`${host.v2Root}/${relPath}`);
+    if (host.version === 'v1') await CgroupV1Group.remove(host.v1Mounts ?? {}, relPath);
+  }
+
+  /** Removes the (by now empty) parent group from every hierarchy, at a clean exit; never throws. */
+  async removeParent(): Promise<void> {
+    if (this.host === undefined) return;
+    const host = await this.host;
+    for (const root of [...Object.values(host.v1Mounts ?? {}), ...(host.v2Root === undefined ? [] : [host.v2Root])]) {
+      await rmdir(`${root}/${this.parent}`).catch(() => undefined);
+    }
+  }
+
+  /** Whether instances get a cgroup each here (tenement may create groups in some hierarchy). */
+  async givesGroups(): Promise<boolean> {
+    const host = await this.detect();
+    return host.v2Root !== undefined || (host.version === 'v1' && host.controllers.size > 0);
   }
 
   /** Throws `isolation_unavailable` naming the first requested limit the host cannot enforce. */
@@ -128,48 +181,38 @@ export class CgroupLimits implements LimitsProvider {
     if (spec.cpuShares !== undefined && !host.controllers.has('cpu')) {
       throw unavailable('cpu_shares', 'cpu', host);
     }
-  }
-
-  async thawLeftover(instance: string): Promise<void> {
-    const host = await this.detect();
-    const relPath = this.relPath(instance);
-    if (host.version === 'v2' && host.v2Root !== undefined) await writeOptionalControl(`${host.v2Root}/${relPath}/cgroup.freeze`, '0');
-    else if (host.v1Mounts?.freezer !== undefined) await writeOptionalControl(`${host.v1Mounts.freezer}/${relPath}/freezer.state`, 'THAWED');
-  }
-
-  async removeLeftover(instance: string): Promise<void> {
-    const host = await this.detect();
-    const relPath = this.relPath(instance);
-    if (host.version === 'v2' && host.v2Root !== undefined) await CgroupV2Group.remove(`${host.v2Root}/${relPath}`);
-    else await CgroupV1Group.remove(host.v1Mounts ?? {}, relPath);
+    if (spec.pidsLimit !== undefined && !host.controllers.has('pids')) {
+      throw unavailable('pids_limit', 'pids', host);
+    }
   }
 
   async apply(spec: Pick<SpawnSpec, 'instance'> & LimitRequest): Promise<AppliedLimits | undefined> {
-    if (spec.memoryLimitMb === undefined && spec.cpuShares === undefined && spec.freezable !== true) return undefined;
     await this.check(spec);
     const host = await this.detect();
+    if (!(await this.givesGroups())) return undefined;
     const relPath = this.relPath(spec.instance);
     const settings = {
       memoryBytes: spec.memoryLimitMb === undefined ? undefined : Math.round(spec.memoryLimitMb * 1024 * 1024),
       cpuShares: spec.cpuShares,
-      pidsMax: host.controllers.has('pids') ? this.pidsMax : undefined,
+      pidsMax: host.controllers.has('pids') ? spec.pidsLimit ?? DEFAULT_PIDS_LIMIT : undefined,
       freezable: spec.freezable,
     };
     try {
-      if (host.version === 'v2' && host.v2Root !== undefined) return await CgroupV2Group.create(`${host.v2Root}/${relPath}`, settings);
-      return await CgroupV1Group.create(host.v1Mounts ?? {}, relPath, settings);
+      if (host.version === 'v2') return await CgroupV2Group.create(`${host.v2Root}/${relPath}`, settings);
+      const bare = host.v2Root === undefined ? undefined : await CgroupV2Group.create(`${host.v2Root}/${relPath}`, {});
+      return await CgroupV1Group.create(host.v1Mounts ?? {}, relPath, settings, bare);
     } catch (err) {
       if (isPermission(err)) {
-        throw new TenementError('isolation_unavailable', 'resource limits need permission to create cgroups, which tenement lacks (run ten serve as root)', { cause: err });
+        throw new TenementError('isolation_unavailable', 'instance cgroups need permission to create cgroups, which tenement lacks (run ten serve as root)', { cause: err });
       }
-      throw new TenementError('spawn_failed', `could not set the resource limits of ${spec.instance} (${errorCode(err)})`, { cause: err });
+      throw new TenementError('spawn_failed', `could not set up the cgroup of ${spec.instance} (${errorCode(err)})`, { cause: err });
     }
   }
 
   /** The instance's group under the parent; names are DNS labels (no '.'), so `service.id` cannot collide. */
   private relPath(instance: string): string {
     const { service, id } = parseInstanceName(instance);
-    return `${this.options.parent ?? 'tenement'}/${service}.${id}`;
+    return `${this.parent}/${service}.${id}`;
   }
 }
 

@@ -80,3 +80,29 @@ export function formatCapabilities(capabilities: HostCapabilities): string {
     : `limits: cgroup ${cgroup} (${offered.join(', ')}${missing.length > 0 ? `; no ${missing.join(', ')}` : ''})`;
   return `isolation: ${levels.join(', ')}\n${limits}`;
 }
+
+/** What `ten serve` does to keep instances apart beyond the isolation level, as it found the host. */
+export interface Protections {
+  /** Own uid per instance (tenement runs as root), or undefined when they share tenement's user. */
+  readonly uidRange: readonly [number, number] | undefined;
+  /** Every instance in its own cgroup (killed whole at a stop). */
+  readonly cgroupPerInstance: boolean;
+  /** The default pids limit when the pids controller is there. */
+  readonly pidsLimit: number | undefined;
+  /** The nftables table, whether it also fences sandboxes, or why there is none. */
+  readonly portFence: { readonly table: string; readonly ports: readonly [number, number]; readonly sandboxes: boolean } | { readonly off: string };
+}
+
+/** Three lines: tenants' identity and privileges, their cgroups, the port fence. */
+export function formatProtections(p: Protections): string {
+  const tenants = p.uidRange === undefined
+    ? 'tenants: share tenement\'s user (it is not root), so they can read each other\'s files and tenement\'s; no_new_privs'
+    : `tenants: own uid each (from ${p.uidRange[0]}-${p.uidRange[1]}), no capabilities, no_new_privs`;
+  const cgroups = !p.cgroupPerInstance
+    ? 'cgroups: none (a stop reaches only the process group; no pids limit)'
+    : `cgroups: one per instance (a stop kills all of it)${p.pidsLimit === undefined ? '; no pids controller, so no pids limit' : `, pids limit ${p.pidsLimit} by default`}`;
+  const fence = 'off' in p.portFence
+    ? `port fence: off (${p.portFence.off})`
+    : `port fence: nftables table inet ${p.portFence.table}: only tenement connects to ports ${p.portFence.ports[0]}-${p.portFence.ports[1]}${p.portFence.sandboxes ? '' : ' (not from sandboxes: no cgroup2 mounted under /sys/fs/cgroup)'}`;
+  return `${tenants}\n${cgroups}\n${fence}`;
+}

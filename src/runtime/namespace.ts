@@ -12,20 +12,21 @@ import { promisify } from 'node:util';
 import { TenementError } from '../core/errors.js';
 import { checkLimits, findExecutable } from './preflight.js';
 import { adoptProcessGroup } from './adopt.js';
+import { dropPrivilegesArgv, findSetpriv } from './privileges.js';
 import { ProcessRuntime, startProcessGroup } from './process.js';
 import type { LimitRequest, LimitsProvider, Orphan, RunningProcess, Runtime, SpawnSpec } from './runtime.js';
 
 const run = promisify(execFile);
 
 /**
- * PID 1 of the instance's namespaces, run by sh with: data root, own data dir, hostname, argv.
+ * PID 1 of the instance's namespaces, run by sh as root with: data root, own data dir, hostname,
+ * then the argv to exec once the mounts are made (setpriv dropping every privilege, then the
+ * reaper sh below running the app).
  * - The data root is covered by an empty read-only tmpfs, and the own dir bound back on top of
  *   it through a descriptor opened before the cover (its path is hidden by then; mount must not
  *   canonicalize /proc/self/fd/3 back into that path).
- * - sh stays PID 1 instead of exec'ing the app: the kernel drops signals a PID 1 has no handler
- *   for, so an app as PID 1 would ignore the SIGTERM of a stop. The stop's group signal reaches
- *   the app directly (same process group); when the app exits, sh exits with its status, and
- *   the kernel kills whatever else is left in the namespace.
+ * - Without CAP_SYS_ADMIN (setpriv drops it before the app runs) the cover cannot be unmounted,
+ *   and a user namespace the app makes itself gets the mounts locked (the kernel refuses it too).
  */
 const INIT_SCRIPT = `set -e
 root=$1 own=$2 name=$3
@@ -43,9 +44,15 @@ case "$own" in
   *)
     PATH=$sbin mount -t tmpfs -o mode=0755,size=64k,ro tenement-hidden "$root" ;;
 esac
-set +e
-"$@" &
-wait $!`;
+exec "$@"`;
+
+/**
+ * Stays PID 1 (unprivileged by then) instead of exec'ing the app: the kernel drops signals a
+ * PID 1 has no handler for, so an app as PID 1 would ignore the SIGTERM of a stop. The stop's
+ * group signal reaches the app directly (same process group); when the app exits, sh exits with
+ * its status, and the kernel kills whatever else is left in the namespace.
+ */
+const REAPER_SCRIPT = '"$@" &\nwait $!';
 
 export interface NamespaceRuntimeOptions {
   /** tenement's data dir: hidden from every instance except for the instance's own DATA_DIR. */
@@ -70,17 +77,19 @@ export class NamespaceRuntime implements Runtime {
 
   async check(spec: LimitRequest): Promise<void> {
     await this.#unsharePath();
+    await findSetpriv();
     await checkLimits(this.#limits, spec);
   }
 
   async start(spec: SpawnSpec): Promise<RunningProcess> {
     const unshare = await this.#unsharePath();
+    const setpriv = await findSetpriv();
     await checkLimits(this.#limits, spec);
     const limits = await this.#limits?.apply(spec);
     const argv = [
       unshare, '--pid', '--fork', '--kill-child', '--mount-proc', '--mount', '--ipc', '--uts', '--propagation', 'private',
       '--', '/bin/sh', '-c', INIT_SCRIPT, 'tenement-init', this.#dataRoot, resolve(spec.dataDir), `${spec.id}.${spec.service}`,
-      ...spec.argv,
+      ...dropPrivilegesArgv(setpriv, spec.user), '/bin/sh', '-c', REAPER_SCRIPT, 'tenement-init', ...spec.argv,
     ];
     return startProcessGroup(spec, {
       argv,

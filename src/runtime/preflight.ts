@@ -11,7 +11,10 @@ import type { LimitRequest, LimitsProvider } from './runtime.js';
 
 /** Limits asked for without a provider, or that the provider cannot give, are refused up front. */
 export async function checkLimits(limits: LimitsProvider | undefined, spec: LimitRequest): Promise<void> {
-  const asked = [spec.memoryLimitMb !== undefined && 'memory_limit_mb', spec.cpuShares !== undefined && 'cpu_shares', spec.freezable === true && 'freeze_after']
+  const asked = [
+    spec.memoryLimitMb !== undefined && 'memory_limit_mb', spec.cpuShares !== undefined && 'cpu_shares',
+    spec.pidsLimit !== undefined && 'pids_limit', spec.freezable === true && 'freeze_after',
+  ]
     .filter((key): key is string => key !== false);
   if (asked.length === 0) return;
   if (limits === undefined) {

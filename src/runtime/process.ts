@@ -1,7 +1,8 @@
 /**
- * The `process` isolation level: each instance runs as its own process group, and stopping it
- * (or its leader exiting) takes the whole group down. startProcessGroup is shared with the
- * namespace runtime, which spawns a wrapped argv the same way.
+ * The `process` isolation level: each instance runs as its own process group and cgroup, as its
+ * tenant user without privileges, and stopping it (or its leader exiting) takes the whole group
+ * and cgroup down. startProcessGroup is shared with the namespace and sandbox runtimes, which
+ * spawn a wrapped argv the same way.
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,8 +11,10 @@ import { access, stat } from 'node:fs/promises';
 import { delimiter, join, resolve } from 'node:path';
 import { TenementError } from '../core/errors.js';
 import { adoptProcessGroup } from './adopt.js';
+import { joinCgroupsArgv } from './cgroup-fs.js';
 import { readLines } from './line-splitter.js';
 import { checkLimits } from './preflight.js';
+import { dropPrivilegesArgv, findSetpriv } from './privileges.js';
 import { emptyGroup, isGroupRunning, signalGroup } from './process-group.js';
 import { readStartTime } from './proc-stat.js';
 import type {
@@ -54,30 +57,27 @@ export class ProcessRuntime implements Runtime {
   }
 
   async check(spec: LimitRequest): Promise<void> {
+    await findSetpriv();
     await checkLimits(this.#limits, spec);
   }
 
   async start(spec: SpawnSpec): Promise<RunningProcess> {
     await this.check(spec);
+    const setpriv = await findSetpriv();
     const limits = await this.#limits?.apply(spec);
     return startProcessGroup(spec, {
+      argv: [...dropPrivilegesArgv(setpriv, spec.user), ...spec.argv],
       ...(limits === undefined ? {} : { limits, onExit: () => limits.release() }),
     });
   }
 
   async reap(orphan: Orphan, timeoutMs: number): Promise<boolean> {
-    // kill(-0) is our own group and kill(-1) everyone: a corrupt record must never get there.
-    if (!Number.isInteger(orphan.pid) || orphan.pid <= 1) return false;
-    const startTime = readStartTime(orphan.pid);
-    // A different start time means the pid was reused by someone else: touch nothing. With the
-    // pid gone, a group still named after it is ours: Linux does not reuse a live pgid as a pid.
-    if (startTime !== undefined && startTime !== orphan.startTime) return false;
-    if (!isGroupRunning(orphan.pid)) return false;
+    // A frozen orphan takes no signal: thawed first, so the stop below is the graceful one.
     await this.#limits?.thawLeftover?.(orphan.instance).catch(() => undefined);
-    signalGroup(orphan.pid, 'SIGTERM');
-    await emptyGroup(orphan.pid, Date.now() + timeoutMs);
+    const stoppedGroup = await reapGroup(orphan, timeoutMs);
+    // After the graceful stop of the group: whatever escaped it is still in the instance's cgroup.
     await this.#limits?.removeLeftover?.(orphan.instance).catch(() => undefined);
-    return true;
+    return stoppedGroup;
   }
 
   adopt(orphan: Orphan): RunningProcess | undefined {
@@ -85,11 +85,25 @@ export class ProcessRuntime implements Runtime {
   }
 }
 
+/** SIGTERM (then SIGKILL) to the orphan's process group, if it is still the one recorded. */
+async function reapGroup(orphan: Orphan, timeoutMs: number): Promise<boolean> {
+  // kill(-0) is our own group and kill(-1) everyone: a corrupt record must never get there.
+  if (!Number.isInteger(orphan.pid) || orphan.pid <= 1) return false;
+  const startTime = readStartTime(orphan.pid);
+  // A different start time means the pid was reused by someone else: touch nothing. With the
+  // pid gone, a group still named after it is ours: Linux does not reuse a live pgid as a pid.
+  if (startTime !== undefined && startTime !== orphan.startTime) return false;
+  if (!isGroupRunning(orphan.pid)) return false;
+  signalGroup(orphan.pid, 'SIGTERM');
+  await emptyGroup(orphan.pid, Date.now() + timeoutMs);
+  return true;
+}
+
 /** Spawns `spec` as the leader of a new process group and watches it until the group is gone. */
 export async function startProcessGroup(spec: SpawnSpec, options: StartProcessGroupOptions = {}): Promise<RunningProcess> {
   const { limits, onExit } = options;
   const baseArgv = options.argv ?? spec.argv;
-  const argv = limits === undefined ? [...baseArgv] : limits.wrapArgv(baseArgv);
+  const argv = limits === undefined ? joinCgroupsArgv([], baseArgv) : limits.wrapArgv(baseArgv);
   let child: ChildProcess;
   try {
     await checkCanSpawn(spec);
@@ -154,6 +168,8 @@ function watchGroup(
     // Stopping: the rest of the group gets the rest of the stop timeout. Leader exited on its
     // own: nothing coordinates its children any more, so they go at once.
     await emptyGroup(pid, killAt ?? Date.now());
+    // Whatever left the process group (setsid) is still in the cgroup: it goes too.
+    await limits?.killAll().catch(() => undefined);
     await drain(output, child);
     const oomKilled = await readOomKilled(limits);
     await runQuietly(onExit);

@@ -7,6 +7,12 @@ import type { Isolation } from '../config/types.js';
 
 export type OutputStream = 'stdout' | 'stderr';
 
+/** A host user an instance runs as (gid = its primary group; supplementary groups are cleared). */
+export interface TenantUser {
+  readonly uid: number;
+  readonly gid: number;
+}
+
 export interface SpawnSpec {
   /** `service:id`, for messages and cgroup/bundle names. */
   readonly instance: string;
@@ -23,6 +29,10 @@ export interface SpawnSpec {
   readonly cpuShares: number | undefined;
   /** The instance will be frozen when idle (freeze_after > 0): it needs a cgroup that can freeze. */
   readonly freezable?: boolean;
+  /** Most tasks the instance may have at once; undefined = the provider's default (512). */
+  readonly pidsLimit?: number | undefined;
+  /** Who the app runs as; undefined = the server's own user. Privileges are dropped either way. */
+  readonly user?: TenantUser | undefined;
   /** Called once per complete output line (without the newline). Must not throw. */
   readonly onLine: (stream: OutputStream, line: string) => void;
   /**
@@ -33,13 +43,28 @@ export interface SpawnSpec {
 }
 
 /** What a spec asks of cgroups. */
-export type LimitRequest = Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares' | 'freezable'>;
+export type LimitRequest = Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares' | 'freezable' | 'pidsLimit'>;
+
+/** What an instance uses now, from its cgroup; a field is undefined where the host cannot tell. */
+export interface ResourceUsage {
+  readonly memoryBytes: number | undefined;
+  readonly cpuSeconds: number | undefined;
+}
 
 export interface ExitInfo {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
   /** The kernel killed it for exceeding its memory limit. */
   readonly oomKilled: boolean;
+}
+
+/** How an exit reads in events and errors: "exited with code 3", "was killed by SIGKILL". */
+export function describeExit(info: ExitInfo): string {
+  if (info.oomKilled) return 'was killed for exceeding its memory limit (OOM)';
+  if (info.signal !== null) return `was killed by ${info.signal}`;
+  // An adopted process's status went to its real parent, the previous server.
+  if (info.code === null) return 'exited';
+  return `exited with code ${info.code}`;
 }
 
 /** What a previous server left in the store, to find its processes after a crash. */
@@ -59,7 +84,7 @@ export interface RunningProcess extends ProcessIdentity {
   readonly exited: Promise<ExitInfo>;
   /** SIGTERM to the whole group, SIGKILL after `timeoutMs`; resolves when all of it is gone. */
   stop(timeoutMs: number): Promise<ExitInfo>;
-  /** The cgroup it runs in, when it has one (limits, or freezable). */
+  /** The cgroup it runs in (every instance has one where the host gives cgroups). */
   readonly cgroup?: AppliedLimits;
 }
 
@@ -81,10 +106,17 @@ export interface Runtime {
   adopt?(orphan: Orphan): RunningProcess | undefined;
 }
 
-/** Resource limits applied to one process group (cgroups); see runtime/cgroups.ts. */
+/** One instance's cgroup (limits or not); see runtime/cgroups.ts. */
 export interface AppliedLimits {
-  /** The argv to exec so the process starts inside the limits (e.g. joins its cgroup first). */
+  /** The argv to exec so the process starts inside the group (joins it first). */
   wrapArgv(argv: readonly string[]): string[];
+  /**
+   * SIGKILLs every process in the group, also those that left the process group (setsid), and
+   * resolves once it is empty (or after a bounded wait for unkillable ones).
+   */
+  killAll(): Promise<void>;
+  /** Memory and CPU time used by the group now, for metrics; undefined if unknown. */
+  usage(): Promise<ResourceUsage | undefined>;
   /** After exit: whether the kernel OOM-killed something in it. */
   wasOomKilled(): Promise<boolean>;
   /** Stops every process in the group from running (memory kept); resolves once all are frozen. */
@@ -103,6 +135,6 @@ export interface LimitsProvider {
   thawLeftover?(instance: string): Promise<void>;
   /** Kills what is left in `instance`'s group (a crashed server's) and removes it. */
   removeLeftover?(instance: string): Promise<void>;
-  /** undefined when the spec asks for no limit. */
+  /** The instance's group; undefined only where the host has no usable cgroups at all. */
   apply(spec: Pick<SpawnSpec, 'instance'> & LimitRequest): Promise<AppliedLimits | undefined>;
 }

@@ -1,20 +1,20 @@
 /**
  * The `sandbox` isolation level: each instance runs under gVisor (`runsc`) from an OCI bundle
- * written per instance: host network, the host's `/` read-only, tenement's data dir hidden except
- * the instance's own DATA_DIR (writable), a private /tmp.
+ * written per instance: host network, as its tenant user without capabilities, on a root built
+ * from what programs need (sandbox-root.ts), its own DATA_DIR the only writable host folder.
  * @module
  */
 import { execFile } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { TenementError } from '../core/errors.js';
 import { parseInstanceName } from '../core/names.js';
 import { checkLimits, findExecutable } from './preflight.js';
 import { ProcessRuntime, startProcessGroup } from './process.js';
 import type { ExitInfo, LimitRequest, LimitsProvider, Orphan, RunningProcess, Runtime, SpawnSpec } from './runtime.js';
+import { sandboxRoot, type SandboxView } from './sandbox-root.js';
 
 const run = promisify(execFile);
 
@@ -30,6 +30,8 @@ export interface SandboxRuntimeOptions {
   /** tenement's data dir: hidden from every instance except for the instance's own DATA_DIR. */
   readonly dataRoot: string;
   readonly limits?: LimitsProvider;
+  /** Files never shown to an instance even where a folder it sees holds them: tenement.toml. */
+  readonly hiddenFiles?: readonly string[];
   /** gVisor's runsc; default `runsc` on PATH. */
   readonly runscPath?: string;
 }
@@ -46,7 +48,7 @@ export function containerIdOf(instance: string): string {
 export class SandboxRuntime implements Runtime {
   readonly isolation = 'sandbox' as const;
   readonly #stateDir: string;
-  readonly #dataRoot: string;
+  readonly #view: SandboxView;
   readonly #limits: LimitsProvider | undefined;
   readonly #runscOption: string;
   #probe: Promise<string> | undefined;
@@ -54,7 +56,7 @@ export class SandboxRuntime implements Runtime {
 
   constructor(options: SandboxRuntimeOptions) {
     this.#stateDir = resolve(options.stateDir);
-    this.#dataRoot = resolve(options.dataRoot);
+    this.#view = { dataRoot: resolve(options.dataRoot), hiddenFiles: (options.hiddenFiles ?? []).map((file) => resolve(file)) };
     this.#limits = options.limits;
     this.#runscOption = options.runscPath ?? 'runsc';
   }
@@ -75,8 +77,7 @@ export class SandboxRuntime implements Runtime {
     await this.#deleteContainer(containerId);
     const bundle = join(this.#stateDir, 'bundles', containerId);
     await rm(bundle, { recursive: true, force: true });
-    await mkdir(bundle, { recursive: true });
-    await writeFile(join(bundle, 'config.json'), JSON.stringify(bundleConfig(spec, this.#dataRoot)));
+    await mkdir(bundle, { recursive: true, mode: 0o700 });
 
     const release = async (): Promise<void> => {
       await this.#deleteContainer(containerId);
@@ -84,6 +85,9 @@ export class SandboxRuntime implements Runtime {
     };
     let limits;
     try {
+      const rootfs = join(this.#stateDir, 'rootfs');
+      const mounts = sandboxRoot(rootfs, join(this.#stateDir, 'empty'), spec, this.#view);
+      await writeFile(join(bundle, 'config.json'), JSON.stringify(bundleConfig(spec, rootfs, mounts)), { mode: 0o600 });
       limits = await this.#limits?.apply(spec);
     } catch (err) {
       await release();
@@ -111,7 +115,7 @@ export class SandboxRuntime implements Runtime {
     await this.#limits?.thawLeftover?.(orphan.instance).catch(() => undefined);
     const hadContainer = (await this.#listContainers()).includes(containerId);
     if (hadContainer) await this.#deleteContainer(containerId);
-    const hadProcess = await new ProcessRuntime().reap(orphan, timeoutMs);
+    const hadProcess = await new ProcessRuntime(this.#limits === undefined ? {} : { limits: this.#limits }).reap(orphan, timeoutMs);
     return hadContainer || hadProcess;
   }
 
@@ -174,48 +178,25 @@ export class SandboxRuntime implements Runtime {
 }
 
 /** The OCI runtime spec gVisor runs the instance from. */
-export function bundleConfig(spec: SpawnSpec, dataRoot: string): object {
-  const dataDir = resolve(spec.dataDir);
-  const hideDataRoot = dataDir !== dataRoot;
+export function bundleConfig(spec: SpawnSpec, rootfs: string, mounts: readonly object[]): object {
+  const noCapabilities = { bounding: [], effective: [], inheritable: [], permitted: [], ambient: [] };
   return {
     ociVersion: '1.0.2',
     process: {
       terminal: false,
-      user: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
+      user: { uid: spec.user?.uid ?? 0, gid: spec.user?.gid ?? 0, additionalGids: [] },
       args: spec.argv,
       env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
       cwd: resolve(spec.cwd),
+      capabilities: noCapabilities,
+      noNewPrivileges: true,
     },
-    root: { path: '/', readonly: true },
+    root: { path: rootfs, readonly: true },
     hostname: `${spec.id}.${spec.service}`,
-    mounts: [
-      { destination: '/proc', type: 'proc', source: 'proc' },
-      { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
-      // The private /tmp would hide an app that lives under the host's /tmp: bring its folders back, read-only.
-      ...hostFoldersUnderTmp(spec).map((dir) => ({ destination: dir, type: 'bind', source: dir, options: ['rbind', 'ro'] })),
-      // Mounts apply in order: cover the data root with an empty read-only tmpfs, then bring the
-      // instance's own DATA_DIR back on top of it, writable.
-      ...(hideDataRoot ? [{ destination: dataRoot, type: 'tmpfs', source: 'tenement-hidden', options: ['ro', 'nosuid', 'nodev', 'mode=0755'] }] : []),
-      { destination: dataDir, type: 'bind', source: dataDir, options: ['rbind', 'rw'] },
-    ],
+    mounts,
     // No network namespace: the app listens on the host's 127.0.0.1:PORT (with --network=host).
     linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }] },
   };
-}
-
-/** The workdir and the folders of absolute paths in argv that sit under /tmp, outermost first. */
-function hostFoldersUnderTmp(spec: SpawnSpec): string[] {
-  const folders = new Set<string>();
-  const cwd = resolve(spec.cwd);
-  if (cwd.startsWith('/tmp/')) folders.add(cwd);
-  for (const arg of spec.argv) {
-    if (!arg.startsWith('/tmp/')) continue;
-    const dir = existsSync(arg) && statSync(arg).isDirectory() ? arg : dirname(arg);
-    if (dir !== '/tmp') folders.add(resolve(dir));
-  }
-  const sorted = [...folders].sort((a, b) => a.length - b.length);
-  // A folder inside another one already bound comes along with it.
-  return sorted.filter((dir, i) => !sorted.slice(0, i).some((outer) => dir.startsWith(`${outer}/`)));
 }
 
 /**
@@ -257,7 +238,10 @@ async function probeRunsc(runscOption: string): Promise<string> {
       mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }],
       linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }] },
     }));
-    await run(path, ['--root', join(scratch, 'state'), '--network=host', '--ignore-cgroups', 'run', '--bundle', scratch, 'tenement-probe'], {
+    // runsc names a sandbox's control socket after the container id in one host-wide (abstract)
+    // namespace: two servers probing at once must not pick the same id.
+    const probeId = `tenement-probe-${basename(scratch).replace(/^tenement-runsc-probe-/, '')}`;
+    await run(path, ['--root', join(scratch, 'state'), '--network=host', '--ignore-cgroups', 'run', '--bundle', scratch, probeId], {
       timeout: 30_000,
     });
   } catch (err) {

@@ -17,6 +17,8 @@ export interface InstanceRow {
   readonly failed: boolean;
   readonly createdAt: number;
   readonly restarts: number;
+  /** The tenant uid (= gid) allocated to it; null until its first start as root. */
+  readonly uid: number | null;
   /** Where reading its process's output files continues (see supervisor/output-files.ts). */
   readonly stdoutOffset: number;
   readonly stderrOffset: number;
@@ -33,7 +35,7 @@ export interface OutputOffsetsRow {
 
 interface RawRow {
   service: string; id: string; desired_state: DesiredState; weight: number; port: number | null;
-  pid: number | null; start_time: number | null; failed: number; created_at: number; restarts: number;
+  pid: number | null; start_time: number | null; failed: number; created_at: number; restarts: number; uid: number | null;
   stdout_offset: number; stderr_offset: number; template: string | null;
 }
 
@@ -43,7 +45,7 @@ const SELECT = `SELECT i.*, (SELECT COUNT(*) FROM restarts r WHERE r.service = i
 function toRow(r: RawRow): InstanceRow {
   return {
     service: r.service, id: r.id, desiredState: r.desired_state, weight: r.weight, port: r.port, pid: r.pid,
-    startTime: r.start_time, failed: r.failed === 1, createdAt: r.created_at, restarts: r.restarts,
+    startTime: r.start_time, failed: r.failed === 1, createdAt: r.created_at, restarts: r.restarts, uid: r.uid,
     stdoutOffset: r.stdout_offset, stderrOffset: r.stderr_offset, template: r.template,
   };
 }
@@ -67,6 +69,8 @@ export class InstanceStore {
         WHERE service = ? AND id = ?`),
       setOffsets: db.prepare(`UPDATE instances SET stdout_offset = ?, stderr_offset = ? WHERE service = ? AND id = ?`),
       clearProcess: db.prepare(`UPDATE instances SET pid = NULL, start_time = NULL, updated_at = ? WHERE service = ? AND id = ?`),
+      setUid: db.prepare(`UPDATE instances SET uid = ?, updated_at = ? WHERE service = ? AND id = ?`),
+      uids: db.prepare<[], { uid: number }>(`SELECT uid FROM instances WHERE uid IS NOT NULL`),
       remove: db.prepare(`DELETE FROM instances WHERE service = ? AND id = ?`),
       addRestart: db.prepare(`INSERT INTO restarts (service, id, at, reason) VALUES (?, ?, ?, ?)`),
     };
@@ -125,6 +129,15 @@ export class InstanceStore {
 
   clearProcess(service: string, id: string): void {
     this.stmts.clearProcess.run(Date.now(), service, id);
+  }
+
+  setUid(service: string, id: string, uid: number): void {
+    this.stmts.setUid.run(uid, Date.now(), service, id);
+  }
+
+  /** Every tenant uid held by a registration. */
+  usedUids(): Set<number> {
+    return new Set(this.stmts.uids.all().map((r) => r.uid));
   }
 
   remove(service: string, id: string): void {

@@ -11,16 +11,17 @@ import { TenementError } from '../core/errors.js';
 import { formatInstanceName } from '../core/names.js';
 import { assertTransition, canFreeze, canIdle, hasProcess, isFrozen, isServing, refusesRequests, type DesiredState, type InstanceState } from '../core/lifecycle.js';
 import type { EventBus, LaunchCause, LifecycleKind } from '../core/events.js';
-import type { ExitInfo, Runtime, RunningProcess } from '../runtime/runtime.js';
+import { describeExit, type AppliedLimits, type ExitInfo, type Runtime, type RunningProcess } from '../runtime/runtime.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { InstanceStore } from '../store/instances.js';
 import { backoffDelayMs, countRecent } from './backoff.js';
 import { CgroupFreezer } from './freezer.js';
 import { OutputSlot, type OutputDir, type OutputOffsets } from './output-files.js';
-import { describeExit, stoppedWhileStarting } from './exit-reasons.js';
+import { stoppedWhileStarting } from './exit-reasons.js';
 import { startInstanceProcess } from './start-process.js';
 import { StateWaiters } from './state-waiters.js';
 import { ReadinessWaiter, probeOnce, type ProbeRecord } from './readiness.js';
+import type { TenantUsers } from './tenant-users.js';
 import type { InstanceHandle } from './types.js';
 
 /** What an instance needs from the rest of the server. */
@@ -32,6 +33,8 @@ export interface InstanceContext {
   readonly runtimes: Readonly<Record<ServiceConfig['isolation'], Runtime>>;
   /** Output to files that outlive the server; without it, processes write to pipes. */
   readonly output?: OutputDir | undefined;
+  /** Who each instance runs as; without it, the server's own user. */
+  readonly users?: TenantUsers | undefined;
 }
 
 /** Health failures in a row that make a running instance unhealthy (1–2 = degraded). */
@@ -107,6 +110,9 @@ export class Instance implements InstanceHandle, ProbeRecord {
   get pid(): number | null {
     return this.proc?.pid ?? null;
   }
+
+  /** The cgroup of its process (for its memory and CPU); undefined without one. */
+  get cgroup(): AppliedLimits | undefined { return this.proc?.cgroup; }
 
   uptimeMs(now: number): number | null {
     return this.startedAt === null ? null : now - this.startedAt;

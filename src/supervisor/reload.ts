@@ -22,13 +22,15 @@ export interface ReloadResult {
 /** Settings read once at start (listener, store, port allocator, log writer): a reload keeps them. */
 const RESTART_ONLY_SETTINGS = [
   'dataDir', 'portRange', 'logRetentionDays', 'logRetentionMb', 'publicMetrics', 'tls', 'maxSseClients', 'autoSpawnPerMinute',
+  'maxConnections', 'trustedProxies', 'uidRange', 'portFence',
 ] as const;
 const SETTING_KEYS: Record<keyof Settings, string> = {
   dataDir: 'data_dir', healthCheckIntervalMs: 'health_check_interval', maxRestarts: 'max_restarts',
   restartWindowMs: 'restart_window', backoffBaseMs: 'backoff_base_ms', backoffMaxMs: 'backoff_max_ms',
   portRange: 'port_range', logRetentionDays: 'log_retention_days', logRetentionMb: 'log_retention_mb',
   publicMetrics: 'public_metrics', tls: 'tls', maxSseClients: 'max_sse_clients', autoSpawnPerMinute: 'auto_spawn_per_minute',
-  minFreeMb: 'min_free_mb',
+  minFreeMb: 'min_free_mb', maxConnections: 'max_connections', trustedProxies: 'trusted_proxies',
+  uidRange: 'uid_range', portFence: 'port_fence',
 };
 
 export class ConfigReloader {

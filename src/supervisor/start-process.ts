@@ -1,17 +1,17 @@
 /**
- * One process start for an instance: its data dir, the spawn spec from its template (env with
+ * One process start for an instance: its data dir (owned by its tenant user), the spawn spec from its template (env with
  * PORT, HOST, DATA_DIR...), and the output files' fds handed to the child (and closed here after).
  * @module
  */
 import { closeSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import type { Config, ServiceConfig } from '../config/types.js';
 import { buildInstanceEnv, instanceDataDir } from '../config/instance-env.js';
 import { formatInstanceName } from '../core/names.js';
 import type { OutputStream, RunningProcess, Runtime } from '../runtime/runtime.js';
+import { prepareDataDir, type TenantUsers } from './tenant-users.js';
 
 export async function startInstanceProcess(
-  ctx: { readonly config: Config },
+  ctx: { readonly config: Config; readonly users?: TenantUsers | undefined },
   runtime: Runtime,
   svc: ServiceConfig,
   id: string,
@@ -21,7 +21,7 @@ export async function startInstanceProcess(
 ): Promise<RunningProcess> {
   const dataDir = instanceDataDir(ctx.config.settings, svc.name, id);
   try {
-    await mkdir(dataDir, { recursive: true });
+    const user = await prepareDataDir(dataDir, ctx.users?.userFor(svc, id));
     return await runtime.start({
       instance: formatInstanceName(svc.name, id),
       service: svc.name,
@@ -33,6 +33,7 @@ export async function startInstanceProcess(
       dataDir,
       memoryLimitMb: svc.memoryLimitMb,
       cpuShares: svc.cpuShares,
+      pidsLimit: svc.pidsLimit, user,
       freezable: svc.freezeAfterMs > 0,
       onLine,
       ...(fds === undefined ? {} : { outputFds: fds }),

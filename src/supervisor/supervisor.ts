@@ -3,6 +3,7 @@
  * recovery of a previous server's processes, the idle sweep and wake-on-request.
  * @module
  */
+import { instanceDataDir } from '../config/instance-env.js';
 import type { Config, Isolation, ServiceConfig } from '../config/types.js';
 import { TenementError } from '../core/errors.js';
 import { canIdle, canSpawn, hasProcess, healthOf, isFrozen, refusesRequests, requestOutcome } from '../core/lifecycle.js';
@@ -10,11 +11,12 @@ import { assertName, formatInstanceName } from '../core/names.js';
 import type { EventBus } from '../core/events.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import { readMemAvailableMb } from '../runtime/meminfo.js';
-import type { Runtime, RunningProcess } from '../runtime/runtime.js';
+import type { ResourceUsage, Runtime, RunningProcess } from '../runtime/runtime.js';
 import type { InstanceStore, InstanceRow, OutputOffsetsRow } from '../store/instances.js';
 import { Instance, type InstanceContext } from './instance.js';
 import type { OutputDir } from './output-files.js';
 import { recordedTemplate, sameTemplate } from './templates.js';
+import { chownTree, type TenantUsers } from './tenant-users.js';
 import type { InstanceHandle, InstanceInfo, SpawnOptions, SupervisorApi } from './types.js';
 
 export interface SupervisorDeps {
@@ -23,6 +25,8 @@ export interface SupervisorDeps {
   readonly store: InstanceStore;
   readonly ports: PortAllocator;
   readonly runtimes: Readonly<Record<Isolation, Runtime>>;
+  /** Who each instance runs as; without it, the server's own user. */
+  readonly users?: TenantUsers;
   readonly logger: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** Instance output to files that outlive the server (see output-files.ts); pipes without it. */
   readonly output?: OutputDir;
@@ -54,7 +58,7 @@ export class Supervisor implements SupervisorApi {
     const current = (): Config => this.config;
     this.ctx = {
       get config() { return current(); },
-      events: deps.events, store: deps.store, ports: deps.ports, runtimes: deps.runtimes, output: deps.output,
+      events: deps.events, store: deps.store, ports: deps.ports, runtimes: deps.runtimes, output: deps.output, users: deps.users,
     };
   }
 
@@ -197,6 +201,10 @@ export class Supervisor implements SupervisorApi {
     return this.all().map((i) => this.toInfo(i, now));
   }
 
+  resourceUsage(service: string, id: string): Promise<ResourceUsage | undefined> {
+    return this.byService.get(service)?.get(id)?.cgroup?.usage().catch(() => undefined) ?? Promise.resolve(undefined);
+  }
+
   info(service: string, id: string): InstanceInfo {
     return this.toInfo(this.require(service, id), Date.now());
   }
@@ -254,6 +262,7 @@ export class Supervisor implements SupervisorApi {
     this.arrays.set(service, [...(ids?.values() ?? [])]);
     this.deps.store.remove(service, id);
     if (options.purge === true || !instance.serviceConfig.storagePersist) await instance.deleteData();
+    else if (this.deps.users?.canSwitch === true) await this.reclaimData(instance);
     this.events.emit('state', { instance: instance.name, service, id, from: instance.state, to: 'gone', at: Date.now() });
     this.events.emit('lifecycle', { instance: instance.name, service, id, kind: 'remove', message: options.purge === true ? 'removed, data deleted' : 'removed', at: Date.now() });
   }
@@ -368,6 +377,15 @@ export class Supervisor implements SupervisorApi {
     output.salvage(row.service, row.id, { stdout: row.stdoutOffset, stderr: row.stderrOffset }, (stream, line) => {
       this.events.emit('output', { instance, service: row.service, id: row.id, stream, line, at: Date.now() });
     });
+  }
+
+  /**
+   * Kept data of a removed instance goes back to tenement's user: its uid is free now, and the
+   * next instance given it must not find this one's files.
+   */
+  private async reclaimData(instance: Instance): Promise<void> {
+    const dir = instanceDataDir(this.config.settings, instance.service, instance.id);
+    await chownTree(dir, { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }).catch(() => undefined);
   }
 
   private async reapOrphan(row: InstanceRow): Promise<void> {

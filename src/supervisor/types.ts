@@ -6,6 +6,7 @@
 import type { Config, Isolation, ServiceConfig } from '../config/types.js';
 import type { EventBus } from '../core/events.js';
 import type { Health, InstanceState } from '../core/lifecycle.js';
+import type { ResourceUsage } from '../runtime/runtime.js';
 
 /** One instance as `GET /api/instances` and `ten ps --json` show it (docs/api.md). */
 export interface InstanceInfo {
@@ -85,6 +86,8 @@ export interface SupervisorApi {
   prewake(service: string, id: string): void;
 
   list(): InstanceInfo[];
+  /** Memory and CPU of the instance's cgroup now (everything it started); undefined where unknown. */
+  resourceUsage(service: string, id: string): Promise<ResourceUsage | undefined>;
   info(service: string, id: string): InstanceInfo;
   spawn(service: string, id: string, options?: SpawnOptions): Promise<InstanceInfo>;
   start(service: string, id: string, options?: { wait?: boolean }): Promise<InstanceInfo>;

@@ -9,7 +9,10 @@ import WebSocket from 'ws';
 import { assertNoLeak, startDaemon, waitFor } from '../helpers/daemon.js';
 import { APP_SERVICE, through, waitForAnswer } from './proxy-helpers.js';
 
+// The test client stands in for a local TLS terminator: its X-Forwarded-For is appended to.
 const CONFIG = `
+[settings]
+trusted_proxies = ["127.0.0.1"]
 ${APP_SERVICE('api')}
 ${APP_SERVICE('slow', 'request_timeout = 1')}
 [instances]

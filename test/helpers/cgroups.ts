@@ -8,7 +8,7 @@ export function testCgroupLimits(suffix: string): CgroupLimits {
   const limits = new CgroupLimits({ parent });
   after(async () => {
     const host = await limits.detect();
-    const roots = host.version === 'v2' ? [host.v2Root] : Object.values(host.v1Mounts ?? {});
+    const roots = [...Object.values(host.v1Mounts ?? {}), ...(host.v2Root === undefined ? [] : [host.v2Root])];
     for (const root of roots) {
       try {
         rmdirSync(`${root}/${parent}`);

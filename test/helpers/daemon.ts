@@ -3,14 +3,15 @@
  * `bin/ten` CLI, bounded waits, and the leak check for error bodies.
  * @module
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request as httpRequest } from 'node:http';
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
+import { fenceTableName } from '../../src/runtime/port-fence.js';
 import { waitFor } from './wait.js';
 
 export { waitFor };
@@ -63,6 +64,8 @@ export interface DaemonOptions {
   /** Leave instances running when the server exits (the default of ten serve); tests otherwise pass --stop-instances-on-exit. */
   keepInstances?: boolean;
   env?: Record<string, string>;
+  /** Run the server as this uid (= gid) instead of the test's own; the folder becomes theirs. */
+  asUser?: number;
 }
 
 export interface CliResult {
@@ -90,12 +93,17 @@ const serversByDir = new Map<string, Array<() => Promise<number | null>>>();
 
 export async function startDaemon(t: TestContext | undefined, options: DaemonOptions): Promise<Daemon> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'tenement-test-'));
+  // Like a real install's folder: instances (own users when root) pass through it to their DATA_DIR.
+  chmodSync(dir, 0o711);
   const configFile = join(dir, 'tenement.toml');
   const dataDir = join(dir, 'data');
   writeFileSync(configFile, options.config.replaceAll('{apps}', APPS));
   const args = [TEN, 'serve', '--config', configFile, '--data-dir', dataDir, '--port', '0', '--bind', '127.0.0.1',
     '--domain', options.domain ?? 'localhost', ...(options.keepInstances === true ? [] : ['--stop-instances-on-exit']), ...(options.extraArgs ?? [])];
-  const proc = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, ...ISOLATED_ENV, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const asUser = options.asUser === undefined ? [] : ['setpriv', `--reuid=${options.asUser}`, `--regid=${options.asUser}`, '--clear-groups'];
+  if (options.asUser !== undefined) chownSync(dir, options.asUser, options.asUser);
+  const [command, ...commandArgs] = [...asUser, process.execPath, ...args];
+  const proc = spawn(command!, commandArgs, { cwd: dir, env: { ...process.env, ...ISOLATED_ENV, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
   proc.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
@@ -114,7 +122,11 @@ export async function startDaemon(t: TestContext | undefined, options: DaemonOpt
   const stops = serversByDir.get(dir) ?? [];
   serversByDir.set(dir, [...stops, stop]);
   t?.after(async () => {
-    if (options.dir !== undefined) return stop().then(() => undefined);
+    await stop();
+    // A server the test crashed (and never restarted) leaves its port fence, which would refuse
+    // connections into its port range from every other uid on the host for good.
+    removeFenceTable(dataDir);
+    if (options.dir !== undefined) return;
     for (const stopServer of serversByDir.get(dir) ?? []) await stopServer();
     serversByDir.delete(dir);
     rmSync(dir, { recursive: true, force: true });
@@ -141,6 +153,14 @@ export async function startDaemon(t: TestContext | undefined, options: DaemonOpt
     ten: (cliArgs, env) => runTen(cliArgs, { TENEMENT_SERVER: url, TENEMENT_TOKEN: token, ...env }, dir),
     http: (path, o) => httpGet(port, path, o),
   };
+}
+
+function removeFenceTable(dataDir: string): void {
+  try {
+    execFileSync('nft', ['delete', 'table', 'inet', fenceTableName(dataDir)], { stdio: 'ignore' });
+  } catch {
+    // none: the server deleted it at its clean exit, or never made one
+  }
 }
 
 export function runTen(args: readonly string[], env: Record<string, string> = {}, cwd = ROOT): Promise<CliResult> {

@@ -2,7 +2,8 @@
  * `ten caddy --domain D [--output FILE]`: a Caddyfile for running tenement behind Caddy instead
  * of terminating TLS itself (README: Production). Caddy gets certificates on demand and asks
  * tenement's `/api/tls/ask` first, so only names that route are ever ordered; every request is
- * proxied to tenement with its Host kept and X-Forwarded-Proto set (believed from loopback).
+ * proxied to tenement with its Host kept and X-Forwarded-Proto set, which tenement believes once
+ * `[settings] trusted_proxies` lists Caddy's address (the Caddyfile says so).
  * @module
  */
 import { writeFileSync } from 'node:fs';
@@ -16,6 +17,8 @@ const DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+
 export function renderCaddyfile(domain: string, upstream: URL): string {
   const hostPort = `${upstream.hostname}:${upstream.port === '' ? (upstream.protocol === 'https:' ? '443' : '80') : upstream.port}`;
   return `# Written by \`ten caddy --domain ${domain}\`: Caddy terminates HTTPS and proxies to tenement.
+# In tenement.toml, [settings] trusted_proxies = ["127.0.0.1"] makes tenement believe the
+# X-Forwarded-Proto and X-Forwarded-For that Caddy sends.
 {
 	on_demand_tls {
 		# tenement answers 200 only for names that route (the domain, a service, a registered instance).

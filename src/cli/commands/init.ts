@@ -55,6 +55,9 @@ data_dir = "./data"             # state store, API token, per-instance data
 # restart_window = 300          # s
 # port_range = [30000, 40000]   # ports handed to instances
 # auto_spawn_per_minute = 10    # new auto_spawn instances one client address may register a minute
+# trusted_proxies = []          # peers whose X-Forwarded-For/-Proto are believed, e.g. ["127.0.0.1"] behind a local Caddy
+# uid_range = [61184, 65519]    # as root: each instance runs as a uid of its own from here
+# (port_fence: unset, only tenement may connect to port_range where nftables is present; true requires it)
 
 [service.${name}]
 command = ${JSON.stringify(command)}
@@ -67,6 +70,8 @@ health = "/health"              # GET path answering 200 when ready; remove to u
 # request_timeout = 30          # s
 # restart = "on-failure"        # always | on-failure | never
 # memory_limit_mb = 256
+# pids_limit = 512              # most processes and threads the instance may have
+# (user = "name" runs the service as that existing user instead of a uid of its own)
 # auto_spawn = false            # true: any valid {id}.${name}.{domain} is spawned on demand
 
 [service.${name}.env]
