@@ -98,18 +98,14 @@ export class Instance implements InstanceHandle, ProbeRecord {
     this.output = new OutputSlot(ctx.output, this.service, id, (stream, line) => this.onLine(stream, line));
   }
 
-  connectionOpened(): void {
-    this.openConnections++;
-  }
+  connectionOpened(): void { this.openConnections++; }
 
   connectionClosed(isActivity = true): void {
     this.openConnections--;
     if (isActivity) this.lastActivityAt = Date.now();
   }
 
-  get pid(): number | null {
-    return this.proc?.pid ?? null;
-  }
+  get pid(): number | null { return this.proc?.pid ?? null; }
 
   /** The cgroup of its process (for its memory and CPU); undefined without one. */
   get cgroup(): AppliedLimits | undefined { return this.proc?.cgroup; }

@@ -144,13 +144,9 @@ export class Supervisor implements SupervisorApi {
     await Promise.all(all.map((i) => (hasProcess(i.state) ? i.stop('stopped') : undefined)));
   }
 
-  get(service: string, id: string): InstanceHandle | undefined {
-    return this.byService.get(service)?.get(id);
-  }
+  get(service: string, id: string): InstanceHandle | undefined { return this.byService.get(service)?.get(id); }
 
-  instancesOf(service: string): readonly InstanceHandle[] {
-    return this.arrays.get(service) ?? NO_INSTANCES;
-  }
+  instancesOf(service: string): readonly InstanceHandle[] { return this.arrays.get(service) ?? NO_INSTANCES; }
 
   ensureReady(handle: InstanceHandle): Promise<void> {
     const instance = handle as Instance;
@@ -177,8 +173,7 @@ export class Supervisor implements SupervisorApi {
     if (existing !== undefined) return existing;
     const svc = this.service(service);
     if (!svc.autoSpawn) throw new TenementError('instance_not_found', `no instance ${service}:${id}`);
-    const instance = this.register(svc, id, DEFAULT_WEIGHT);
-    return instance;
+    return this.register(svc, id, DEFAULT_WEIGHT);
   }
 
   async wake(service: string, id: string): Promise<InstanceInfo> {
