@@ -20,8 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { startPebble } from '../test/helpers/pebble.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const SHARED_BENCH = process.env.TENEMENT_SHARED_BENCH ?? resolve(ROOT, '../shared/bench');
-const APP = join(SHARED_BENCH, 'upstream-app.mjs');
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+const APP = join(BENCH_DIR, 'upstream-app.mjs');
 const HOST_HEADER = 'prod.app.localhost';
 
 export interface TlsBenchOptions {

@@ -3,7 +3,7 @@
  * request → response for an instance that is already running (right after traffic, and after the
  * same idle gap a frozen one had, not frozen), one that is frozen (thaw), and one that is stopped
  * (cold start), each on a fresh connection with the reference app
- * (../shared/bench/upstream-app.mjs); then the memory a frozen instance holds (PSS).
+ * (bench/upstream-app.mjs); then the memory a frozen instance holds (PSS).
  *   npm run bench -- wake [--quick]
  * @module
  */
@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const SHARED_BENCH = process.env.TENEMENT_SHARED_BENCH ?? resolve(ROOT, '../shared/bench');
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
 export interface WakeTiersOptions {
   /** Rounds of running / thaw / cold, interleaved (default 40). */
@@ -95,7 +95,7 @@ export async function benchWakeTiers(options: WakeTiersOptions = {}): Promise<Wa
   const frozenCount = options.frozenInstances ?? 10;
   const log = options.log ?? ((line: string) => console.log(line));
   const dir = mkdtempSync(join(tmpdir(), 'tenement-bench-tiers-'));
-  const app = `${process.execPath} ${join(SHARED_BENCH, 'upstream-app.mjs')}`;
+  const app = `${process.execPath} ${join(BENCH_DIR, 'upstream-app.mjs')}`;
   writeFileSync(join(dir, 'tenement.toml'), `[settings]\nhealth_check_interval = 1\n\n[service.app]\ncommand = "${app}"\nhealth = "/health"\nidle_timeout = 0\nfreeze_after = 0.5\nstop_timeout = 2\n\n[service.warm]\ncommand = "${app}"\nhealth = "/health"\nidle_timeout = 0\nstop_timeout = 2\n\n[instances]\napp = ["prod"]\nwarm = ["prod"]\n`);
   const port = await freePort();
   const server = spawn(process.execPath, [join(ROOT, 'bin/ten'), '--config', join(dir, 'tenement.toml'), '--data-dir', join(dir, 'data'), 'serve', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
