@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { fenceTableName, instanceCgroupMatch, PortFence } from './port-fence.js';
 
 const listTable = (table: string): string => {
@@ -34,8 +34,9 @@ test('only tenement\'s uid may connect into the port range; other ports stay ope
   const server = createServer((socket) => socket.end());
   await new Promise<void>((resolve) => server.listen(23250, '127.0.0.1', resolve));
   t.after(() => server.close());
+  // Not port 0: an ephemeral port can fall inside another server's fenced range (30000-40000 by default).
   const outside = createServer((socket) => socket.end());
-  await new Promise<void>((resolve) => outside.listen(0, '127.0.0.1', resolve));
+  await listenOnFirstFree(outside, 23300, 23399);
   t.after(() => outside.close());
   const fence = new PortFence({ dataDir: `/tmp/tenement-fence-uid-${process.pid}`, portRange: [23200, 23299] });
   t.after(() => fence.remove());
@@ -53,6 +54,17 @@ test('only tenement\'s uid may connect into the port range; other ports stay ope
   assert.equal(await connectAs(65534, 23250), 'ECONNREFUSED');
   assert.equal(await connectAs(65534, (outside.address() as AddressInfo).port), 'connected');
 });
+
+async function listenOnFirstFree(server: Server, low: number, high: number): Promise<void> {
+  for (let port = low; port <= high; port++) {
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (bound) return;
+  }
+  throw new Error(`no free port in ${low}-${high}`);
+}
 
 test('sockets of instances are matched by their cgroup2 parent, named as nft resolves it', () => {
   assert.deepEqual(instanceCgroupMatch('/sys/fs/cgroup/unified', '/sys/fs/cgroup/unified/tenement.ab12'), { path: 'unified/tenement.ab12', level: 1 });
