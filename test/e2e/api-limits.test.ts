@@ -138,8 +138,8 @@ test('a log-stream client that stops reading is dropped, freeing its slot', asyn
   const stalled = await openStream(d, '/api/logs/stream?service=flood');
   stalled.socket.pause();
   const other = await openStream(d, '/api/events');
-  // Both slots are taken: while the stalled client is held, a third stream is refused.
-  assert.equal((await getStatus(d, '/api/logs/stream')).status, 503);
+  // Both slots are taken until the server drops the stalled client (the cap itself is tested
+  // above; how soon the flood fills the stalled client's buffer depends on the machine's load).
   await waitFor(async () => (await getStatus(d, '/api/logs/stream')).status === 200, 60_000, 'the stalled client to be dropped');
   // What the server had queued arrives, then the stream ends: it was cut, not left hanging.
   stalled.socket.on('data', () => undefined);
