@@ -22,6 +22,7 @@ import type { RunningProcess, Runtime, TenantUser } from '../src/runtime/runtime
 import { SandboxRuntime } from '../src/runtime/sandbox.js';
 import { freePort } from '../test/helpers/net.js';
 import { testSpawnSpec } from '../test/helpers/spawn-spec.js';
+import { pssKb } from './plumbing.js';
 
 const OK_APP = fileURLToPath(new URL('../test/fixtures/apps/ok.mjs', import.meta.url));
 const LEVELS: readonly Isolation[] = ['process', 'namespace', 'sandbox'];
@@ -197,15 +198,6 @@ function descendantsOf(pid: number): number[] {
   const found = [pid];
   for (let i = 0; i < found.length; i++) found.push(...(children.get(found[i]!) ?? []));
   return found;
-}
-
-function pssKb(pid: number): number {
-  try {
-    const match = /^Pss:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-    return match ? Number(match[1]) : 0;
-  } catch {
-    return 0;
-  }
 }
 
 function median(values: readonly number[]): number {

@@ -8,15 +8,16 @@
  * build's bin/ and dist/> adds that build as the path "tenement (base)", measured interleaved.
  * @module
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../test/helpers/net.js';
+import { cpuTicks, median, nginxWorker, parseWrk, run, waitForListening } from './plumbing.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** This folder: the reference app (upstream-app.mjs) and the nginx peer (nginx-peer.sh). */
@@ -55,26 +56,11 @@ export interface ProxyBenchResult {
 
 interface Target { name: string; port: number; cpuPid: () => number | null }
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
-}
-
 /** Both benches run the built `ten serve`: `npm run bench` builds first. */
 function requireBuild(root: string): void {
   if (!existsSync(join(root, 'dist/serve.js'))) {
     throw new Error(`${root} is not built (no dist/serve.js): run \`npm run build\` first, or use \`npm run bench -- proxy\`, which builds`);
   }
-}
-
-function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((res, rej) => execFile(cmd, args, { timeout: 120_000 }, (err, stdout, stderr) => (err ? rej(new Error(`${cmd}: ${stderr || err.message}`)) : res(stdout))));
 }
 
 /** Starts a pinned child and waits for its "listening" line. */
@@ -96,48 +82,9 @@ async function startPinned(args: string[], env: Record<string, string> = {}): Pr
   return child;
 }
 
-function cpuTicks(pid: number | null): number {
-  if (pid === null) return 0;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return 0;
-  }
-}
-
-function toMs(value: string): number {
-  const m = /^([\d.]+)(us|ms|s)$/.exec(value.trim());
-  if (!m) return Number.NaN;
-  const n = Number(m[1]);
-  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
-}
-
 async function wrk(port: number, seconds: number, connections: number): Promise<Omit<RunFigures, 'cpuUsPerReq'> & { requests: number }> {
   const out = await run('taskset', ['-c', '0', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-H', `Host: ${HOST_HEADER}`, `http://127.0.0.1:${port}/`]);
-  const reqPerS = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
-  const p50Ms = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
-  const p99Ms = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const errors = non2xx + (sock ? Number(sock[1]) + Number(sock[2]) + Number(sock[3]) + Number(sock[4]) : 0);
-  return { reqPerS, requests, p50Ms, p99Ms, errors };
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-function nginxWorker(masterPid: number): number | null {
-  try {
-    const children = readFileSync(`/proc/${masterPid}/task/${masterPid}/children`, 'utf8').trim().split(/\s+/);
-    return children[0] ? Number(children[0]) : null;
-  } catch {
-    return null;
-  }
+  return parseWrk(out);
 }
 
 export async function benchProxy(options: ProxyBenchOptions = {}): Promise<ProxyBenchResult> {
@@ -295,14 +242,7 @@ export async function benchWake(options: WakeBenchOptions = {}): Promise<WakeBen
   const port = await freePort();
   const server = spawn(process.execPath, [join(ROOT, 'bin/ten'), '--config', join(dir, 'tenement.toml'), '--data-dir', join(dir, 'data'), 'serve', '--port', String(port), '--stop-instances-on-exit'], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
-    let out = '';
-    server.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-    server.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
-    const deadline = Date.now() + 20_000;
-    while (!out.includes('tenement listening')) {
-      if (Date.now() > deadline || server.exitCode !== null) throw new Error(`ten serve did not start:\n${out}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitForListening(server);
     const token = readFileSync(join(dir, 'data', 'api_token'), 'utf8').trim();
     const host = 'prod.app.localhost';
     while ((await httpCall(port, '/', host).catch(() => ({ status: 0 }))).status !== 200) await new Promise((r) => setTimeout(r, 50));

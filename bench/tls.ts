@@ -7,17 +7,18 @@
  * Run: npm run bench -- tls [--quick]
  * @module
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { connect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../test/helpers/net.js';
 import { startPebble } from '../test/helpers/pebble.js';
+import { cpuTicks, median, nginxWorker, parseWrk, run, waitForListening } from './plumbing.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -36,55 +37,9 @@ export interface TlsBenchOptions {
 
 interface Figures { reqPerS: number; p50Ms: number; p99Ms: number; errors: number; cpuUsPerReq: number | null }
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
-}
-
-function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((res, rej) => execFile(cmd, args, { timeout: 120_000 }, (err, stdout, stderr) => (err ? rej(new Error(`${cmd}: ${stderr || err.message}`)) : res(stdout))));
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-function toMs(value: string): number {
-  const m = /^([\d.]+)(us|ms|s)$/.exec(value.trim());
-  if (!m) return Number.NaN;
-  const n = Number(m[1]);
-  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
-}
-
-function cpuTicks(pid: number | null): number {
-  if (pid === null) return 0;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return 0;
-  }
-}
-
 async function wrk(url: string, seconds: number, connections: number): Promise<Omit<Figures, 'cpuUsPerReq'> & { requests: number; errorDetail: string }> {
   const out = await run('taskset', ['-c', '0', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-H', `Host: ${HOST_HEADER}`, url]);
-  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  return {
-    reqPerS: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
-    requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
-    p50Ms: toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? ''),
-    p99Ms: toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? ''),
-    errors: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + (sock ? Number(sock[1]) + Number(sock[2]) + Number(sock[3]) + Number(sock[4]) : 0),
-    errorDetail: [/Non-2xx or 3xx responses: \d+/.exec(out)?.[0], sock?.[0]].filter((x) => x !== undefined).join('; '),
-  };
+  return parseWrk(out);
 }
 
 /** `ten serve` pinned to CPU 1; resolves once it prints its listening line. */
@@ -92,13 +47,7 @@ async function startServe(dir: string, config: string, httpPort: number, domain:
   writeFileSync(join(dir, 'tenement.toml'), config);
   const child = spawn('taskset', ['-c', '1', process.execPath, join(ROOT, 'bin/ten'), '--config', join(dir, 'tenement.toml'), '--data-dir', join(dir, 'data'),
     'serve', '--port', String(httpPort), '--domain', domain], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-  const deadline = Date.now() + 20_000;
-  while (!out.includes('tenement listening')) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`ten serve did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForListening(child);
   return child;
 }
 
@@ -166,15 +115,6 @@ http {
     }
   }
   throw new Error('nginx did not start');
-}
-
-function nginxWorker(masterPid: number): number | null {
-  try {
-    const children = readFileSync(`/proc/${masterPid}/task/${masterPid}/children`, 'utf8').trim().split(/\s+/);
-    return children[0] ? Number(children[0]) : null;
-  } catch {
-    return null;
-  }
 }
 
 /** ms from TCP connect to a finished TLS handshake for `servername` (certificate not verified). */

@@ -10,11 +10,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../test/helpers/net.js';
+import { pssKb, waitForListening } from './plumbing.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -63,15 +64,6 @@ function call(port: number, path: string, host: string, method = 'GET', token?: 
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
-}
-
 function latency(values: readonly number[]): Latency {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
@@ -79,15 +71,6 @@ function latency(values: readonly number[]): Latency {
 }
 
 const round2 = (n: number): number => Math.round(n * 100) / 100;
-
-function pssKb(pid: number): number {
-  try {
-    const match = /^Pss:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-    return match ? Number(match[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
 
 export async function benchWakeTiers(options: WakeTiersOptions = {}): Promise<WakeTiersResult> {
   if (!existsSync(join(ROOT, 'dist/serve.js'))) throw new Error('not built: run `npm run build` first, or use `npm run bench -- wake`, which builds');
@@ -100,14 +83,7 @@ export async function benchWakeTiers(options: WakeTiersOptions = {}): Promise<Wa
   const port = await freePort();
   const server = spawn(process.execPath, [join(ROOT, 'bin/ten'), '--config', join(dir, 'tenement.toml'), '--data-dir', join(dir, 'data'), 'serve', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
-    let out = '';
-    server.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-    server.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
-    const deadline = Date.now() + 20_000;
-    while (!out.includes('tenement listening')) {
-      if (Date.now() > deadline || server.exitCode !== null) throw new Error(`ten serve did not start:\n${out}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitForListening(server);
     const token = readFileSync(join(dir, 'data', 'api_token'), 'utf8').trim();
     const host = 'prod.app.localhost';
     const states = async (): Promise<Array<{ instance: string; state: string; pid: number | null }>> =>

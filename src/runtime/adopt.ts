@@ -4,7 +4,7 @@
  * It is not our child, so its exit is noticed by polling and its exit status is unknown.
  * @module
  */
-import { emptyGroup, signalGroup } from './process-group.js';
+import { emptyGroup, groupStopper } from './process-group.js';
 import { isProcessRunning } from './proc-stat.js';
 import type { ExitInfo, Orphan, RunningProcess } from './runtime.js';
 
@@ -16,29 +16,18 @@ export function adoptProcessGroup(orphan: Orphan): RunningProcess | undefined {
   const { pid, startTime } = orphan;
   // kill(-0) is our own group and kill(-1) everyone: a corrupt record must never get there.
   if (!Number.isInteger(pid) || pid <= 1 || !isProcessRunning(pid, startTime)) return undefined;
-  let killAt: number | undefined;
-  let stopping: Promise<ExitInfo> | undefined;
   let isLeaderGone = false;
+  const group = groupStopper<ExitInfo>(pid, () => isLeaderGone);
 
   const exited = (async (): Promise<ExitInfo> => {
     while (isProcessRunning(pid, startTime)) await new Promise((resolve) => setTimeout(resolve, ADOPTED_POLL_MS));
     isLeaderGone = true;
-    await emptyGroup(pid, killAt ?? Date.now());
+    await emptyGroup(pid, group.killAt() ?? Date.now());
     // Its parent was the previous server: the exit status went to whoever reaped it, not to us.
     return { code: null, signal: null, oomKilled: false };
   })();
 
-  const stop = (timeoutMs: number): Promise<ExitInfo> => {
-    if (stopping !== undefined) return stopping;
-    if (isLeaderGone) return (stopping = exited);
-    killAt = Date.now() + timeoutMs;
-    signalGroup(pid, 'SIGTERM');
-    const timer = setTimeout(() => {
-      if (!isLeaderGone) signalGroup(pid, 'SIGKILL');
-    }, timeoutMs);
-    stopping = exited.finally(() => clearTimeout(timer));
-    return stopping;
-  };
+  const stop = (timeoutMs: number): Promise<ExitInfo> => group.stop(exited, timeoutMs);
 
   return { pid, startTime, exited, stop };
 }

@@ -61,3 +61,30 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
     // ESRCH: the group is already empty.
   }
 }
+
+/**
+ * The stop of a watched group, once: SIGTERM to the group, SIGKILL after the timeout unless the
+ * leader is gone by then. `killAt` is when that escalation is due (undefined while no stop was
+ * asked for), for emptying the rest of the group by the same deadline.
+ */
+export function groupStopper<T>(pgid: number, isLeaderGone: () => boolean): {
+  killAt: () => number | undefined;
+  stop: (exited: Promise<T>, timeoutMs: number) => Promise<T>;
+} {
+  let killAt: number | undefined;
+  let stopping: Promise<T> | undefined;
+  const stop = (exited: Promise<T>, timeoutMs: number): Promise<T> => {
+    if (stopping !== undefined) return stopping;
+    // After the leader's exit the group is already being emptied, and signalling a pgid we no
+    // longer watch could hit a reused one.
+    if (isLeaderGone()) return (stopping = exited);
+    killAt = Date.now() + timeoutMs;
+    signalGroup(pgid, 'SIGTERM');
+    const timer = setTimeout(() => {
+      if (!isLeaderGone()) signalGroup(pgid, 'SIGKILL');
+    }, timeoutMs);
+    stopping = exited.finally(() => clearTimeout(timer));
+    return stopping;
+  };
+  return { killAt: () => killAt, stop };
+}

@@ -15,7 +15,7 @@ import { joinCgroupsArgv } from './cgroup-fs.js';
 import { readLines } from './line-splitter.js';
 import { checkLimits } from './preflight.js';
 import { dropPrivilegesArgv, findSetpriv } from './privileges.js';
-import { emptyGroup, isGroupRunning, signalGroup } from './process-group.js';
+import { emptyGroup, groupStopper, isGroupRunning, signalGroup } from './process-group.js';
 import { readStartTime } from './proc-stat.js';
 import type {
   AppliedLimits,
@@ -159,15 +159,13 @@ function watchGroup(
       resolve({ code, signal });
     });
   });
-  /** When a stop escalates to SIGKILL; undefined while no stop was asked for. */
-  let killAt: number | undefined;
-  let stopping: Promise<ExitInfo> | undefined;
+  const group = groupStopper<ExitInfo>(pid, () => isLeaderGone);
 
   const exited = (async (): Promise<ExitInfo> => {
     const { code, signal } = await leaderExit;
     // Stopping: the rest of the group gets the rest of the stop timeout. Leader exited on its
     // own: nothing coordinates its children any more, so they go at once.
-    await emptyGroup(pid, killAt ?? Date.now());
+    await emptyGroup(pid, group.killAt() ?? Date.now());
     // Whatever left the process group (setsid) is still in the cgroup: it goes too.
     await limits?.killAll().catch(() => undefined);
     await drain(output, child);
@@ -176,19 +174,7 @@ function watchGroup(
     return { code, signal, oomKilled };
   })();
 
-  const stop = (timeoutMs: number): Promise<ExitInfo> => {
-    if (stopping !== undefined) return stopping;
-    // After the leader's exit the group is already being emptied, and signalling a pgid we no
-    // longer watch could hit a reused one.
-    if (isLeaderGone) return (stopping = exited);
-    killAt = Date.now() + timeoutMs;
-    signalGroup(pid, 'SIGTERM');
-    const timer = setTimeout(() => {
-      if (!isLeaderGone) signalGroup(pid, 'SIGKILL');
-    }, timeoutMs);
-    stopping = exited.finally(() => clearTimeout(timer));
-    return stopping;
-  };
+  const stop = (timeoutMs: number): Promise<ExitInfo> => group.stop(exited, timeoutMs);
 
   return { pid, startTime, exited, stop, ...(limits === undefined ? {} : { cgroup: limits }) };
 }
