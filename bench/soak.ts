@@ -158,7 +158,7 @@ broken = ["x", "y"]
 `);
   let server: ChildProcess | undefined;
   try {
-    server = spawn(process.execPath, [join(ROOT, 'bin/ten'), '--config', join(dir, 'tenement.toml'), '--data-dir', join(dir, 'data'), 'serve', '--port', String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
+    server = spawn(process.execPath, [join(ROOT, 'bin/ten'), '--config', join(dir, 'tenement.toml'), '--data-dir', join(dir, 'data'), 'serve', '--port', String(port), '--stop-instances-on-exit'], { stdio: ['ignore', 'ignore', 'inherit'] });
     let exited = false;
     server.once('exit', () => { exited = true; });
     const pid = server.pid!;

@@ -46,7 +46,7 @@ async function wrk(url: string, seconds: number, connections: number): Promise<O
 async function startServe(dir: string, config: string, httpPort: number, domain: string, env: Record<string, string> = {}): Promise<ChildProcess> {
   writeFileSync(join(dir, 'tenement.toml'), config);
   const child = spawn('taskset', ['-c', '1', process.execPath, join(ROOT, 'bin/ten'), '--config', join(dir, 'tenement.toml'), '--data-dir', join(dir, 'data'),
-    'serve', '--port', String(httpPort), '--domain', domain], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    'serve', '--port', String(httpPort), '--domain', domain, '--stop-instances-on-exit'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   await waitForListening(child);
   return child;
 }

@@ -81,7 +81,7 @@ export async function benchWakeTiers(options: WakeTiersOptions = {}): Promise<Wa
   const app = `${process.execPath} ${join(BENCH_DIR, 'upstream-app.mjs')}`;
   writeFileSync(join(dir, 'tenement.toml'), `[settings]\nhealth_check_interval = 1\n\n[service.app]\ncommand = "${app}"\nhealth = "/health"\nidle_timeout = 0\nfreeze_after = 0.5\nstop_timeout = 2\n\n[service.warm]\ncommand = "${app}"\nhealth = "/health"\nidle_timeout = 0\nstop_timeout = 2\n\n[instances]\napp = ["prod"]\nwarm = ["prod"]\n`);
   const port = await freePort();
-  const server = spawn(process.execPath, [join(ROOT, 'bin/ten'), '--config', join(dir, 'tenement.toml'), '--data-dir', join(dir, 'data'), 'serve', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(process.execPath, [join(ROOT, 'bin/ten'), '--config', join(dir, 'tenement.toml'), '--data-dir', join(dir, 'data'), 'serve', '--port', String(port), '--stop-instances-on-exit'], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     await waitForListening(server);
     const token = readFileSync(join(dir, 'data', 'api_token'), 'utf8').trim();
