@@ -3,10 +3,10 @@
 // they return. The app ignores SIGTERM, so every stop lasts stop_timeout.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TenementError } from '../core/errors.js';
+import { processesWithDataDir } from '../../test/helpers/processes.js';
 import { startSupervisor } from '../../test/helpers/real-supervisor.js';
 
 const APPS = resolve(dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/apps');
@@ -20,22 +20,6 @@ command = "node ${join(APPS, 'ignore-sigterm.mjs')}"
 stop_timeout = 0.3
 startup_timeout = 5
 `;
-
-/** Live processes whose environment carries this data dir (unique to one test's folder). */
-function processesWithDataDir(dataDir: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const env = readFileSync(`/proc/${entry}/environ`, 'utf8');
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (env.includes(`DATA_DIR=${dataDir}\0`) && !/\) Z /.test(stat)) found.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
 
 interface Tracked {
   readonly promise: Promise<unknown>;

@@ -3,10 +3,10 @@
 // The app ignores SIGTERM, so each stop takes stop_timeout and the window for a wake is wide.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isAlive, startDaemon, waitFor } from '../helpers/daemon.js';
+import { startDaemon, waitFor } from '../helpers/daemon.js';
 import type { Daemon } from '../helpers/daemon.js';
+import { processesWithDataDir } from '../helpers/processes.js';
 import { through } from './proxy-helpers.js';
 
 const CONFIG = `
@@ -18,21 +18,6 @@ startup_timeout = 10
 [instances]
 sticky = ["alice", "bob"]
 `;
-
-/** Live processes whose environment carries this instance's data dir (unique per test server). */
-function processesWithDataDir(dataDir: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const env = readFileSync(`/proc/${entry}/environ`, 'utf8');
-      if (env.includes(`DATA_DIR=${dataDir}\0`) && isAlive(Number(entry))) found.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
 
 interface Hammer {
   readonly statuses: Map<number, number>;
