@@ -3,9 +3,13 @@
  * for `ten serve` to listen. Free ports come from test/helpers/net.ts.
  * @module
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const TEN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'ten');
 
 export function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((res, rej) => execFile(cmd, args, { timeout: 120_000 }, (err, stdout, stderr) => (err ? rej(new Error(`${cmd}: ${stderr || err.message}`)) : res(stdout))));
@@ -79,5 +83,17 @@ export async function waitForListening(server: ChildProcess): Promise<void> {
   while (!out.includes('tenement listening')) {
     if (Date.now() > deadline || server.exitCode !== null) throw new Error(`ten serve did not start:\n${out}`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Starts `ten serve` on `{dir}/tenement.toml` and `{dir}/data` (its instances stop with it) once it listens on `port`. */
+export async function startServe(dir: string, port: number): Promise<ChildProcess> {
+  const server = spawn(process.execPath, [TEN, '--config', join(dir, 'tenement.toml'), '--data-dir', join(dir, 'data'), 'serve', '--port', String(port), '--stop-instances-on-exit'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await waitForListening(server);
+    return server;
+  } catch (err) {
+    server.kill('SIGKILL');
+    throw err;
   }
 }

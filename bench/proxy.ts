@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/helpers/net.js';
-import { cpuTicks, median, nginxWorker, parseWrk, run, waitForListening } from './plumbing.js';
+import { cpuTicks, median, nginxWorker, parseWrk, run, startServe } from './plumbing.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** This folder: the reference app (upstream-app.mjs) and the nginx peer (nginx-peer.sh). */
@@ -240,9 +240,8 @@ export async function benchWake(options: WakeBenchOptions = {}): Promise<WakeBen
   const dir = mkdtempSync(join(tmpdir(), 'tenement-bench-wake-'));
   writeFileSync(join(dir, 'tenement.toml'), appConfig());
   const port = await freePort();
-  const server = spawn(process.execPath, [join(ROOT, 'bin/ten'), '--config', join(dir, 'tenement.toml'), '--data-dir', join(dir, 'data'), 'serve', '--port', String(port), '--stop-instances-on-exit'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = await startServe(dir, port);
   try {
-    await waitForListening(server);
     const token = readFileSync(join(dir, 'data', 'api_token'), 'utf8').trim();
     const host = 'prod.app.localhost';
     while ((await httpCall(port, '/', host).catch(() => ({ status: 0 }))).status !== 200) await new Promise((r) => setTimeout(r, 50));

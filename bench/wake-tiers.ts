@@ -7,7 +7,6 @@
  *   npm run bench -- wake [--quick]
  * @module
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -15,7 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/helpers/net.js';
-import { pssKb, waitForListening } from './plumbing.js';
+import { pssKb, startServe } from './plumbing.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -81,9 +80,8 @@ export async function benchWakeTiers(options: WakeTiersOptions = {}): Promise<Wa
   const app = `${process.execPath} ${join(BENCH_DIR, 'upstream-app.mjs')}`;
   writeFileSync(join(dir, 'tenement.toml'), `[settings]\nhealth_check_interval = 1\n\n[service.app]\ncommand = "${app}"\nhealth = "/health"\nidle_timeout = 0\nfreeze_after = 0.5\nstop_timeout = 2\n\n[service.warm]\ncommand = "${app}"\nhealth = "/health"\nidle_timeout = 0\nstop_timeout = 2\n\n[instances]\napp = ["prod"]\nwarm = ["prod"]\n`);
   const port = await freePort();
-  const server = spawn(process.execPath, [join(ROOT, 'bin/ten'), '--config', join(dir, 'tenement.toml'), '--data-dir', join(dir, 'data'), 'serve', '--port', String(port), '--stop-instances-on-exit'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = await startServe(dir, port);
   try {
-    await waitForListening(server);
     const token = readFileSync(join(dir, 'data', 'api_token'), 'utf8').trim();
     const host = 'prod.app.localhost';
     const states = async (): Promise<Array<{ instance: string; state: string; pid: number | null }>> =>
