@@ -25,7 +25,7 @@ import { tlsAskRoutes } from './api/routes/tls-ask.js';
 import { createLogger } from './observability/logger.js';
 import { LogCapture } from './observability/log-capture.js';
 import { Metrics } from './observability/metrics.js';
-import { RequestStats } from './observability/request-stats.js';
+import { RequestStats } from './core/request-stats.js';
 import { ResourceSampler } from './observability/resource-sampler.js';
 import { parseHost } from './proxy/host.js';
 import { createFrontServer } from './proxy/server.js';

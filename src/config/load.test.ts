@@ -103,11 +103,12 @@ test('a minimal service gets every documented default, times in ms', () => {
     wakePageAfterMs: 1000,
     wakePage: undefined,
     idleIgnore: { paths: [], agents: [] },
+    rollout: { maxErrorRate: 0.05, maxP95Ratio: 2, minRequests: 20 },
   });
   assert.deepEqual(asWritten, {
     command: 'node app.js', args: [], workdir: '.', isolation: 'process', idle_timeout: 300, startup_timeout: 10,
     request_timeout: 30, stop_timeout: 10, restart: 'on-failure', storage_persist: true, auto_spawn: false, max_instances: 1000, env: {},
-    freeze_after: 0, wake_page_after: 1, idle_ignore: [],
+    freeze_after: 0, wake_page_after: 1, idle_ignore: [], rollout: { max_error_rate: 0.05, max_p95_ratio: 2, min_requests: 20 },
   }, 'the table as written, defaults filled in, for GET /api/config');
   assert.deepEqual(config.instances, {});
   assert.deepEqual(config.routing, { subdomain: {}, path: {} });

@@ -181,6 +181,13 @@ const SettingsSchema = table({
   tls: s.tls,
 }));
 
+/** `[service.X.rollout]`: when a cohort of `ten rollout` or a step of `ten deploy --canary` fails. */
+const RolloutSchema = table({
+  max_error_rate: z.number().min(0).max(1).default(0.05),
+  max_p95_ratio: z.number().min(1).default(2),
+  min_requests: count.default(20),
+});
+
 /** A `[service.X]` table as written (defaults filled in): what `GET /api/config` shows. */
 const ServiceFileSchema = table({
   command: z.string({ error: (iss) => (iss.input === undefined ? 'missing: the program to run, e.g. command = "python3 app.py"' : undefined) })
@@ -209,6 +216,7 @@ const ServiceFileSchema = table({
   wake_page_after: seconds.default(1),
   wake_page: z.string().min(1).optional(),
   idle_ignore: z.array(idleIgnoreEntry).max(100).default([]),
+  rollout: RolloutSchema.prefault({}),
 }).refine((s) => s.freeze_after === 0 || s.idle_timeout === 0 || s.freeze_after < s.idle_timeout, {
   path: ['freeze_after'],
   error: 'must be below idle_timeout (at idle_timeout a frozen instance is stopped)',
@@ -253,6 +261,15 @@ const ServiceSchema = ServiceFileSchema.transform((s, ctx) => ({
   idleIgnore: {
     paths: s.idle_ignore.filter((entry) => entry.startsWith('/')),
     agents: s.idle_ignore.filter((entry) => !entry.startsWith('/')).map((entry) => entry.toLowerCase()),
+  },
+  /** Thresholds that fail a rollout cohort or a canary step (supervisor/rollout-judge.ts). */
+  rollout: {
+    /** Highest 5xx share (timeouts count) the moved instances may have above the others'. */
+    maxErrorRate: s.rollout.max_error_rate,
+    /** Highest p95 latency of the moved instances as a multiple of the others'. */
+    maxP95Ratio: s.rollout.max_p95_ratio,
+    /** Requests the moved instances must have served before their error rate and latency count. */
+    minRequests: s.rollout.min_requests,
   },
   /** The table as written, for showing the config back. */
   asWritten: s,

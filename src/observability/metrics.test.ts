@@ -6,7 +6,7 @@ import type { Config } from '../config/types.js';
 import type { InstanceInfo } from '../supervisor/types.js';
 import { EventBus } from '../core/events.js';
 import { Metrics } from './metrics.js';
-import { RequestStats } from './request-stats.js';
+import { RequestStats } from '../core/request-stats.js';
 
 function info(id: string, state: InstanceInfo['state']): InstanceInfo {
   return { instance: `notes:${id}`, service: 'notes', id, state, health: 'healthy', health_check_status: null, port: null, pid: null, uptime_s: null, idle_s: null, weight: 100, restarts: 0, isolation: 'process', outdated: false };

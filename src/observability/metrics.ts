@@ -6,7 +6,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import type { EventBus, LifecycleEvent, StateChangeEvent } from '../core/events.js';
-import { DURATION_BUCKETS_S, STATUS_CLASSES, type RequestStats } from './request-stats.js';
+import { DURATION_BUCKETS_S, STATUS_CLASSES, type RequestStats } from '../core/request-stats.js';
 import type { InstanceUsage, ResourceSampler } from './resource-sampler.js';
 import { INSTANCE_STATES } from '../core/lifecycle.js';
 import type { SupervisorApi } from '../supervisor/types.js';

@@ -3,7 +3,7 @@
  * restarts, uptime, and the resources last sampled (memory, CPU, storage).
  * @module
  */
-import type { RequestStats, InstanceRequestStats } from './request-stats.js';
+import type { RequestStats, InstanceRequestStats } from '../core/request-stats.js';
 import type { ResourceSampler } from './resource-sampler.js';
 import type { InstanceInfo, SupervisorApi } from '../supervisor/types.js';
 import type { Health, InstanceState } from '../core/lifecycle.js';

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
-import { RequestStats } from '../observability/request-stats.js';
+import { RequestStats } from '../core/request-stats.js';
 import type { SupervisorApi } from '../supervisor/types.js';
 import { APPS, waitFor } from '../../test/helpers/daemon.js';
 import { openRaw, rawUntilClosed } from '../../test/helpers/raw-http.js';

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
-import { RequestStats } from '../observability/request-stats.js';
+import { RequestStats } from '../core/request-stats.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
 import type { InstanceHandle } from '../supervisor/types.js';
 import { APPS, waitFor } from '../../test/helpers/daemon.js';

@@ -7,7 +7,7 @@
 import type { ServiceConfig } from '../config/types.js';
 import { isPickable, isServing } from '../core/lifecycle.js';
 import type { StateChangeEvent, WeightChangeEvent } from '../core/events.js';
-import type { InstanceRequestStats, RequestStats } from '../observability/request-stats.js';
+import type { InstanceRequestStats, RequestStats } from '../core/request-stats.js';
 import type { InstanceHandle, SupervisorApi } from '../supervisor/types.js';
 import { cumulativeWeights, pickWeighted } from './pick.js';
 import { UpstreamPool } from './upstream-pool.js';

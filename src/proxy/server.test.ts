@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import WebSocket from 'ws';
-import { RequestStats } from '../observability/request-stats.js';
+import { RequestStats } from '../core/request-stats.js';
 import type { InstanceHandle, SupervisorApi } from '../supervisor/types.js';
 import { APPS, assertNoLeak, waitFor } from '../../test/helpers/daemon.js';
 import { startSupervisor } from '../../test/helpers/real-supervisor.js';

@@ -11,7 +11,7 @@ import type { Server, Socket } from 'node:net';
 import type { RoutingConfig } from '../config/types.js';
 import { matchesPathPrefix, isManagementPath } from '../core/management-paths.js';
 import { TenementError } from '../core/errors.js';
-import type { RequestStats } from '../observability/request-stats.js';
+import type { RequestStats } from '../core/request-stats.js';
 import type { SupervisorApi } from '../supervisor/types.js';
 import { ForwardJob } from './forward.js';
 import type { ForwardContext, ProxyLogger } from './forward.js';

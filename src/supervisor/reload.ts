@@ -10,7 +10,7 @@ import { TenementError } from '../core/errors.js';
 import { hasProcess } from '../core/lifecycle.js';
 import type { InstanceInfo } from './types.js';
 import type { Supervisor } from './supervisor.js';
-import { changedServiceKeys } from './templates.js';
+import { changedServiceKeys, processKeys } from './templates.js';
 
 export interface ReloadResult {
   /** False when the file says what is already in effect. */
@@ -111,7 +111,7 @@ export function planReload(current: Config, loaded: Config, instances: readonly 
     const registered = byService.get(name) ?? [];
     const running = registered.filter((i) => hasProcess(i.state)).length;
     const resting = registered.length - running;
-    const counts = registered.length === 0 ? '' : ` — ${running} running on the old template until restarted or rolled out, ${resting} idle or stopped start on the new one`;
+    const counts = registered.length === 0 || processKeys(keys).length === 0 ? '' : ` — ${running} running on the old template until restarted or rolled out, ${resting} idle or stopped start on the new one`;
     diff.push(`~ ${name}: ${keys.join(', ')} changed${counts}`);
   }
 

@@ -16,9 +16,17 @@ export function recordedTemplate(row: InstanceRow, current: ServiceConfig): Serv
   return sameTemplate(recorded, current) ? current : Object.freeze(recorded);
 }
 
-/** Same `[service.X]` table as written: swapping one for the other changes nothing for a process. */
+/** Keys read by tenement alone, never by the process: changing them leaves instances up to date. */
+const SERVER_SIDE_KEYS: ReadonlySet<string> = new Set(['rollout']);
+
+/** Same `[service.X]` table for a process: swapping one for the other changes nothing it runs with. */
 export function sameTemplate(a: ServiceConfig, b: ServiceConfig): boolean {
-  return changedServiceKeys(a, b).length === 0;
+  return processKeys(changedServiceKeys(a, b)).length === 0;
+}
+
+/** Of changed keys, those that change what a process runs with. */
+export function processKeys(keys: readonly string[]): string[] {
+  return keys.filter((key) => !SERVER_SIDE_KEYS.has(key));
 }
 
 /** The `[service.X]` keys whose values differ, in file order. */

@@ -4,7 +4,7 @@
  * first request, no I/O, no label lookup.
  * @module
  */
-import { formatInstanceName } from '../core/names.js';
+import { formatInstanceName } from './names.js';
 
 /** Histogram upper bounds in seconds (Prometheus `le`), shared by metrics and telemetry. */
 export const DURATION_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
