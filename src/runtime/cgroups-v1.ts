@@ -81,8 +81,7 @@ export class CgroupV1Group implements AppliedLimits {
   }
 
   wrapArgv(argv: readonly string[]): string[] {
-    const dirs = [...Object.values(this.dirs), ...(this.v2 === undefined ? [] : [this.v2.dir])];
-    return joinCgroupsArgv(dirs.map((dir) => `${dir}/cgroup.procs`), argv);
+    return joinCgroupsArgv({ v1: Object.values(this.dirs), v2: this.v2 === undefined ? [] : [this.v2.dir] }, argv);
   }
 
   /**

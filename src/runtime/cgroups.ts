@@ -8,7 +8,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, readFile, rmdir } from 'node:fs/promises';
 import { TenementError } from '../core/errors.js';
 import { parseInstanceName } from '../core/names.js';
-import type { AppliedLimits, LimitRequest, LimitsProvider, SpawnSpec } from './runtime.js';
+import type { AppliedLimits, GroupRequest, LimitRequest, LimitsProvider } from './runtime.js';
 import { isCode, readControl, writeOptionalControl } from './cgroup-fs.js';
 import { CgroupV1Group, type V1Controller, type V1Mounts } from './cgroups-v1.js';
 import { CgroupV2Group, prepareV2Parent, v2Controllers, type CgroupController } from './cgroups-v2.js';
@@ -186,7 +186,7 @@ export class CgroupLimits implements LimitsProvider {
     }
   }
 
-  async apply(spec: Pick<SpawnSpec, 'instance'> & LimitRequest): Promise<AppliedLimits | undefined> {
+  async apply(spec: GroupRequest): Promise<AppliedLimits | undefined> {
     await this.check(spec);
     const host = await this.detect();
     if (!(await this.givesGroups())) return undefined;
@@ -199,7 +199,7 @@ export class CgroupLimits implements LimitsProvider {
     };
     try {
       if (host.version === 'v2') return await CgroupV2Group.create(`${host.v2Root}/${relPath}`, settings);
-      const bare = host.v2Root === undefined ? undefined : await CgroupV2Group.create(`${host.v2Root}/${relPath}`, {});
+      const bare = needsBareV2(host, spec) ? await CgroupV2Group.create(`${host.v2Root}/${relPath}`, {}) : undefined;
       return await CgroupV1Group.create(host.v1Mounts ?? {}, relPath, settings, bare);
     } catch (err) {
       if (isPermission(err)) {
@@ -214,6 +214,17 @@ export class CgroupLimits implements LimitsProvider {
     const { service, id } = parseInstanceName(instance);
     return `${this.parent}/${service}.${id}`;
   }
+}
+
+/**
+ * On a v1 host, whether the instance's group needs a bare cgroup2 twin. The port fence matches a
+ * sandbox's sockets (owned by gVisor, as root) or an app running as tenement's own uid only by
+ * it; without the v1 freezer and cpuacct it also gives the kill, freezing and CPU time. Else it is
+ * left out: joining a cgroup2 group waits an RCU grace period, v1 joins do not (joinCgroupsArgv).
+ */
+function needsBareV2(host: CgroupHost, spec: GroupRequest): host is CgroupHost & { v2Root: string } {
+  if (host.v2Root === undefined) return false;
+  return spec.tenantOwnsSockets !== true || host.v1Mounts?.freezer === undefined || host.v1Mounts.cpuacct === undefined;
 }
 
 /** v2 groups freeze through cgroup.freeze (Linux 5.2+), which every non-root group then has. */
