@@ -138,6 +138,38 @@ test('an instance without limits still gets a cgroup: a stop ends a child that l
   assert.ok(isGone(pid), `the setsid child ${pid} is gone`);
 });
 
+test('an instance running as its own uid starts inside every group it needs: stop kills its setsid child, it freezes, its CPU time is read', async (t) => {
+  const { limits, parent } = testLimits(t);
+  const host = await limits.detect();
+  const runtime = new ProcessRuntime({ limits });
+  let lines: string[] = [];
+  const running = await runtime.start(spec({
+    instance: 'iso:own',
+    user: { uid: 61184, gid: 61184 },
+    // The app's first act is to print where it is, then leave a child in a session of its own.
+    argv: ['/bin/sh', '-c', 'cat /proc/self/cgroup; setsid sleep 1000 > /dev/null 2>&1 & echo "escaped $!"; exec sleep 1000'],
+    onLine: (_stream, line) => { lines = [...lines, line]; },
+  }));
+  t.after(() => running.stop(1000));
+  const escaped = Number((await waitFor(() => lines.find((l) => l.startsWith('escaped ')), 10_000, 'the setsid child')).split(' ')[1]);
+  const groupOf = (pattern: RegExp): string | undefined => lines.find((l) => pattern.test(l))?.split(':')[2];
+  const expected = host.version === 'v2'
+    ? [/^0::/]
+    : (['memory', 'pids', 'cpuacct', 'freezer'] as const).filter((c) => host.v1Mounts?.[c] !== undefined).map((c) => new RegExp(`^\\d+:([^:]*,)?${c}(,[^:]*)?:`));
+  assert.ok(expected.length > 0);
+  for (const pattern of expected) assert.equal(groupOf(pattern), `/${parent}/iso.own`, `${pattern} line of ${lines.join(' | ')}`);
+
+  const group = running.cgroup!;
+  assert.ok(((await group.usage())?.cpuSeconds ?? -1) >= 0, 'the group reports its CPU time');
+  await group.freeze();
+  assert.equal(isCgroupFrozen(running.pid), true);
+  assert.equal(isCgroupFrozen(escaped), true, 'the setsid child is frozen with it');
+  await group.thaw();
+  assert.equal(isCgroupFrozen(escaped), false);
+  await running.stop(1000);
+  assert.ok(isGone(escaped), `the setsid child ${escaped} is gone`);
+});
+
 test('killAll ends a forking loop whole (v2 cgroup.kill, or v1 freeze, kill, thaw)', async (t) => {
   const { limits, parent } = testLimits(t);
   const host = await limits.detect();
