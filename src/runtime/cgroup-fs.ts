@@ -3,7 +3,7 @@
  * exec, kill what is left in a cgroup and remove it, tolerating a half-made setup.
  * @module
  */
-import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs';
+import { close, closeSync, constants, openSync, readFileSync, write, writeSync } from 'node:fs';
 import { rmdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -80,6 +80,26 @@ export function joinCgroupsArgv(groups: { readonly v1?: readonly string[]; reado
     ...(groups.v2 ?? []).map((dir) => `echo $$ > ${shellQuote(`${dir}/cgroup.procs`)} && `),
   ].join('');
   return ['/bin/sh', '-c', `${joins}umask 022 && exec "$@"`, 'sh', ...argv];
+}
+
+/**
+ * Starts, in the thread pool, a migration of this process into the cgroup2 group it is already in
+ * (a no-op), so that the grace-period wait of the kernel's threadgroup lock runs while the caller
+ * forks the child that joins a cgroup2 group: a join that comes while it waits shares its grace
+ * period, one within a grace period after it waits none. Best effort: resolves once done, never
+ * rejects.
+ */
+export function warmUpCgroup2Join(mount: string): Promise<void> {
+  const own = /^0::(\/.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1];
+  if (own === undefined) return Promise.resolve();
+  let fd: number;
+  try {
+    fd = openSync(`${mount}${own === '/' ? '' : own}/cgroup.procs`, constants.O_WRONLY);
+  } catch {
+    return Promise.resolve();
+  }
+  // One thread-pool call, queued now (writeFile would queue its write only after the open).
+  return new Promise((resolve) => write(fd, String(process.pid), () => close(fd, () => resolve())));
 }
 
 function shellQuote(value: string): string {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TenementError } from '../core/errors.js';
 import { CgroupLimits, detectCgroups, type CgroupHost } from './cgroups.js';
-import { cgroupPids } from './cgroup-fs.js';
+import { cgroupPids, warmUpCgroup2Join } from './cgroup-fs.js';
 import { CgroupV1Group } from './cgroups-v1.js';
 import { CgroupV2Group } from './cgroups-v2.js';
 import { ProcessRuntime } from './process.js';
@@ -168,6 +168,17 @@ test('an instance running as its own uid starts inside every group it needs: sto
   assert.equal(isCgroupFrozen(escaped), false);
   await running.stop(1000);
   assert.ok(isGone(escaped), `the setsid child ${escaped} is gone`);
+});
+
+test('the warm-up before a cgroup2 join leaves the server in the groups it is in', async (t) => {
+  const { limits } = testLimits(t);
+  const host = await limits.detect();
+  assert.ok(host.v2Mount !== undefined, 'this host mounts cgroup2');
+  const before = await readFile('/proc/self/cgroup', 'utf8');
+  await warmUpCgroup2Join(host.v2Mount);
+  assert.equal(await readFile('/proc/self/cgroup', 'utf8'), before);
+  // A hierarchy that is not there is no error: the warm-up is only ever an optimisation.
+  await warmUpCgroup2Join('/nonexistent-cgroup2-mount');
 });
 
 test('killAll ends a forking loop whole (v2 cgroup.kill, or v1 freeze, kill, thaw)', async (t) => {
