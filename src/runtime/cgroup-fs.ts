@@ -67,9 +67,9 @@ export async function readCounter(file: string, key?: string): Promise<number | 
  * cgroups before the app's first instruction, so nothing it forks can escape the limits. It also
  * gives the app the usual umask 022 (ten serve itself runs with 077 to keep its files private).
  *
- * How it joins is a matter of spawn time (README: Performance): writing a pid to `cgroup.procs` takes the
- * kernel's global threadgroup lock, whose first taker after a pause waits an RCU grace period
- * (5 to 15 ms, more under load). Writing `0` to a v1 hierarchy's `tasks` moves only the writing
+ * How it joins is a matter of spawn time (README: Performance): writing a pid to `cgroup.procs`
+ * takes the kernel's global threadgroup lock, whose first taker after a pause waits an RCU grace
+ * period (5 to 15 ms, more under load). Writing `0` to a v1 hierarchy's `tasks` moves only the writing
  * thread and skips that lock (Linux 5.17+; older kernels take it either way): the shell is
  * single-threaded, so that thread is the whole process. cgroup2 offers no such path
  * (cgroup.threads only moves threads within a threaded subtree), so v2 groups cost the wait.
