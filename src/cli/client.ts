@@ -10,7 +10,7 @@ import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { isErrorCode, TenementError } from '../core/errors.js';
 import type {
   ConfigResponse, DeployBody, DeployResponse, ErrorBody, HealthResponse, InstanceInfo, RemoveResponse,
-  ReloadResponse, RouteBody, RouteResponse, ServerInfoResponse, SpawnBody, SpawnResponse,
+  ReloadResponse, RolloutBody, RolloutStatus, RouteBody, RouteResponse, ServerInfoResponse, SpawnBody, SpawnResponse,
 } from '../api/contract.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -145,6 +145,18 @@ export class ApiClient {
 
   reload(): Promise<ReloadResponse> {
     return this.request('POST', '/api/reload');
+  }
+
+  startRollout(body: RolloutBody): Promise<RolloutStatus> {
+    return this.request('POST', '/api/rollouts', body);
+  }
+
+  rollout(service: string): Promise<RolloutStatus> {
+    return this.request('GET', `/api/rollouts/${encodeURIComponent(service)}`);
+  }
+
+  controlRollout(service: string, verb: 'pause' | 'resume' | 'abort'): Promise<RolloutStatus> {
+    return this.request('POST', `/api/rollouts/${encodeURIComponent(service)}/${verb}`);
   }
 
   config(): Promise<ConfigResponse> {
