@@ -57,7 +57,7 @@ test('ten rollout', async (t) => {
     assert.equal(lines.filter((l) => / moved \(\d+\/20\)$/.test(l)).length, 20);
     // 1, 10, 50, 100 % of 20 instances: 1, 2, 10 and 20 moved once each cohort is done.
     assert.deepEqual(lines.filter((l) => / passed: /.test(l)).map((l) => l.slice(0, 10)), ['cohort 1/4', 'cohort 2/4', 'cohort 3/4', 'cohort 4/4']);
-    for (const [cohort, moved] of [[1, 1], [2, 2], [3, 10], [4, 20]]) {
+    for (const [cohort, moved] of [[1, 1], [2, 2], [3, 10], [4, 20]] as const) {
       assert.match(r.stdout, new RegExp(`^cohort ${cohort}/4: notes:t\\d\\d moved \\(${moved}/20\\)$`, 'm'));
       assert.doesNotMatch(r.stdout, new RegExp(`^cohort ${cohort}/4: notes:t\\d\\d moved \\(${moved + 1}/20\\)$`, 'm'));
     }
