@@ -202,7 +202,8 @@ export class Rollouts {
     while (this.isDriving(rollout)) {
       const due = rollout.plan.slice(0, targets[rollout.cohort]).filter((p) => p.movedAt === null && !p.skipped);
       const failures = (await Promise.all(due.map((p) => this.move(rollout, p)))).filter((f) => f !== undefined);
-      if (this.closed) return;
+      // Aborted meanwhile: nothing more happens. Paused: a failed move is still rolled back.
+      if (this.closed || !IN_PROGRESS.has(rollout.state)) return;
       if (failures.length > 0) return this.rollBack(rollout, failures.join('; '));
       if (!this.isDriving(rollout)) return;
 
@@ -268,6 +269,7 @@ export class Rollouts {
   /** Puts every moved instance back on the template it ran before, then `rolled_back`. */
   private async rollBack(rollout: Rollout, reason: string): Promise<void> {
     const moved = rollout.plan.filter((p) => p.movedAt !== null);
+    rollout.state = 'running';
     rollout.reason = reason;
     this.record(rollout, 'breach', `${reason}: rolling back ${moved.length} instance${moved.length === 1 ? '' : 's'}`);
     const failed: string[] = [];
@@ -306,9 +308,10 @@ export class Rollouts {
     return !this.closed && IN_PROGRESS.has(rollout.state) && rollout.state !== 'paused' && rollout.reason === null;
   }
 
+  /** Counters of one instance now; a removed one has none (and gets no stats entry back). */
   private snapshot(service: string, id: string): CounterSnapshot {
-    const restarts = this.supervisor.get(service, id) === undefined ? 0 : this.supervisor.info(service, id).restarts;
-    return snapshotOf(this.stats.for(service, id), restarts);
+    if (this.supervisor.get(service, id) === undefined) return snapshotOf(undefined, 0);
+    return snapshotOf(this.stats.for(service, id), this.supervisor.info(service, id).restarts);
   }
 
   private finish(rollout: Rollout, state: RolloutState, step: RolloutStep, reason: string | null, message?: string): void {
