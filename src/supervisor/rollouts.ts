@@ -210,17 +210,17 @@ export class Rollouts {
       const verdict = await this.judge(rollout);
       if (verdict === undefined) return;
       if (!verdict.ok) return this.rollBack(rollout, `cohort ${this.cohortLabel(rollout)}: ${verdict.reason}`);
-      const last = rollout.cohort === rollout.cohorts.length - 1;
       this.record(rollout, 'pass', `cohort ${this.cohortLabel(rollout)} passed: ${verdict.summary}`);
-      if (last) {
+      // A cohort that would move no one more (few instances) is not judged again.
+      const next = targets.findIndex((n, i) => i > rollout.cohort && n > targets[rollout.cohort]!);
+      if (next === -1) {
+        rollout.cohort = rollout.cohorts.length - 1;
         const skipped = rollout.plan.filter((p) => p.skipped).length;
         const rest = skipped === 0 ? '' : `; ${skipped} stopped meanwhile and take the new template at their next start`;
         this.finish(rollout, 'succeeded', 'succeed', null, `rolled out: ${this.movedCount(rollout)}/${rollout.plan.length} instances on the new template${rest}`);
         return;
       }
-      rollout.cohort++;
-      // A cohort that moves no one more (few instances) is not judged again.
-      while (rollout.cohort < rollout.cohorts.length - 1 && targets[rollout.cohort] === targets[rollout.cohort - 1]) rollout.cohort++;
+      rollout.cohort = next;
     }
   }
 
