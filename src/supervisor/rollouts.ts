@@ -13,7 +13,7 @@ import { hasProcess } from '../core/lifecycle.js';
 import { formatInstanceName } from '../core/names.js';
 import type { RequestStats } from '../core/request-stats.js';
 import type { RolloutStore } from '../store/rollouts.js';
-import { judgeStep, since, snapshotOf, sumSnapshots, type CounterSnapshot } from './rollout-judge.js';
+import { judgeStep, since, snapshotOf, sumSnapshots, type CounterSnapshot, type Verdict } from './rollout-judge.js';
 import { checkCohorts, checkIntervalMs, cohortTargets, DEFAULT_COHORTS, DEFAULT_INTERVAL_MS } from './rollout-plan.js';
 import type { Supervisor } from './supervisor.js';
 
@@ -54,8 +54,13 @@ interface Rollout {
 }
 
 const IN_PROGRESS: ReadonlySet<RolloutState> = new Set(['running', 'paused']);
-/** A moved instance whose health says it fails its checks now (rollout-judge: health). */
-const FAILING_HEALTH: ReadonlySet<string> = new Set(['degraded', 'unhealthy', 'failed']);
+/**
+ * A moved instance whose health check fails (rollout-judge: health). Not `degraded` (1–2 failed
+ * checks): it recovers, or turns unhealthy and is restarted, and restarts count.
+ */
+const FAILING_HEALTH: ReadonlySet<string> = new Set(['unhealthy', 'failed']);
+/** How often a cohort is checked for a breach while its interval runs. */
+const CHECK_EVERY_MS = 1_000;
 
 export class Rollouts {
   private readonly supervisor: Supervisor;
@@ -249,21 +254,37 @@ export class Rollouts {
     return undefined;
   }
 
-  /** Waits the interval, then judges the moved ones against the others; undefined if interrupted. */
-  private async judge(rollout: Rollout): Promise<ReturnType<typeof judgeStep> | undefined> {
+  /**
+   * Judges the moved instances against the others over the interval: a restart or failing health
+   * as soon as it shows (checked every second), the rest once the whole interval has gone by;
+   * undefined if interrupted.
+   */
+  private async judge(rollout: Rollout): Promise<Verdict | undefined> {
     const begin = new Map(rollout.plan.map((p) => [p.id, this.snapshot(rollout.service, p.id)]));
     for (const p of rollout.plan) if (p.movedAt !== null) p.baseline ??= begin.get(p.id);
-    if (!await this.wait(rollout)) return undefined;
-    const moved = rollout.plan.filter((p) => p.movedAt !== null);
+    const end = Date.now() + rollout.intervalMs;
+    for (;;) {
+      const left = end - Date.now();
+      if (!await this.wait(rollout, Math.max(0, Math.min(left, CHECK_EVERY_MS)))) return undefined;
+      const last = left <= CHECK_EVERY_MS;
+      const verdict = this.verdict(rollout, begin, last);
+      if (!verdict.ok || last) return verdict;
+    }
+  }
+
+  /**
+   * The moved instances since they moved against the others since `begin`, now. Before the end of
+   * the interval only restarts and health count: rates and latency wait for the whole sample.
+   */
+  private verdict(rollout: Rollout, begin: ReadonlyMap<string, CounterSnapshot>, isFinal: boolean): Verdict {
+    const moved = rollout.plan.filter((p) => p.movedAt !== null && this.supervisor.get(rollout.service, p.id) !== undefined);
     const others = rollout.plan.filter((p) => p.movedAt === null && !p.skipped);
-    const unhealthy = moved.filter((p) => {
-      const handle = this.supervisor.get(rollout.service, p.id);
-      return handle !== undefined && FAILING_HEALTH.has(this.supervisor.info(rollout.service, p.id).health);
-    }).map((p) => formatInstanceName(rollout.service, p.id));
+    const unhealthy = moved.filter((p) => FAILING_HEALTH.has(this.supervisor.info(rollout.service, p.id).health))
+      .map((p) => formatInstanceName(rollout.service, p.id));
     const movedSum = sumSnapshots(moved.map((p) => since(this.snapshot(rollout.service, p.id), p.baseline!)));
     const othersSum = sumSnapshots(others.map((p) => since(this.snapshot(rollout.service, p.id), begin.get(p.id)!)));
     const thresholds = (this.supervisor.config.services[rollout.service] ?? rollout.plan[0]!.previous).rollout;
-    return judgeStep(movedSum, othersSum, { unhealthy }, thresholds);
+    return judgeStep(movedSum, othersSum, { unhealthy }, isFinal ? thresholds : { ...thresholds, minRequests: Number.POSITIVE_INFINITY });
   }
 
   /** Puts every moved instance back on the template it ran before, then `rolled_back`. */
@@ -293,10 +314,10 @@ export class Rollouts {
       `rolled back: ${back} instance${back === 1 ? '' : 's'} back on the previous template${failed.length === 0 ? '' : `; could not put back ${failed.join(', ')}`}`);
   }
 
-  /** Resolves true after the interval, false if paused, aborted or the server exits meanwhile. */
-  private wait(rollout: Rollout): Promise<boolean> {
+  /** Resolves true after `ms`, false if paused, aborted or the server exits meanwhile. */
+  private wait(rollout: Rollout, ms: number): Promise<boolean> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(this.isDriving(rollout)), rollout.intervalMs);
+      const timer = setTimeout(() => resolve(this.isDriving(rollout)), ms);
       rollout.interrupt = () => {
         clearTimeout(timer);
         resolve(false);

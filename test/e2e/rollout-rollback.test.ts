@@ -1,6 +1,6 @@
 // `ten rollout` of a broken template over 20 running instances rolls back by itself in an early
-// cohort: once when the new template never passes its health check, once when it answers 500 to
-// the traffic. Afterwards every instance serves on its old template again (and shows as outdated),
+// cohort: when the new template never passes its health check, when it answers 500 to the
+// traffic, and when it crashes once running (seen while the cohort's interval runs). Afterwards every instance serves on its old template again (and shows as outdated),
 // and only the moved ones were restarted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -72,5 +72,16 @@ test('a rollout of a broken template rolls back by itself', async (t) => {
     assert.match(metrics.body, /^tenement_rollout_rollbacks_total\{service="notes"\} 2$/m);
     assert.match(metrics.body, /^tenement_rollout_state\{service="notes",state="rolled_back"\} 1$/m);
     assert.match(metrics.body, /^tenement_rollout_steps_total\{service="notes",result="failed"\} 2$/m);
+  });
+
+  await t.test('a template that crashes once running: the breach shows during the interval, not after it', async () => {
+    const before = await listed(d);
+    writeConfig(d, notesConfig('VERSION = "v4", BROKEN = "crash"'));
+    assert.equal((await d.ten(['reload'])).code, 0);
+    // An hour per cohort: only a breach seen while the interval runs ends this test in time.
+    const r = await d.ten(['rollout', 'notes', '--interval', '1h']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /^error: rolled back: cohort 1\/4: 1 restart of moved instances$/m);
+    await assertBackOnV1(d, before, 1);
   });
 });
