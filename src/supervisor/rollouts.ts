@@ -123,7 +123,7 @@ export class Rollouts {
     const outdated = this.supervisor.list().filter((i) => i.service === service.name && i.outdated && hasProcess(i.state));
     if (outdated.length === 0) {
       throw new TenementError('conflict', `nothing to roll out: no running instance of ${service.name} is on an outdated template`, {
-        hint: 'change [service.' + service.name + '] in tenement.toml and `ten reload` first; idle and stopped instances take the new template at their next start',
+        hint: `change [service.${service.name}] in tenement.toml and \`ten reload\` first; idle and stopped instances take the new template at their next start`,
       });
     }
     const now = Date.now();
