@@ -45,3 +45,19 @@ export function parsePort(value: string): number {
   }
   return n;
 }
+
+/** A duration: `30s`, `2m`, `1.5s`, or plain seconds (`30`); returned in seconds. */
+export function parseInterval(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
+  const n = m === null ? NaN : Number(m[1]) * (m[2] === 'm' ? 60 : m[2] === 'ms' ? 0.001 : 1);
+  if (!(n > 0)) throw new TenementError('usage', `invalid interval ${JSON.stringify(value)}: use a duration like 30s, 2m or 1.5s`);
+  return n;
+}
+
+/** `--canary 10,50,100`: increasing whole percentages from 1 to 100. */
+export function parseCanarySteps(value: string): number[] {
+  const steps = value.split(',').map((p) => p.trim());
+  const ok = steps.every((p) => /^\d{1,3}$/.test(p)) && steps.map(Number).every((p, i, all) => p >= 1 && p <= 100 && (i === 0 || p > all[i - 1]!));
+  if (!ok) throw new TenementError('usage', `invalid canary steps ${JSON.stringify(value)}: use increasing percentages from 1 to 100, e.g. 10,50,100`);
+  return steps.map(Number);
+}
