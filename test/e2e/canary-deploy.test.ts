@@ -104,7 +104,7 @@ function loadLoop(port: number, max = 20_000): { stop: () => Promise<LoadResult>
   };
 }
 
-test('canary deploys', async (t) => {
+test('canary deploys', { timeout: 150_000 }, async (t) => {
   const d = await startDaemon(t, { config: CONFIG });
   assert.equal((await call(d, 'POST', '/api/instances', { service: 'api', id: 'v1', wait: true })).status, 201);
 
@@ -195,7 +195,7 @@ test('canary deploys', async (t) => {
     assert.deepEqual(await weights(d), { 'api:v1': 0, 'api:v2': 100, 'api:v3': 0, 'api:bad': 0 });
     assert.equal((await call(d, 'POST', '/api/deploys/api/abort')).status, 422, 'nothing left to abort');
   });
-}, { timeout: 150_000 });
+});
 
 test('a canary interrupted by a server restart goes on after it', { timeout: 120_000 }, async (t) => {
   const d = await startDaemon(t, { config: CONFIG });
