@@ -76,15 +76,14 @@ export const DeployBodySchema = z.strictObject({
     .optional(),
   interval: z.number().positive().max(86_400).optional(),
 }).refine(...hasOneServiceField)
-  .refine((b) => b.canary === undefined || b.weight === undefined, { error: '"weight" does not go with "canary" (a canary ends at weight 100 or 0)', path: ['weight'] })
+  .refine((b) => b.canary === undefined || b.weight === undefined, { error: '"weight" does not go with "canary" (a canary ends at weight 100 or 0)', path: ['canary'] })
   .refine((b) => b.canary !== undefined || b.interval === undefined, { error: '"interval" needs "canary"', path: ['interval'] })
   .transform((b) => ({
     service: (b.service ?? b.process)!,
     version: b.version,
     weight: b.weight ?? 100,
     timeoutS: b.timeout ?? b.timeout_secs ?? DEFAULT_DEPLOY_TIMEOUT_S,
-    canary: b.canary,
-    intervalS: b.interval ?? DEFAULT_CANARY_INTERVAL_S,
+    ...(b.canary === undefined ? {} : { canary: { steps: b.canary, intervalS: b.interval ?? DEFAULT_CANARY_INTERVAL_S } }),
   }));
 export type DeployBody = z.input<typeof DeployBodySchema>;
 

@@ -23,7 +23,7 @@ export function deployRoutes(api: ApiContext): ApiRoute[] {
         ctx.setAuditTarget(formatInstanceName(body.service, body.version));
         if (body.canary !== undefined) {
           const status: CanaryStatus = canaries.start({
-            service: body.service, version: body.version, steps: body.canary, intervalMs: body.intervalS * 1000, timeoutMs: body.timeoutS * 1000,
+            service: body.service, version: body.version, steps: body.canary.steps, intervalMs: body.canary.intervalS * 1000, timeoutMs: body.timeoutS * 1000,
           });
           return { status: 202, body: status };
         }
