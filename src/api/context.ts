@@ -10,6 +10,7 @@ import type { Db } from '../store/db.js';
 import type { CanaryDeploys } from '../supervisor/canary.js';
 import type { Deployments } from '../supervisor/deployments.js';
 import type { ReloadResult } from '../supervisor/reload.js';
+import type { Rollouts } from '../supervisor/rollouts.js';
 import type { SupervisorApi } from '../supervisor/types.js';
 import type { AuthLimits } from './auth.js';
 import type { ApiRoute } from './router.js';
@@ -23,6 +24,8 @@ export interface ApiContext {
   readonly canaries: CanaryDeploys;
   /** `POST /api/reload`: re-reads tenement.toml (absent: the route answers not_found). */
   readonly reload?: () => Promise<ReloadResult>;
+  /** `ten rollout` (absent: the rollout routes answer not_found). */
+  readonly rollouts?: Rollouts;
   readonly db: Db;
   readonly events: EventBus;
   readonly config: Config;

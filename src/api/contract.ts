@@ -12,6 +12,7 @@ import type { Health } from '../core/lifecycle.js';
 
 export type { InstanceInfo } from '../supervisor/types.js';
 export type { Health, InstanceState } from '../core/lifecycle.js';
+export type { RolloutEvent, RolloutState, RolloutStatus } from '../core/events.js';
 
 /** A service name or instance id (one host label). */
 export const NameSchema = z.string().regex(NAME_PATTERN, {
@@ -93,6 +94,18 @@ export const RouteBodySchema = z.strictObject({ ...serviceFields, from: NameSche
   .refine((b) => b.from !== b.to, { error: '"from" and "to" must be different versions', path: ['to'] })
   .transform((b) => ({ service: (b.service ?? b.process)!, from: b.from, to: b.to }));
 export type RouteBody = z.input<typeof RouteBodySchema>;
+
+/**
+ * `POST /api/rollouts`: move `service`'s running outdated instances to its current template,
+ * cohort by cohort (cumulative percentages), judging each after `interval` seconds.
+ * Limits are checked by supervisor/rollout-plan.ts (one message for the API and the CLI).
+ */
+export const RolloutBodySchema = z.strictObject({
+  service: NameSchema,
+  cohorts: z.array(z.int()).max(100).optional(),
+  interval: z.number().optional(),
+});
+export type RolloutBody = z.input<typeof RolloutBodySchema>;
 
 /** Every error body: `{"error":{"code","message","hint"?}}`. */
 export interface ErrorBody {
@@ -176,7 +189,7 @@ export interface ConfigResponse {
 }
 
 /** One `event:` of `GET /api/events` (server-sent events): `state` or `lifecycle`. */
-export type ApiEventName = 'state' | 'lifecycle' | 'weight' | 'config' | 'deploy';
+export type ApiEventName = 'state' | 'lifecycle' | 'weight' | 'config' | 'rollout' | 'deploy';
 
 /** One line of `GET /api/logs` (an array, oldest first) and one `log` event of `GET /api/logs/stream`. */
 export interface LogLine {

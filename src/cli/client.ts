@@ -11,7 +11,7 @@ import { isErrorCode, TenementError } from '../core/errors.js';
 import type {
   CanaryStatus,
   ConfigResponse, DeployBody, DeployResponse, ErrorBody, HealthResponse, InstanceInfo, RemoveResponse,
-  ReloadResponse, RouteBody, RouteResponse, ServerInfoResponse, SpawnBody, SpawnResponse,
+  ReloadResponse, RolloutBody, RolloutStatus, RouteBody, RouteResponse, ServerInfoResponse, SpawnBody, SpawnResponse,
 } from '../api/contract.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -155,6 +155,18 @@ export class ApiClient {
 
   reload(): Promise<ReloadResponse> {
     return this.request('POST', '/api/reload');
+  }
+
+  startRollout(body: RolloutBody): Promise<RolloutStatus> {
+    return this.request('POST', '/api/rollouts', body);
+  }
+
+  rollout(service: string): Promise<RolloutStatus> {
+    return this.request('GET', `/api/rollouts/${encodeURIComponent(service)}`);
+  }
+
+  controlRollout(service: string, verb: 'pause' | 'resume' | 'abort'): Promise<RolloutStatus> {
+    return this.request('POST', `/api/rollouts/${encodeURIComponent(service)}/${verb}`);
   }
 
   config(): Promise<ConfigResponse> {

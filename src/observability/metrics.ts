@@ -5,7 +5,7 @@
  * @module
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
-import type { CanaryStatus, EventBus, LifecycleEvent, StateChangeEvent } from '../core/events.js';
+import type { CanaryStatus, EventBus, LifecycleEvent, RolloutEvent, RolloutState, StateChangeEvent } from '../core/events.js';
 import { DURATION_BUCKETS_S, STATUS_CLASSES, type RequestStats } from '../core/request-stats.js';
 import type { InstanceUsage, ResourceSampler } from './resource-sampler.js';
 import { INSTANCE_STATES } from '../core/lifecycle.js';
@@ -23,6 +23,7 @@ export interface MetricsSources {
   readonly openConnections?: () => number;
 }
 
+const ROLLOUT_STATES: readonly RolloutState[] = ['running', 'paused', 'succeeded', 'rolled_back', 'aborted'];
 const WAKE_BUCKETS_S = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const THAW_BUCKETS_S = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1];
 
@@ -53,6 +54,16 @@ export class Metrics {
   private readonly thawDuration: Histogram<'service'>;
   private readonly resources: Pick<ResourceSampler, 'all'> | undefined;
   private readonly canaries: Counter<'service' | 'result'>;
+  private readonly rolloutState: Gauge<'service' | 'state'>;
+  private readonly rolloutSteps: Counter<'service' | 'result'>;
+  private readonly rollbacks: Counter<'service'>;
+
+  private readonly onRollout = (e: RolloutEvent): void => {
+    for (const state of ROLLOUT_STATES) this.rolloutState.set({ service: e.service, state }, state === e.state ? 1 : 0);
+    if (e.step === 'pass') this.rolloutSteps.inc({ service: e.service, result: 'passed' });
+    else if (e.step === 'breach') this.rolloutSteps.inc({ service: e.service, result: 'failed' });
+    else if (e.step === 'rollback') this.rollbacks.inc({ service: e.service });
+  };
 
   private readonly onLifecycle = (e: LifecycleEvent): void => {
     if (e.kind === 'restart') this.restarts.inc({ service: e.service, instance: e.id });
@@ -120,6 +131,12 @@ export class Metrics {
 
     this.registerResourceMetrics();
 
+    this.rolloutState = new Gauge({
+      name: 'tenement_rollout_state', help: 'Each service\'s current or last `ten rollout`: 1 for its state, 0 for the others.', labelNames: ['service', 'state'], registers,
+    });
+    this.rolloutSteps = new Counter({ name: 'tenement_rollout_steps_total', help: 'Rollout cohorts judged, by verdict.', labelNames: ['service', 'result'], registers });
+    this.rollbacks = new Counter({ name: 'tenement_rollout_rollbacks_total', help: 'Rollouts rolled back by themselves after a failed cohort.', labelNames: ['service'], registers });
+
     const openConnections = sources.openConnections ?? (() => this.sumOpenConnections());
     new Gauge({
       name: 'tenement_proxy_open_connections', help: 'Requests and connections the proxy has open to instances.', registers,
@@ -140,6 +157,7 @@ export class Metrics {
     this.sources.events.off('lifecycle', this.onLifecycle).on('lifecycle', this.onLifecycle);
     this.sources.events.off('state', this.onState).on('state', this.onState);
     this.sources.events.off('deploy', this.onDeploy).on('deploy', this.onDeploy);
+    this.sources.events.off('rollout', this.onRollout).on('rollout', this.onRollout);
   }
 
   get contentType(): string {
@@ -161,6 +179,7 @@ export class Metrics {
     this.sources.events.off('lifecycle', this.onLifecycle);
     this.sources.events.off('state', this.onState);
     this.sources.events.off('deploy', this.onDeploy);
+    this.sources.events.off('rollout', this.onRollout);
     this.registry.clear();
   }
 

@@ -246,6 +246,21 @@ export class Supervisor implements SupervisorApi {
     return this.toInfo(instance, Date.now());
   }
 
+  /**
+   * `ten rollout`: restarts a running instance on `template` (the one in effect, or the one it ran
+   * before, for a rollback) and resolves once it is healthy; rejects with why it is not.
+   */
+  async restartOn(service: string, id: string, template: ServiceConfig): Promise<void> {
+    const instance = this.require(service, id);
+    if (instance.isRetired) throw instance.retiredError();
+    this.deps.store.setDesired(service, id, 'running');
+    // Set before the stop: a request that wakes it meanwhile starts it on this template too.
+    instance.nextTemplate = template;
+    await instance.stop('stopped');
+    instance.resetRestartWindow();
+    await instance.start('start');
+  }
+
   async remove(service: string, id: string, options: { purge?: boolean } = {}): Promise<void> {
     const instance = this.require(service, id);
     if (instance.isRetired) throw new TenementError('instance_not_found', `${instance.name} is already being removed`);
