@@ -65,19 +65,19 @@ export class CanaryDeploys {
     assertSteps(req.steps);
     const running = this.canaries.get(service);
     if (running !== undefined && isActive(running.row.state)) {
-      throw new TenementError('invalid_state', `a canary of ${formatInstanceName(service, running.row.version)} is already ${running.row.state}`, {
+      throw new TenementError('conflict', `a canary of ${formatInstanceName(service, running.row.version)} is already ${running.row.state}`, {
         hint: `wait for it, or \`POST /api/deploys/${service}/abort\``,
       });
     }
     const existing = supervisor.get(service, version);
     if (existing !== undefined && existing.weight > 0) {
-      throw new TenementError('invalid_state', `${existing.name} already takes traffic (weight ${existing.weight}): a canary starts a version from weight 0`, {
+      throw new TenementError('conflict', `${existing.name} already takes traffic (weight ${existing.weight}): a canary starts a version from weight 0`, {
         hint: `\`ten weight ${existing.name} 0\` first, or deploy another version`,
       });
     }
     const stable = Object.fromEntries(supervisor.instancesOf(service).filter((h) => h.id !== version && h.weight > 0).map((h) => [h.id, h.weight]));
     if (Object.keys(stable).length === 0) {
-      throw new TenementError('invalid_state', `no other version of ${service} takes traffic, so there is nothing to compare a canary with`, {
+      throw new TenementError('conflict', `no other version of ${service} takes traffic, so there is nothing to compare a canary with`, {
         hint: `deploy without --canary: \`ten deploy ${formatInstanceName(service, version)}\``,
       });
     }
@@ -124,7 +124,7 @@ export class CanaryDeploys {
     const canary = this.canaries.get(service);
     if (canary === undefined || !isActive(canary.row.state)) {
       this.deps.supervisor.service(service);
-      throw new TenementError('invalid_state', `no canary of ${service} is in progress`);
+      throw new TenementError('conflict', `no canary of ${service} is in progress`);
     }
     canary.stop.abort('aborted by the operator');
     await canary.done;

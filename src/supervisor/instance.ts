@@ -146,9 +146,7 @@ export class Instance implements InstanceHandle, ProbeRecord {
     this.retiredBecause ??= reason;
   }
 
-  get isRetired(): boolean {
-    return this.retiredBecause !== null;
-  }
+  get isRetired(): boolean { return this.retiredBecause !== null; }
 
   retiredError(): TenementError {
     return new TenementError('unavailable', `${this.name} is ${this.retiredBecause ?? 'retired'}`);

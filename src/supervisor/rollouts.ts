@@ -92,7 +92,7 @@ export class Rollouts {
       if (!Object.hasOwn(this.supervisor.config.services, rollout.service)) {
         this.finish(rollout, 'aborted', 'abort', `service ${rollout.service} is no longer in the config`);
       } else if (gone.length > 0) {
-        this.finish(rollout, 'aborted', 'abort', `${listed(gone)} ${gone.length === 1 ? 'was' : 'were'} removed while the server was down`);
+        this.finish(rollout, 'aborted', 'abort', `${listed(gone)} ${gone.length === 1 ? 'was' : 'were'} removed since the rollout began`);
       } else if (rollout.reason !== null && rollout.state !== 'paused') {
         this.drive(rollout, () => this.rollBack(rollout, rollout.reason!));
       } else if (rollout.state !== 'paused') {

@@ -174,7 +174,7 @@ test('canary deploys', { timeout: 150_000 }, async (t) => {
     const zero = await call(d, 'POST', '/api/deploy', { service: 'api', version: 'v3', canary: [0, 100] });
     assert.equal(zero.status, 400, zero.body);
     const busy = await call(d, 'POST', '/api/deploy', { service: 'api', version: 'v2', canary: [10] });
-    assert.equal(busy.status, 422, busy.body);
+    assert.equal(busy.status, 409, busy.body);
     assert.match(busy.body, /api:v2 already takes traffic \(weight 100\)/);
     assert.equal((await call(d, 'GET', '/api/deploys/nosuch')).status, 404);
     assert.equal((await call(d, 'GET', '/api/deploys/api', undefined)).status, 200);
@@ -193,7 +193,7 @@ test('canary deploys', { timeout: 150_000 }, async (t) => {
     const status = JSON.parse(aborted.body) as CanaryStatus;
     assert.deepEqual([status.state, status.reason], ['rolled_back', 'aborted by the operator']);
     assert.deepEqual(await weights(d), { 'api:v1': 0, 'api:v2': 100, 'api:v3': 0, 'api:bad': 0 });
-    assert.equal((await call(d, 'POST', '/api/deploys/api/abort')).status, 422, 'nothing left to abort');
+    assert.equal((await call(d, 'POST', '/api/deploys/api/abort')).status, 409, 'nothing left to abort');
   });
 });
 
