@@ -7,13 +7,17 @@ import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
 import { startDaemon, waitFor, type Daemon, type HttpResult } from '../helpers/daemon.js';
 
-// Version "bad" answers 500 to every 5th request (its health is fine); the others never fail.
-// A small min_requests keeps the steps short; a loose p95 ratio keeps a loaded CI host from
-// failing a good version on latency, which this test does not judge.
+// Version "bad" answers 500 to every 5th request (its health is fine), "sick" starts failing its
+// health checks after 3, "broken" exits at once; the others never fail. A small min_requests keeps
+// the steps short; a loose p95 ratio keeps a loaded CI host from failing a good version on
+// latency, which this test does not judge.
 const CONFIG = `
+[settings]
+health_check_interval = 0.5
+
 [service.api]
 command = "sh"
-args = ["-c", "if [ \\"$TENEMENT_INSTANCE\\" = api:bad ]; then export ERROR_EVERY=5; fi; exec node {apps}/error-share.mjs"]
+args = ["-c", "case $TENEMENT_INSTANCE in api:bad) export ERROR_EVERY=5;; api:sick) exec node {apps}/fail-health-after-n.mjs;; api:broken) exit 1;; esac; exec node {apps}/error-share.mjs"]
 health = "/health"
 startup_timeout = 5
 restart = "never"
@@ -194,6 +198,38 @@ test('canary deploys', { timeout: 150_000 }, async (t) => {
     assert.deepEqual([status.state, status.reason], ['rolled_back', 'aborted by the operator']);
     assert.deepEqual(await weights(d), { 'api:v1': 0, 'api:v2': 100, 'api:v3': 0, 'api:bad': 0 });
     assert.equal((await call(d, 'POST', '/api/deploys/api/abort')).status, 409, 'nothing left to abort');
+  });
+
+  await t.test('a version whose health check starts failing is rolled back without waiting out its step', async () => {
+    // A 10-minute step: only the early check can decide it within this test's time.
+    const r = await call(d, 'POST', '/api/deploy', { service: 'api', version: 'sick', canary: [50], interval: 600 });
+    assert.equal(r.status, 202, r.body);
+    const final = await decided(d, 'api');
+    assert.equal(final.state, 'rolled_back');
+    assert.match(final.reason ?? '', /^step 1 \(50 %\): health check failing: api:sick$/);
+    assert.equal((await weights(d))['api:v2'], 100);
+    assert.equal((await weights(d))['api:sick'], 0);
+  });
+
+  await t.test('a version that never gets healthy changes no weight and says why', async () => {
+    const before = await weights(d);
+    const r = await call(d, 'POST', '/api/deploy', { service: 'api', version: 'broken', canary: [10, 100], interval: 1, timeout: 5 });
+    assert.equal(r.status, 202, r.body);
+    const final = await decided(d, 'api');
+    assert.equal(final.state, 'rolled_back');
+    assert.equal(final.step, 0, 'it never got a step');
+    assert.match(final.reason ?? '', /^deploy of api:broken failed: .*; routing unchanged$/);
+    assert.deepEqual(await weights(d), { ...before, 'api:broken': 0 });
+  });
+
+  await t.test('--detach returns at once and the server finishes the canary by itself', async () => {
+    const cli = await d.ten(['deploy', 'api:v4', '--canary', '100', '--interval', '1s', '--detach']);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /^canary of api:v4 started: steps 100 %, 1s each/);
+    const final = await decided(d, 'api');
+    assert.equal(final.state, 'promoted', final.reason ?? '');
+    const w = await weights(d);
+    assert.deepEqual([w['api:v2'], w['api:v4']], [0, 100]);
   });
 });
 
