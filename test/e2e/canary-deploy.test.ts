@@ -233,17 +233,24 @@ test('canary deploys', { timeout: 150_000 }, async (t) => {
   });
 });
 
-test('a canary interrupted by a server restart goes on after it', { timeout: 120_000 }, async (t) => {
+test('a canary interrupted by a server restart goes on after it, and ten deploy follows it across', { timeout: 120_000 }, async (t) => {
   const d = await startDaemon(t, { config: CONFIG });
   assert.equal((await call(d, 'POST', '/api/instances', { service: 'api', id: 'v1', wait: true })).status, 201);
-  const r = await call(d, 'POST', '/api/deploy', { service: 'api', version: 'v2', canary: [25, 100], interval: 3 });
-  assert.equal(r.status, 202, r.body);
-  await waitFor(async () => (await canaryOf(d, 'api')).step === 1, 20_000, 'step 1');
+  const following = d.ten(['deploy', 'api:v2', '--canary', '25,100', '--interval', '3s']);
+  await waitFor(async () => {
+    const r = await call(d, 'GET', '/api/deploys/api');
+    return r.status === 200 && (JSON.parse(r.body) as CanaryStatus).step === 1;
+  }, 20_000, 'step 1');
   await d.stop();
-  const again = await startDaemon(t, { config: CONFIG, dir: d.dir });
+  // Same port, so the CLI still following finds the new server.
+  const again = await startDaemon(t, { config: CONFIG, dir: d.dir, extraArgs: ['--port', String(d.port)] });
+  assert.equal(again.port, d.port);
   const resumed = await canaryOf(again, 'api');
   assert.deepEqual([resumed.state, resumed.step, resumed.stable], ['running', 1, { v1: 100 }]);
   const final = await decided(again, 'api');
   assert.equal(final.state, 'promoted', final.reason ?? '');
   assert.deepEqual(await weights(again), { 'api:v1': 0, 'api:v2': 100 });
+  const cli = await following;
+  assert.equal(cli.code, 0, `${cli.stdout}${cli.stderr}`);
+  assert.match(cli.stdout, /server unreachable, retrying\n[^]*promoted api:v2: weight 100, api:v1 weight 0/);
 });

@@ -19,6 +19,8 @@ const DECIDED: ReadonlySet<CanaryStatus['state']> = new Set(['promoted', 'rolled
 
 /** How often a followed canary's status is read. */
 const FOLLOW_MS = 500;
+/** How long following waits for a server that went away (a restart) before giving up. */
+const UNREACHABLE_MS = 60_000;
 
 export function register(program: Command, ctx: CliContext): void {
   program.command('deploy')
@@ -66,9 +68,18 @@ async function canary(ctx: CliContext, service: string, version: string, flags: 
   const status = ctx.status();
   try {
     status.update(`canary of ${current.instance}: starting (${plan})`, `canary of ${current.instance}: starting (${plan})`);
+    let reached = Date.now();
     while (!DECIDED.has(current.state)) {
       await sleep(FOLLOW_MS);
-      current = await client.canary(service);
+      try {
+        current = await client.canary(service);
+        reached = Date.now();
+      } catch (err) {
+        // The canary lives in the server and survives its restart: wait for it to come back.
+        if (!(err instanceof TenementError && err.code === 'server_unreachable') || Date.now() - reached > UNREACHABLE_MS) throw err;
+        status.update(`canary of ${current.instance}: server unreachable, retrying…`, `canary of ${current.instance}: server unreachable, retrying`);
+        continue;
+      }
       if (current.step > 0) {
         const line = `canary of ${current.instance}: step ${current.step}/${current.steps.length}, ${current.percent} % of the traffic`;
         status.update(`${line} (${formatElapsed(Date.now() - started)})`, line);
