@@ -109,13 +109,20 @@ class CanaryItem {
     this.name.textContent = c.instance;
     this.state.textContent = c.state.replace('_', ' ');
     this.state.className = `badge change-${c.state}`;
-    this.summary.textContent = c.step === 0
-      ? `waiting for it to be healthy · steps ${c.steps.join(', ')} %`
-      : `step ${c.step}/${c.steps.length} · ${c.percent} % of the traffic`;
+    this.summary.textContent = canarySummary(c);
     this.reason.textContent = c.reason ?? '';
     this.reason.hidden = c.reason === null;
     this.abort.setAttribute('aria-disabled', String(!CAN_ABORT_CANARY.has(c.state)));
   }
+}
+
+/** @param {CanaryStatus} c */
+function canarySummary(c) {
+  const at = `step ${c.step}/${c.steps.length}`;
+  if (c.state === 'promoted') return `${at} passed · 100 % of the traffic`;
+  if (c.state === 'rolled_back') return c.step === 0 ? 'never got healthy · no traffic' : `stopped at ${at} · no traffic`;
+  if (c.step === 0) return `waiting for it to be healthy · steps ${c.steps.join(', ')} %`;
+  return `${at} · ${c.percent} % of the traffic`;
 }
 
 export class ChangesPanel {

@@ -210,6 +210,7 @@ test('the dashboard shows, drives and follows the instances', async (t) => {
     await page.getByRole('button', { name: 'Abort canary of notes', exact: true }).click();
     await waitForText(item.locator('.badge'), 'rolled back');
     await waitForText(item.locator('.change-reason'), 'aborted by the operator');
+    await waitForText(item.locator('.change-summary'), 'stopped at step 1/1 · no traffic');
     const status = await d.http('/api/deploys/notes', { headers: { authorization: `Bearer ${d.token}` } });
     assert.equal((JSON.parse(status.body) as { state: string }).state, 'rolled_back');
     await waitForText(row(page, 'notes:carol').locator('.weight-value'), /^0$/);
