@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { EventBus } from '../core/events.js';
 import type { Db } from '../store/db.js';
+import type { CanaryDeploys } from '../supervisor/canary.js';
 import type { Deployments } from '../supervisor/deployments.js';
 import type { ReloadResult } from '../supervisor/reload.js';
 import type { Rollouts } from '../supervisor/rollouts.js';
@@ -19,6 +20,8 @@ export interface ApiContext {
   readonly supervisor: SupervisorApi;
   /** Deploy and route swap. */
   readonly deployments: Deployments;
+  /** Canary deploys (`POST /api/deploy` with `canary`, `/api/deploys`). */
+  readonly canaries: CanaryDeploys;
   /** `POST /api/reload`: re-reads tenement.toml (absent: the route answers not_found). */
   readonly reload?: () => Promise<ReloadResult>;
   /** `ten rollout` (absent: the rollout routes answer not_found). */

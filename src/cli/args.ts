@@ -63,3 +63,11 @@ export function parseCohorts(value: string): number[] {
   }
   return parts.map(Number);
 }
+
+/** `--canary 10,50,100`: increasing whole percentages from 1 to 100. */
+export function parseCanarySteps(value: string): number[] {
+  const steps = value.split(',').map((p) => p.trim());
+  const ok = steps.every((p) => /^\d{1,3}$/.test(p)) && steps.map(Number).every((p, i, all) => p >= 1 && p <= 100 && (i === 0 || p > all[i - 1]!));
+  if (!ok) throw new TenementError('usage', `invalid canary steps ${JSON.stringify(value)}: use increasing percentages from 1 to 100, e.g. 10,50,100`);
+  return steps.map(Number);
+}

@@ -9,6 +9,7 @@ import { request as httpRequest } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { isErrorCode, TenementError } from '../core/errors.js';
 import type {
+  CanaryStatus,
   ConfigResponse, DeployBody, DeployResponse, ErrorBody, HealthResponse, InstanceInfo, RemoveResponse,
   ReloadResponse, RolloutBody, RolloutStatus, RouteBody, RouteResponse, ServerInfoResponse, SpawnBody, SpawnResponse,
 } from '../api/contract.js';
@@ -137,6 +138,15 @@ export class ApiClient {
 
   deploy(body: DeployBody): Promise<DeployResponse> {
     return this.request('POST', '/api/deploy', body);
+  }
+
+  /** `deploy` with `canary`: answers at once with the canary starting. */
+  deployCanary(body: DeployBody): Promise<CanaryStatus> {
+    return this.request('POST', '/api/deploy', body);
+  }
+
+  canary(service: string): Promise<CanaryStatus> {
+    return this.request('GET', `/api/deploys/${encodeURIComponent(service)}`);
   }
 
   route(body: RouteBody): Promise<RouteResponse> {

@@ -11,6 +11,8 @@ export type LifecycleKind =
   | 'spawn' | 'ready' | 'crash' | 'restart' | 'idle' | 'wake' | 'stop' | 'failed'
   | 'unhealthy' | 'degraded' | 'recovered' | 'remove' | 'oom' | 'storage_warning' | 'storage_exceeded'
   | 'freeze' | 'freeze_failed' | 'thaw' | 'adopt'
+  /** A canary deploy of this version stepped, was promoted or rolled back (`ten deploy --canary`). */
+  | 'canary'
   /** `ten rollout` moved the instance to the current template, or put it back on its previous one. */
   | 'rollout'
   /** The proxy refused an answer of the instance that was not valid HTTP/1.1. */
@@ -89,6 +91,32 @@ export interface RolloutStatus {
   readonly updated_at: string;
 }
 
+export type CanaryState = 'starting' | 'running' | 'promoted' | 'rolled_back';
+
+/** A canary deploy as `GET /api/deploys/{service}` shows it, and the `deploy` event on every change (docs/api.md). */
+export interface CanaryStatus {
+  readonly service: string;
+  readonly version: string;
+  /** `service:version`. */
+  readonly instance: string;
+  readonly state: CanaryState;
+  /** Percentages of the service's traffic the new version gets, step by step. */
+  readonly steps: readonly number[];
+  /** 1-based step in progress, or the last one reached once finished; 0 while the version starts. */
+  readonly step: number;
+  /** The new version's share of the service's traffic now, in %. */
+  readonly percent: number;
+  readonly interval_s: number;
+  /** The other versions' weights before the canary: what a rollback restores. */
+  readonly stable: Readonly<Record<string, number>>;
+  /** Why it was rolled back; null otherwise. */
+  readonly reason: string | null;
+  /** One line per step judged good. */
+  readonly verdicts: readonly string[];
+  readonly started_at: string;
+  readonly updated_at: string;
+}
+
 /** What just happened to a rollout. */
 export type RolloutStep = 'start' | 'move' | 'pass' | 'breach' | 'rollback' | 'pause' | 'resume' | 'abort' | 'succeed';
 
@@ -101,6 +129,7 @@ export interface RolloutEvent extends RolloutStatus {
 interface EventMap {
   rollout: [RolloutEvent];
   config: [ConfigChangeEvent];
+  deploy: [CanaryStatus];
   state: [StateChangeEvent];
   lifecycle: [LifecycleEvent];
   weight: [WeightChangeEvent];

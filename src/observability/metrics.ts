@@ -5,7 +5,7 @@
  * @module
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
-import type { EventBus, LifecycleEvent, RolloutEvent, RolloutState, StateChangeEvent } from '../core/events.js';
+import type { CanaryStatus, EventBus, LifecycleEvent, RolloutEvent, RolloutState, StateChangeEvent } from '../core/events.js';
 import { DURATION_BUCKETS_S, STATUS_CLASSES, type RequestStats } from '../core/request-stats.js';
 import type { InstanceUsage, ResourceSampler } from './resource-sampler.js';
 import { INSTANCE_STATES } from '../core/lifecycle.js';
@@ -53,6 +53,7 @@ export class Metrics {
   private readonly thaws: Counter<'service' | 'instance'>;
   private readonly thawDuration: Histogram<'service'>;
   private readonly resources: Pick<ResourceSampler, 'all'> | undefined;
+  private readonly canaries: Counter<'service' | 'result'>;
   private readonly rolloutState: Gauge<'service' | 'state'>;
   private readonly rolloutSteps: Counter<'service' | 'result'>;
   private readonly rollbacks: Counter<'service'>;
@@ -73,6 +74,9 @@ export class Metrics {
       this.thaws.inc({ service: e.service, instance: e.id });
       if (e.durationMs !== undefined) this.thawDuration.observe({ service: e.service }, e.durationMs / 1_000);
     }
+  };
+  private readonly onDeploy = (e: CanaryStatus): void => {
+    if (e.state === 'promoted' || e.state === 'rolled_back') this.canaries.inc({ service: e.service, result: e.state });
   };
   private readonly onState = (e: StateChangeEvent): void => {
     if (e.to !== 'gone') return;
@@ -121,6 +125,10 @@ export class Metrics {
       name: 'tenement_thaw_duration_seconds', help: 'Time to thaw a frozen instance.', labelNames: ['service'], buckets: THAW_BUCKETS_S, registers,
     });
 
+    this.canaries = new Counter({
+      name: 'tenement_canary_deploys_total', help: 'Canary deploys decided, by result: promoted or rolled_back.', labelNames: ['service', 'result'], registers,
+    });
+
     this.registerResourceMetrics();
 
     this.rolloutState = new Gauge({
@@ -148,6 +156,7 @@ export class Metrics {
   start(): void {
     this.sources.events.off('lifecycle', this.onLifecycle).on('lifecycle', this.onLifecycle);
     this.sources.events.off('state', this.onState).on('state', this.onState);
+    this.sources.events.off('deploy', this.onDeploy).on('deploy', this.onDeploy);
     this.sources.events.off('rollout', this.onRollout).on('rollout', this.onRollout);
   }
 
@@ -169,6 +178,7 @@ export class Metrics {
   close(): void {
     this.sources.events.off('lifecycle', this.onLifecycle);
     this.sources.events.off('state', this.onState);
+    this.sources.events.off('deploy', this.onDeploy);
     this.sources.events.off('rollout', this.onRollout);
     this.registry.clear();
   }
