@@ -6,7 +6,8 @@
  * With BENCH_BASELINE=<another checkout> (e.g. `git worktree add /tmp/base <commit>`, with its
  * node_modules) the runtimes of that checkout run interleaved in the same rounds, as the
  * "before" beside this checkout's "after". BENCH_ROUNDS=<n> runs more rounds than 15 (a loaded
- * machine needs more for a stable median).
+ * machine needs more for a stable median). BENCH_LEVELS=sandbox (or a comma list) measures only
+ * those levels.
  * Run alone: node --import tsx bench/isolation.ts
  * @module
  */
@@ -26,7 +27,7 @@ import { testSpawnSpec } from '../test/helpers/spawn-spec.js';
 import { pssKb } from './plumbing.js';
 
 const OK_APP = fileURLToPath(new URL('../test/fixtures/apps/ok.mjs', import.meta.url));
-const LEVELS: readonly Isolation[] = ['process', 'namespace', 'sandbox'];
+const ALL_LEVELS: readonly Isolation[] = ['process', 'namespace', 'sandbox'];
 /** Tenant uids the bench runs its instances as (the start of the default uid_range). */
 const FIRST_UID = 61184;
 
@@ -40,15 +41,18 @@ interface Variant {
 export interface IsolationBenchResult {
   rounds: number;
   /** Median spawn → healthy, ms, per variant and level. */
-  coldStartMs: Partial<Record<Variant['name'], Record<Isolation, number>>>;
+  coldStartMs: Partial<Record<Variant['name'], Partial<Record<Isolation, number>>>>;
   /** Median over rounds of (after − before) in the same round, ms, per level: robust to load drift. */
-  pairedCostMs?: Record<Isolation, number>;
+  pairedCostMs?: Partial<Record<Isolation, number>>;
   /** Mean PSS of one idle instance, MiB, per variant and level. */
-  memoryMb: Partial<Record<Variant['name'], Record<Isolation, number>>>;
+  memoryMb: Partial<Record<Variant['name'], Partial<Record<Isolation, number>>>>;
 }
 
-export async function benchIsolation(options: { rounds?: number; memoryInstances?: number; baseline?: string } = {}): Promise<IsolationBenchResult> {
+export async function benchIsolation(
+  options: { rounds?: number; memoryInstances?: number; baseline?: string; levels?: readonly Isolation[] } = {},
+): Promise<IsolationBenchResult> {
   const rounds = options.rounds ?? Number(process.env.BENCH_ROUNDS ?? 15);
+  const levels = options.levels ?? levelsFromEnv(process.env.BENCH_LEVELS);
   const memoryInstances = options.memoryInstances ?? 3;
   const baseline = options.baseline ?? process.env.BENCH_BASELINE;
   const root = mkdtempSync(join(tmpdir(), 'tenement-bench-isolation-'));
@@ -69,12 +73,12 @@ export async function benchIsolation(options: { rounds?: number; memoryInstances
   try {
     // Probes (unshare, a first runsc container, cgroup detection) are one-time costs, not cold starts.
     for (const variant of variants) {
-      for (const level of LEVELS) await variant.runtimes[level].check({ memoryLimitMb: undefined, cpuShares: undefined });
+      for (const level of levels) await variant.runtimes[level].check({ memoryLimitMb: undefined, cpuShares: undefined });
     }
     const samples = new Map<string, number[]>();
     let seq = 0;
     for (let round = 0; round < rounds; round++) {
-      for (const level of LEVELS) {
+      for (const level of levels) {
         for (const variant of variants) {
           const started = performance.now();
           const instance = await startHealthy(variant, level, root, `${variant.name}-${level}-${round}`, seq++);
@@ -86,17 +90,17 @@ export async function benchIsolation(options: { rounds?: number; memoryInstances
     }
     const result: IsolationBenchResult = { rounds, coldStartMs: {}, memoryMb: {} };
     if (baseline !== undefined) {
-      const paired = {} as Record<Isolation, number>;
-      for (const level of LEVELS) {
+      const paired: Partial<Record<Isolation, number>> = {};
+      for (const level of levels) {
         const before = samples.get(`before/${level}`) ?? [];
         paired[level] = median((samples.get(`after/${level}`) ?? []).map((after, i) => after - (before[i] ?? NaN)));
       }
       result.pairedCostMs = paired;
     }
     for (const variant of variants) {
-      const cold = {} as Record<Isolation, number>;
-      const memory = {} as Record<Isolation, number>;
-      for (const level of LEVELS) {
+      const cold: Partial<Record<Isolation, number>> = {};
+      const memory: Partial<Record<Isolation, number>> = {};
+      for (const level of levels) {
         cold[level] = median(samples.get(`${variant.name}/${level}`) ?? []);
         memory[level] = await memoryPerInstance(variant, level, root, `mem-${variant.name}-${level}-`, memoryInstances, seq);
         seq += memoryInstances;
@@ -104,13 +108,13 @@ export async function benchIsolation(options: { rounds?: number; memoryInstances
       result.coldStartMs[variant.name] = cold;
       result.memoryMb[variant.name] = memory;
     }
-    for (const level of LEVELS) {
+    for (const level of levels) {
       const before = result.coldStartMs.before?.[level];
-      const after = result.coldStartMs.after![level];
+      const after = result.coldStartMs.after![level]!;
       const beforeMb = result.memoryMb.before?.[level];
-      const afterMb = result.memoryMb.after![level];
+      const afterMb = result.memoryMb.after![level]!;
       console.log(`${level.padEnd(9)} spawn → healthy (median of ${rounds}): ${before === undefined ? '' : `before ${before} ms, `}after ${after} ms${
-        before === undefined ? '' : ` (${signed(after - before)} ms; paired median ${signed(result.pairedCostMs![level])} ms)`}; memory per instance (PSS, mean of ${memoryInstances}): ${
+        before === undefined ? '' : ` (${signed(after - before)} ms; paired median ${signed(result.pairedCostMs![level]!)} ms)`}; memory per instance (PSS, mean of ${memoryInstances}): ${
         beforeMb === undefined ? '' : `before ${beforeMb} MiB, `}after ${afterMb} MiB${beforeMb === undefined ? '' : ` (${signed(afterMb - beforeMb)} MiB)`}`);
     }
     return result;
@@ -138,6 +142,15 @@ async function baselineRuntimes(checkout: string, root: string): Promise<Record<
     namespace: new Namespace({ dataRoot: root }),
     sandbox: new Sandbox({ stateDir: join(root, '.sandbox-before'), dataRoot: root }),
   };
+}
+
+/** `sandbox,process` → those levels, in the usual order; unset → all; an unknown name is an error. */
+function levelsFromEnv(value: string | undefined): readonly Isolation[] {
+  if (value === undefined || value.trim() === '') return ALL_LEVELS;
+  const names = value.split(',').map((name) => name.trim());
+  const unknown = names.find((name) => !(ALL_LEVELS as readonly string[]).includes(name));
+  if (unknown !== undefined) throw new Error(`BENCH_LEVELS: unknown level ${unknown} (use ${ALL_LEVELS.join(', ')})`);
+  return ALL_LEVELS.filter((level) => names.includes(level));
 }
 
 function signed(value: number): string {
