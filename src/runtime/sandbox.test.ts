@@ -103,6 +103,20 @@ test('a sandbox instance has a read-only root and a writable DATA_DIR, and canno
   assert.deepEqual(await ask(bob.url, '/read', join(bob.dataDir, 'secret.txt')), { content: 'secret of bob' });
 });
 
+test('a change the host makes in DATA_DIR while the sandbox runs is seen by the app at once', async (t) => {
+  const { root, runtime } = await makeRuntime(t);
+  const alice = await startApp(t, runtime, root, 'alice');
+  assert.deepEqual(await ask(alice.url, '/read', join(alice.dataDir, 'secret.txt')), { content: 'secret of alice' });
+  assert.deepEqual(await ask(alice.url, '/list', alice.dataDir), { entries: ['secret.txt'] });
+  // gVisor caches the read-only host folders it shows; DATA_DIR it must ask the host again.
+  await writeFile(join(alice.dataDir, 'secret.txt'), 'rotated by the operator, and longer');
+  await writeFile(join(alice.dataDir, 'upload.txt'), 'put there by the host');
+  assert.deepEqual(await ask(alice.url, '/read', join(alice.dataDir, 'secret.txt')), { content: 'rotated by the operator, and longer' });
+  const { entries } = (await ask(alice.url, '/list', alice.dataDir)) as { entries: string[] };
+  assert.deepEqual(entries.sort(), ['secret.txt', 'upload.txt']);
+  assert.deepEqual(await ask(alice.url, '/read', join(alice.dataDir, 'upload.txt')), { content: 'put there by the host' });
+});
+
 test('a sandboxed app allocating 4x its memory_limit_mb is OOM-killed and reported', async (t) => {
   const { root, runtime } = await makeRuntime(t);
   const started = await startApp(t, runtime, root, 'hog', 'iso-alloc', { memoryLimitMb: 160, extraEnv: { ALLOC_MB: '640' } });
