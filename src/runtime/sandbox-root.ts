@@ -120,7 +120,9 @@ function appFolders(spec: SpawnSpec): string[] {
     if (!arg.startsWith('/') || !existsSync(arg)) continue;
     folders.add(statSync(arg).isDirectory() ? resolve(arg) : dirname(resolve(arg)));
   }
-  const sorted = [...folders].filter((dir) => dir !== '/').sort((a, b) => a.length - b.length);
+  // /tmp is the app's own, empty one: a workdir of /tmp is that, never the host's /tmp shown whole
+  // (runsc mounts it after the private tmpfs, which it would hide).
+  const sorted = [...folders].filter((dir) => dir !== '/' && dir !== '/tmp').sort((a, b) => a.length - b.length);
   return sorted.filter((dir, i) => !isUnder(dir, sorted.slice(0, i)));
 }
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TenementError } from '../core/errors.js';
 import { runRuntimeContract } from './runtime.contract.js';
@@ -115,6 +115,18 @@ test('a change the host makes in DATA_DIR while the sandbox runs is seen by the 
   const { entries } = (await ask(alice.url, '/list', alice.dataDir)) as { entries: string[] };
   assert.deepEqual(entries.sort(), ['secret.txt', 'upload.txt']);
   assert.deepEqual(await ask(alice.url, '/read', join(alice.dataDir, 'upload.txt')), { content: 'put there by the host' });
+});
+
+test('a sandbox whose workdir is /tmp still gets a private, writable /tmp and none of the host’s', async (t) => {
+  const { root, runtime } = await makeRuntime(t);
+  const hostFile = await mkdtemp(join(tmpdir(), 'tenement-host-tmp-'));
+  t.after(() => rm(hostFile, { recursive: true, force: true }));
+  const alice = await startApp(t, runtime, root, 'alice', 'iso-probe', { cwd: '/tmp' });
+  assert.deepEqual(await ask(alice.url, '/list', hostFile), { error: 'ENOENT' });
+  assert.deepEqual(await ask(alice.url, '/write', '/tmp/scratch.txt'), { ok: true });
+  // The data root is under the host's /tmp here: only the path to the app's DATA_DIR is made in its own.
+  const { entries } = (await ask(alice.url, '/list', '/tmp')) as { entries: string[] };
+  assert.deepEqual(entries.sort(), [basename(root), 'scratch.txt'].sort());
 });
 
 test('a sandboxed app allocating 4x its memory_limit_mb is OOM-killed and reported', async (t) => {
