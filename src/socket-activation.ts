@@ -5,12 +5,24 @@
  * @module
  */
 
-/** The first passed socket (fd 3), or undefined when none was passed to this process. */
-export function takeListenFd(env: NodeJS.ProcessEnv = process.env, pid = process.pid): number | undefined {
+/**
+ * The passed sockets by name, 'http' and 'https' (fds 3, 4, …): named by LISTEN_FDNAMES
+ * (`FileDescriptorName=`), else in order — the first is the HTTP port, the second the HTTPS one.
+ * Empty when none was passed to this process.
+ */
+export function takeListenFds(env: NodeJS.ProcessEnv = process.env, pid = process.pid): Map<string, number> {
   const passed = env.LISTEN_PID === String(pid) ? Number(env.LISTEN_FDS) : 0;
+  const names = (env.LISTEN_FDNAMES ?? '').split(':');
   // Like sd_listen_fds(1): the variables are for this process only, never for the tenants.
   delete env.LISTEN_PID;
   delete env.LISTEN_FDS;
   delete env.LISTEN_FDNAMES;
-  return Number.isInteger(passed) && passed >= 1 ? 3 : undefined;
+  const fds = new Map<string, number>();
+  if (!Number.isInteger(passed)) return fds;
+  const isNamed = names.includes('http') || names.includes('https');
+  for (let i = 0; i < Math.min(passed, 2); i++) {
+    const name = isNamed ? names[i] : ['http', 'https'][i];
+    if ((name === 'http' || name === 'https') && !fds.has(name)) fds.set(name, 3 + i);
+  }
+  return fds;
 }

@@ -126,6 +126,11 @@ export class RawConnection implements ForwardClient {
     return this.phase === Phase.Closing;
   }
 
+  /** Upgraded (WebSocket) or handed to the next server: bytes are relayed as they are. */
+  get isTunnel(): boolean {
+    return this.phase === Phase.Tunnel;
+  }
+
   /** An exchange is writing its answer (not a tunnel, which has its own flow control). */
   get isAnswering(): boolean {
     return this.exchange !== null && this.phase !== Phase.Tunnel && this.phase !== Phase.Closing;
@@ -357,6 +362,51 @@ export class RawConnection implements ForwardClient {
     socket.resume();
   }
 
+  /**
+   * While the server drains, a request it must not serve itself (a wake, the API) goes to the
+   * server now in charge: `connect` opens a connection to it, which gets this request (asking it to
+   * close after its answer) and then the rest of this connection as it comes. No next server (the
+   * connection is refused): 503 and close.
+   */
+  handOff(head: RequestHead, connect: () => Socket): void {
+    const socket = this.socket;
+    this.phase = Phase.Tunnel;
+    this.exchange = null;
+    this.body = null;
+    socket.off('data', this.onData);
+    socket.pause();
+    const upstream = connect();
+    this.tunnel = upstream;
+    let isConnected = false;
+    upstream.on('error', () => {
+      if (isConnected || socket.destroyed) {
+        upstream.destroy();
+        socket.destroy();
+        return;
+      }
+      this.statusCode = 503;
+      this.phase = Phase.Closing;
+      this.closingSince = this.owner.now;
+      socket.resume();
+      socket.end(proxyAnswer(503, this.owner.date, true, this.extraHead), 'latin1');
+    });
+    upstream.once('connect', () => {
+      isConnected = true;
+      if (socket.destroyed) {
+        upstream.destroy();
+        return;
+      }
+      upstream.write(handedOffHead(head), 'latin1');
+      const rest = this.pending.view;
+      this.pending.reset(null);
+      if (rest !== null) upstream.write(rest);
+      upstream.once('close', () => socket.end());
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+      socket.resume();
+    });
+  }
+
   private endExchange(): void {
     const exchange = this.exchange;
     this.exchange = null;
@@ -430,6 +480,18 @@ export class RawConnection implements ForwardClient {
     this.socket.resume();
     this.socket.end();
   }
+}
+
+/** The request head again, asking the next server to close the connection after its answer. */
+function handedOffHead(head: RequestHead): string {
+  let out = `${head.method} ${head.target} HTTP/1.${head.isHttp11 ? 1 : 0}\r\n`;
+  const raw = head.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (head.upgrade === undefined && (name === 'connection' || name === 'keep-alive')) continue;
+    out += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  }
+  return `${out}${head.upgrade === undefined ? 'Connection: close\r\n' : ''}\r\n`;
 }
 
 /** Placeholder while the owner dispatches (the exchange does not exist yet). */
