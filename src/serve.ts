@@ -266,7 +266,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     logger.warn({ err }, 'cannot record this server for the local CLI: pass --server and --data-dir to ten');
   }
 
-  const successor: Successor = { host: shownHost, port: boundPort, ...(httpsPort === undefined ? {} : { tlsPort: httpsPort }) };
+  const successor = (isRunning: boolean): Successor => ({ host: shownHost, port: boundPort, isRunning, ...(httpsPort === undefined ? {} : { tlsPort: httpsPort }) });
   let control: { close(): void } | undefined;
   let drained: Promise<unknown> = Promise.resolve();
   let handedOver: Promise<number> | undefined;
@@ -275,10 +275,10 @@ export async function serve(options: ServeOptions): Promise<void> {
    * needs a running server on to the next one), stop every lifecycle action, and store where
    * output was read up to. Resolves to the number of processes left running.
    */
-  const handOver = (): Promise<number> => handedOver ??= (async () => {
+  const handOver = (toRunning: boolean): Promise<number> => handedOver ??= (async () => {
     control?.close();
     tlsFront?.stopAccepting();
-    drained = server.drain(DRAIN, successor);
+    drained = server.drain(DRAIN, successor(toRunning));
     quota.close();
     sampler.close();
     await capturing.offsets?.close();
@@ -308,7 +308,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     if (localRecord !== undefined) removeLocalServer(localRecord);
     if (options.stopInstancesOnExit !== true) {
       out(`${reason}: leaving instances running for the next ten serve`);
-      const left = await handOver();
+      const left = await handOver(false);
       await drainThenExit(exitCode, () => releaseHost(left > 0),
         left === 0 ? 'tenement stopped' : `tenement stopped; ${left} instances still run and the next ten serve adopts them`);
       return;
@@ -339,7 +339,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     out(outcome === 'serving'
       ? 'the next ten serve took over: finishing the connections in progress'
       : 'the next ten serve went away during the take-over: leaving instances running for the next start');
-    const left = await handOver();
+    const left = await handOver(true);
     // The cgroups and the port fence are the next server's now.
     await drainThenExit(0, undefined, `tenement stopped; handed over ${left} running instances`);
   };
@@ -363,7 +363,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   control = await offerTakeOver({
     dataDir: config.settings.dataDir,
     listeners: () => [{ name: 'http', server: front }, ...(tlsFront === undefined ? [] : [{ name: 'https', server: tlsFront.https }])],
-    detach: async () => void await handOver(),
+    detach: async () => void await handOver(true),
     done: (outcome) => void leave(outcome),
     log: out,
   });

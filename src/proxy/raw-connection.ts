@@ -364,42 +364,40 @@ export class RawConnection implements ForwardClient {
 
   /**
    * While the server drains, a request it must not serve itself (a wake, the API) goes to the
-   * server now in charge: `connect` opens a connection to it, which gets this request (asking it to
-   * close after its answer) and then the rest of this connection as it comes. No next server (the
-   * connection is refused): 503 and close.
+   * server in charge next, as this request again (asking it to close after its answer) followed by
+   * the rest of this connection as it comes. A plain connection is handed to a relay process
+   * (`relay`, which gets the socket and the bytes) so this server can exit meanwhile; an
+   * encrypted one is relayed here over `connect` (its TLS state lives in this process).
    */
-  handOff(head: RequestHead, connect: () => Socket): void {
+  handOff(head: RequestHead, via: { relay: (socket: Socket, bytes: Buffer) => void } | { connect: () => Socket }): void {
     const socket = this.socket;
     this.phase = Phase.Tunnel;
     this.exchange = null;
     this.body = null;
     socket.off('data', this.onData);
     socket.pause();
-    const upstream = connect();
+    const rest = this.pending.view;
+    this.pending.reset(null);
+    const again = Buffer.from(handedOffHead(head), 'latin1');
+    const bytes = rest === null ? again : Buffer.concat([again, rest]);
+    if ('relay' in via) {
+      via.relay(socket, bytes);
+      // The relay holds the socket now: closing this copy sends nothing to the client.
+      socket.destroy();
+      return;
+    }
+    const upstream = via.connect();
     this.tunnel = upstream;
-    let isConnected = false;
     upstream.on('error', () => {
-      if (isConnected || socket.destroyed) {
-        upstream.destroy();
-        socket.destroy();
-        return;
-      }
-      this.statusCode = 503;
-      this.phase = Phase.Closing;
-      this.closingSince = this.owner.now;
-      socket.resume();
-      socket.end(proxyAnswer(503, this.owner.date, true, this.extraHead), 'latin1');
+      upstream.destroy();
+      socket.destroy();
     });
     upstream.once('connect', () => {
-      isConnected = true;
       if (socket.destroyed) {
         upstream.destroy();
         return;
       }
-      upstream.write(handedOffHead(head), 'latin1');
-      const rest = this.pending.view;
-      this.pending.reset(null);
-      if (rest !== null) upstream.write(rest);
+      upstream.write(bytes);
       upstream.once('close', () => socket.end());
       upstream.pipe(socket);
       socket.pipe(upstream);

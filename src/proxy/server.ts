@@ -6,9 +6,11 @@
  * the front parsed (management-exchange.ts).
  * @module
  */
-import { BlockList, connect as connectTcp, createServer, isIP, isIPv4 } from 'node:net';
+import { spawn } from 'node:child_process';
+import { BlockList, createServer, isIP, isIPv4 } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
+import { fileURLToPath } from 'node:url';
 import type { RoutingConfig } from '../config/types.js';
 import { matchesPathPrefix, isManagementPath } from '../core/management-paths.js';
 import { TenementError } from '../core/errors.js';
@@ -61,6 +63,8 @@ export interface Successor {
   readonly port: number;
   /** The HTTPS port, for requests that came encrypted; undefined without TLS. */
   readonly tlsPort?: number;
+  /** It serves already (a take-over), rather than starting once this one exited (SIGTERM). */
+  readonly isRunning: boolean;
 }
 
 /** The listening server, its live route table (open connections per instance) and connection controls. */
@@ -83,6 +87,9 @@ export const SERVER_LIMITS: ServerLimits = {
   requestTimeout: 300_000,
   keepAliveTimeout: 5_000,
 };
+
+/** The relay beside this module (compiled .js, or .ts under tsx). */
+const HAND_OFF_RELAY = fileURLToPath(new URL(`./hand-off-relay${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
 
 /** At most one "invalid response" event per instance per this many ms reaches its log. */
 const BAD_RESPONSE_EVENT_MS = 1000;
@@ -210,11 +217,20 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     if (conn.attach(job)) job.start();
   }
 
-  /** Set once draining: the server now in charge. */
+  /** Set once draining: the server in charge next. */
   let successor: Successor | undefined;
-  const connectSuccessor = (encrypted: boolean, host: string | undefined): Socket => {
+  const relay = (socket: Socket, bytes: Buffer): void => {
     const to = successor!;
-    if (!encrypted) return connectTcp({ host: to.host, port: to.port, noDelay: true });
+    const child = spawn(process.execPath, [...process.execArgv, HAND_OFF_RELAY], {
+      stdio: ['pipe', 'ignore', 'inherit', socket], detached: true,
+      env: { ...process.env, TENEMENT_HAND_OFF: `${to.host.includes(':') ? `[${to.host}]` : to.host}:${to.port}` },
+    });
+    child.stdin!.on('error', () => undefined);
+    child.stdin!.end(bytes);
+    child.unref();
+  };
+  const connectTlsSuccessor = (host: string | undefined): Socket => {
+    const to = successor!;
     // The next server has the same certificates (same data dir); the name was checked here already.
     const name = host?.replace(/:\d+$/, '');
     return connectTls({
@@ -228,7 +244,10 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     const target = hosts.resolve(head.host);
     const resolution = resolve(target, url, conn.socket.remoteAddress ?? '');
     if (successor !== undefined && !(resolution instanceof InstanceRouteClass && resolution.isReachable)) {
-      conn.handOff(head, () => connectSuccessor(conn.isEncrypted, head.host));
+      if (!conn.isEncrypted) conn.handOff(head, { relay });
+      // Under TLS only a running next server (a take-over) can take it; after SIGTERM none runs yet.
+      else if (successor.isRunning && successor.tlsPort !== undefined) conn.handOff(head, { connect: () => connectTlsSuccessor(head.host) });
+      else conn.respondError(503);
       return;
     }
     if (resolution === 'management') {
