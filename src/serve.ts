@@ -267,7 +267,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   }
 
   const successor = (isRunning: boolean): Successor => ({ host: shownHost, port: boundPort, isRunning, ...(httpsPort === undefined ? {} : { tlsPort: httpsPort }) });
-  let control: { close(): void } | undefined;
+  let control: { close(): void } | undefined = undefined;
   let drained: Promise<unknown> = Promise.resolve();
   let handedOver: Promise<number> | undefined;
   /**
