@@ -39,7 +39,7 @@ const RELAY = fileURLToPath(new URL(`./relay${import.meta.url.endsWith('.ts') ? 
 export async function offerTakeOver(offer: TakeOverOffer): Promise<{ close(): void } | undefined> {
   const path = controlSocketPath(offer.dataDir);
   if (path === undefined) {
-    offer.log('take-over is off: the data dir path is too long for its control socket (over 96 bytes)');
+    offer.log('take-over is off: the data dir path is too long for its control socket (over 93 bytes)');
     return undefined;
   }
   // Left by a server that died: nobody listens on it any more (a live one was taken over instead).
