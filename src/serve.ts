@@ -276,7 +276,8 @@ export async function serve(options: ServeOptions): Promise<void> {
    * output was read up to. Resolves to the number of processes left running.
    */
   const handOver = (toRunning: boolean): Promise<number> => handedOver ??= (async () => {
-    control?.close();
+    // During a take-over it stays open, refusing any other until this server exits.
+    if (!toRunning) control?.close();
     tlsFront?.stopAccepting();
     drained = server.drain(DRAIN, successor(toRunning));
     quota.close();

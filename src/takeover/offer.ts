@@ -7,7 +7,7 @@
  * @module
  */
 import { spawn } from 'node:child_process';
-import { unlinkSync } from 'node:fs';
+import { chmodSync, unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -35,7 +35,10 @@ export interface TakeOverOffer {
 /** The relay beside this module (compiled .js, or .ts under tsx). */
 const RELAY = fileURLToPath(new URL(`./relay${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
 
-/** Starts accepting take-overs; undefined when the data dir's path is too long for a unix socket. */
+/**
+ * Starts accepting take-overs; undefined when the data dir's path is too long for a unix socket.
+ * Close it when the server exits on its own (it is left open during a take-over, refusing others).
+ */
 export async function offerTakeOver(offer: TakeOverOffer): Promise<{ close(): void } | undefined> {
   const path = controlSocketPath(offer.dataDir);
   if (path === undefined) {
@@ -51,12 +54,13 @@ export async function offerTakeOver(offer: TakeOverOffer): Promise<{ close(): vo
       return;
     }
     busy = true;
-    handOver(conn, offer);
+    handOver(conn, offer, () => { busy = false; });
   });
   await new Promise<void>((resolve, reject) => {
     control.once('error', reject);
     control.listen(path, () => resolve());
   });
+  chmodSync(path, 0o600);
   control.on('error', (err) => offer.log(`take-over control socket: ${err.message}`));
   return {
     close(): void {
@@ -66,7 +70,8 @@ export async function offerTakeOver(offer: TakeOverOffer): Promise<{ close(): vo
   };
 }
 
-function handOver(conn: Socket, offer: TakeOverOffer): void {
+/** `abandoned`: the other side left before asking anything; this server goes on as it was. */
+function handOver(conn: Socket, offer: TakeOverOffer, abandoned: () => void): void {
   const listeners = offer.listeners();
   const fds = listeners.map((l) => (l.server as unknown as { _handle: { fd: number } })._handle.fd);
   const relay = spawn(process.execPath, [...process.execArgv, RELAY], {
@@ -98,6 +103,7 @@ function handOver(conn: Socket, offer: TakeOverOffer): void {
   relay.stdin!.on('error', () => undefined);
   relay.once('exit', () => {
     // Before `hello` nothing changed: this server goes on. After, the tenants are left for the next start.
-    if (state !== 'offered') finish('lost');
+    if (state === 'offered') abandoned();
+    else finish('lost');
   });
 }

@@ -53,11 +53,13 @@ export class Predecessor {
 
   constructor() {
     process.on('message', (msg: TakeOverMessage, handle: unknown) => { for (const h of [...this.handlers.keys()]) h(msg, handle); });
-    process.once('disconnect', () => {
-      this.isGone = true;
-      for (const fail of this.handlers.values()) fail(lost());
-      this.handlers.clear();
-    });
+    process.once('disconnect', () => this.fail());
+  }
+
+  private fail(): void {
+    this.isGone = true;
+    for (const reject of this.handlers.values()) reject(lost());
+    this.handlers.clear();
   }
 
   /** Resolves once the running server stopped accepting and every lifecycle action, its output offsets stored. */
@@ -77,7 +79,8 @@ export class Predecessor {
 
   /** This server serves: the running one drains and exits. */
   serving(): void {
-    process.send?.({ kind: 'serving' } satisfies TakeOverMessage, undefined, undefined, () => process.disconnect());
+    if (!process.connected) return;
+    process.send?.({ kind: 'serving' } satisfies TakeOverMessage, undefined, undefined, () => { if (process.connected) process.disconnect(); });
   }
 
   private exchange<T>(ask: TakeOverMessage, answer: (msg: TakeOverMessage, handle: unknown) => T | undefined): Promise<T> {
@@ -90,7 +93,9 @@ export class Predecessor {
         resolve(result);
       };
       this.handlers.set(handler, reject);
-      process.send?.(ask);
+      // The channel may have closed before 'disconnect' is emitted: the send then fails here.
+      if (!process.connected) this.fail();
+      else process.send?.(ask, undefined, undefined, (err: Error | null) => { if (err !== null) this.fail(); });
     });
   }
 }

@@ -57,7 +57,7 @@ async function openKeepAlive(port: number): Promise<{ socket: Socket; ask(host: 
       const m = /\r\n\r\n/.exec(buffered);
       const length = Number(/content-length: (\d+)/i.exec(buffered)?.[1] ?? -1);
       return m !== null && length >= 0 && buffered.length >= m.index + 4 + length ? buffered : undefined;
-    }, 20_000, () => `an answer, got ${JSON.stringify(buffered)}`);
+    }, 60_000, () => `an answer, got ${JSON.stringify(buffered)}`);
   };
   await new Promise((resolve) => socket.once('connect', resolve));
   await ask(HOSTS[0]!);
@@ -112,9 +112,9 @@ test('a second ten serve takes over under keep-alive load: every request answere
   await waitFor(() => load.count() >= 300, 20_000, 'load before the take-over');
   // One more keep-alive connection of the old server, idle when the take-over begins.
   const idle = await openKeepAlive(old.port);
-  const starting = startDaemon(t, { config: CONFIG, dir: old.dir });
+  const starting = startDaemon(t, { config: CONFIG, dir: old.dir, startTimeoutMs: 60_000 });
   // The old server drains from here: a wake asked of it goes to the next server, which starts sleepy:z.
-  await waitFor(() => old.output().includes('is taking over'), 20_000, () => old.output());
+  await waitFor(() => old.output().includes('is taking over'), 60_000, () => old.output());
   const woken = await idle.ask('z.sleepy.localhost');
   const next = await starting;
   assert.match(woken, /^HTTP\/1\.1 200 /);
