@@ -69,12 +69,13 @@ export interface ServeOptions {
 }
 
 /**
- * Leaving tenants running, the server lets its connections go without a reset (docs/lifecycle.md#restarts):
- * idle keep-alive ones get this long for one more request, upgraded ones (WebSocket) this long in all.
+ * Leaving tenants running, the server lets its connections go without a reset
+ * (docs/lifecycle.md#restarts): idle keep-alive ones get `idleGraceMs` for one more request,
+ * upgraded ones (WebSocket) `tunnelMs`, all of them `maxMs` at most. After a SIGTERM the next
+ * server starts only once this one exited (systemd): short. In a take-over it serves already: long.
  */
-const DRAIN = { idleGraceMs: 1_000, tunnelMs: 30_000 };
-/** The longest the exiting server waits for its connections (requests in flight, tunnels). */
-const DRAIN_MAX_MS = 35_000;
+const DRAIN_ON_EXIT = { idleGraceMs: 1_000, tunnelMs: 5_000, maxMs: 5_000 };
+const DRAIN_ON_TAKE_OVER = { idleGraceMs: 5_000, tunnelMs: 30_000, maxMs: 35_000 };
 
 const DASHBOARD_DIR = join(fileURLToPath(new URL('.', import.meta.url)), 'dashboard');
 
@@ -226,20 +227,23 @@ export async function serve(options: ServeOptions): Promise<void> {
   };
   // Under systemd socket activation the ports come bound already (--port/--bind are theirs); in a
   // take-over they come from the running server, once it stopped all work and this one adopted its tenants.
-  let inherited: Map<string, number | Server> = takeListenFds();
+  const activated = takeListenFds();
   if (predecessor !== undefined) {
     await orRelease(predecessor.detach());
     await startWork();
-    inherited = await orRelease(predecessor.listeners());
   }
+  const inherited = (name: string): Promise<number | Server | undefined> =>
+    predecessor === undefined ? Promise.resolve(activated.get(name)) : predecessor.listener(name);
   const front = tlsFront?.http ?? server;
-  const boundPort = await orRelease(listen(front, port, bind, '--port', inherited.get('http')));
-  const listenHost = !inherited.has('http') ? bind : (front.address() as AddressInfo).address;
+  const httpListener = await orRelease(inherited('http'));
+  const boundPort = await orRelease(listen(front, port, bind, '--port', httpListener));
+  const listenHost = httpListener === undefined ? bind : (front.address() as AddressInfo).address;
   const shownHost = listenHost === '0.0.0.0' || listenHost === '::' ? '127.0.0.1' : listenHost;
   const bareHasTenants = config.routing.default !== undefined || Object.keys(config.routing.path).length > 0;
   let httpsPort: number | undefined;
   if (tlsFront !== undefined) {
-    httpsPort = await orRelease(listen(tlsFront.https, tls.httpsPort, bind, 'https_port in [settings.tls]', inherited.get('https')));
+    const https = tlsFront.https;
+    httpsPort = await orRelease(inherited('https').then((handle) => listen(https, tls.httpsPort, bind, 'https_port in [settings.tls]', handle)));
     const base = `https://${domain}${httpsPort === 443 ? '' : `:${httpsPort}`}`;
     const where = bareHasTenants
       ? `dashboard at ${base.replace('https://', `https://${DASHBOARD_LABEL}.`)}/, API at ${base}/api`
@@ -269,6 +273,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const successor = (isRunning: boolean): Successor => ({ host: shownHost, port: boundPort, isRunning, ...(httpsPort === undefined ? {} : { tlsPort: httpsPort }) });
   let control: { close(): void } | undefined = undefined;
   let drained: Promise<unknown> = Promise.resolve();
+  let drainLimits = DRAIN_ON_EXIT;
   let handedOver: Promise<number> | undefined;
   /**
    * Leaves the tenants to the next server: stop accepting (the connections drain, handing what
@@ -279,7 +284,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     // During a take-over it stays open, refusing any other until this server exits.
     if (!toRunning) control?.close();
     tlsFront?.stopAccepting();
-    drained = server.drain(DRAIN, successor(toRunning));
+    drainLimits = toRunning ? DRAIN_ON_TAKE_OVER : DRAIN_ON_EXIT;
+    drained = server.drain(drainLimits, successor(toRunning));
     quota.close();
     sampler.close();
     await capturing.offsets?.close();
@@ -291,7 +297,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     return detached.left;
   })();
   const drainThenExit = async (exitCode: number, release: (() => Promise<void>) | undefined, last: string): Promise<void> => {
-    await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, DRAIN_MAX_MS).unref())]);
+    await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, drainLimits.maxMs).unref())]);
     await release?.();
     server.closeAllConnections();
     db.close();

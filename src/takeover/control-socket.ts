@@ -19,8 +19,8 @@ export function controlSocketPath(dataDir: string): string | undefined {
 export type TakeOverMessage =
   | { kind: 'hello'; pid: number }
   | { kind: 'detached' }
-  | { kind: 'listeners' }
-  | { kind: 'listener'; name: string; last: boolean }
+  | { kind: 'ask-listener'; name: string }
+  | { kind: 'listener'; name: string; found: boolean }
   | { kind: 'serving' };
 
 /** Environment of the re-spawned next server: its connection to the running one is fd 3. */

@@ -67,14 +67,16 @@ export class Predecessor {
     return this.exchange({ kind: 'hello', pid: process.pid }, (msg) => (msg.kind === 'detached' ? true : undefined)).then(() => undefined);
   }
 
-  /** Its listening sockets by name ('http', 'https'), accepting from the moment they are received. */
-  listeners(): Promise<Map<string, Server>> {
-    const got = new Map<string, Server>();
-    return this.exchange({ kind: 'listeners' }, (msg, handle) => {
-      if (msg.kind !== 'listener') return undefined;
-      got.set(msg.name, handle as Server);
-      return msg.last ? got : undefined;
-    });
+  /**
+   * Its listening socket `name` ('http', 'https'), or undefined if it has none. It accepts from the
+   * moment it is received: put it in service before anything else can run (no await in between
+   * but this one's).
+   */
+  listener(name: string): Promise<Server | undefined> {
+    return this.exchange({ kind: 'ask-listener', name }, (msg, handle) => {
+      if (msg.kind !== 'listener' || msg.name !== name) return undefined;
+      return { server: msg.found ? handle as Server : undefined };
+    }).then((r) => r.server);
   }
 
   /** This server serves: the running one drains and exits. */
