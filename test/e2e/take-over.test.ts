@@ -10,7 +10,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
-import { TEN, startDaemon, tempDir, waitFor } from '../helpers/daemon.js';
+import { TEN, isAlive, startDaemon, tempDir, waitFor } from '../helpers/daemon.js';
 import type { Daemon } from '../helpers/daemon.js';
 import { freePort } from '../helpers/net.js';
 import { httpsGet } from '../helpers/tls-client.js';
@@ -123,4 +123,10 @@ test('one take-over at a time: one that never completes changes nothing, another
   assert.equal(third.port, first.port);
   assert.equal(await pidsOf(third), before, 'the same process through two take-overs');
   assert.equal((await third.http('/', { host: 'a.notes.localhost' })).status, 200);
+
+  // The new ten serve runs the server as its child: SIGTERM to it reaches the server, and its exit
+  // code comes back (this one was started with --stop-instances-on-exit).
+  assert.equal(await third.stop(), 0, third.output());
+  assert.match(third.output(), /stopping instances…[^]*tenement stopped/);
+  assert.ok(!isAlive(Number(before.split('=')[1])), 'the tenant was stopped with the server');
 });
