@@ -12,8 +12,9 @@ import { promisify } from 'node:util';
 import { TenementError } from '../core/errors.js';
 import { parseInstanceName } from '../core/names.js';
 import { checkLimits, findExecutable } from './preflight.js';
-import { ProcessRuntime, startProcessGroup } from './process.js';
-import type { ExitInfo, LimitRequest, LimitsProvider, Orphan, RunningProcess, Runtime, SpawnSpec } from './runtime.js';
+import { adoptProcessGroup } from './adopt.js';
+import { reapOrphan, startProcessGroup } from './process.js';
+import type { Adoption, ExitInfo, LimitRequest, LimitsProvider, Orphan, RunningProcess, Runtime, SpawnSpec } from './runtime.js';
 import { sandboxRoot, type SandboxView } from './sandbox-root.js';
 
 const run = promisify(execFile);
@@ -53,6 +54,8 @@ export class SandboxRuntime implements Runtime {
   readonly #runscOption: string;
   #probe: Promise<string> | undefined;
   #leftoversCleaned: Promise<unknown> | undefined;
+  /** Containers of adopted sandboxes (a previous server's, running on here). */
+  readonly #adopted = new Set<string>();
 
   constructor(options: SandboxRuntimeOptions) {
     this.#stateDir = resolve(options.stateDir);
@@ -113,15 +116,40 @@ export class SandboxRuntime implements Runtime {
     const containerId = containerIdOf(orphan.instance);
     // A frozen sandbox would not die of runsc's signals.
     await this.#limits?.thawLeftover?.(orphan.instance).catch(() => undefined);
-    const hadContainer = (await this.#listContainers()).includes(containerId);
+    const hadContainer = (await this.#listContainers()).some((c) => c.id === containerId);
     if (hadContainer) await this.#deleteContainer(containerId);
-    const hadProcess = await new ProcessRuntime(this.#limits === undefined ? {} : { limits: this.#limits }).reap(orphan, timeoutMs);
+    const hadProcess = await reapOrphan(orphan, timeoutMs, this.#limits);
     return hadContainer || hadProcess;
   }
 
-  /** Kills and deletes every tenement container in our runsc root; returns their ids. */
+  /**
+   * A sandbox a previous server left: its `runsc run` leader is checked like any level's (pid,
+   * start time, process group, cgroup, which holds gVisor's processes too), and its container must
+   * still run in our runsc root. Stopped through runsc like one started here; the container and
+   * its bundle go with it.
+   */
+  async adopt(orphan: Orphan): Promise<Adoption> {
+    const containerId = containerIdOf(orphan.instance);
+    // Claimed first: a start meanwhile must not clean it up as a crashed server's leftover.
+    this.#adopted.add(containerId);
+    const container = (await this.#listContainers()).find((c) => c.id === containerId);
+    const adoption = container?.status !== 'running'
+      ? { refused: 'its gVisor container is not running' }
+      : await adoptProcessGroup(orphan, this.#limits, async () => {
+        this.#adopted.delete(containerId);
+        await this.#deleteContainer(containerId);
+        await rm(join(this.#stateDir, 'bundles', containerId), { recursive: true, force: true });
+      });
+    if ('refused' in adoption) {
+      this.#adopted.delete(containerId);
+      return adoption;
+    }
+    return { proc: this.#wrap(adoption.proc, containerId), frozen: adoption.frozen };
+  }
+
+  /** Kills and deletes every tenement container in our runsc root not adopted; returns their ids. */
   async cleanLeftovers(): Promise<string[]> {
-    const ids = (await this.#listContainers()).filter((id) => id.startsWith(CONTAINER_PREFIX));
+    const ids = (await this.#listContainers()).map((c) => c.id).filter((id) => id.startsWith(CONTAINER_PREFIX) && !this.#adopted.has(id));
     for (const id of ids) await this.#deleteContainer(id);
     return ids;
   }
@@ -160,10 +188,10 @@ export class SandboxRuntime implements Runtime {
     return stdout;
   }
 
-  async #listContainers(): Promise<string[]> {
+  async #listContainers(): Promise<Array<{ id: string; status: unknown }>> {
     const text = await this.#runsc(['list', '--format', 'json']).catch(() => 'null');
-    const list = (JSON.parse(text.trim() || 'null') ?? []) as Array<{ id?: unknown }>;
-    return list.map((entry) => entry.id).filter((id): id is string => typeof id === 'string');
+    const list = (JSON.parse(text.trim() || 'null') ?? []) as Array<{ id?: unknown; status?: unknown }>;
+    return list.flatMap((entry) => (typeof entry.id === 'string' ? [{ id: entry.id, status: entry.status }] : []));
   }
 
   /** Kills everything in the container and removes it; a container that does not exist is fine. */

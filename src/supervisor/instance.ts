@@ -13,6 +13,7 @@ import { assertTransition, canFreeze, canIdle, hasProcess, isFrozen, isServing, 
 import type { EventBus, LaunchCause, LifecycleKind } from '../core/events.js';
 import { describeExit, type AppliedLimits, type ExitInfo, type Runtime, type RunningProcess } from '../runtime/runtime.js';
 import type { PortAllocator } from '../runtime/ports.js';
+import { processStartedAt } from '../runtime/proc-stat.js';
 import type { InstanceStore } from '../store/instances.js';
 import { backoffDelayMs, countRecent } from './backoff.js';
 import { CgroupFreezer } from './freezer.js';
@@ -192,16 +193,27 @@ export class Instance implements InstanceHandle, ProbeRecord {
   }
 
   /**
-   * Takes over a process a previous server left running on `port`: resolves true once it answered
-   * a health check and is running here; false (process stopped, state stopped) if it did not.
+   * Takes over a process a previous server left running on `port`, with its cgroup: resolves true
+   * once it answered a health check and is running here; false (process stopped, state stopped)
+   * if it did not. One left frozen is adopted frozen, unprobed: the next request thaws it.
    */
-  async adopt(proc: RunningProcess, port: number, offsets: OutputOffsets): Promise<boolean> {
+  async adopt({ proc, frozen }: { proc: RunningProcess; frozen: boolean }, port: number, offsets: OutputOffsets): Promise<boolean> {
     const gen = ++this.generation;
     this.setState('starting');
-    [this.proc, this.port, this.startedAt] = [proc, port, Date.now()];
+    // Its uptime counts from the process's start, not from this adoption.
+    [this.proc, this.port, this.startedAt] = [proc, port, processStartedAt(proc.startTime) ?? Date.now()];
+    const svc = this.serviceConfig;
+    this.freezer = proc.cgroup !== undefined && (svc.freezeAfterMs > 0 || frozen) ? new CgroupFreezer(proc.cgroup, frozen) : null;
     this.output.resume(offsets);
     void proc.exited.then((info) => this.onExit(gen, info));
-    const { ok } = await probeOnce(port, this.serviceConfig.health, Math.min(5000, this.serviceConfig.startupTimeoutMs), this);
+    if (frozen) {
+      // Idle and the memory floor stop it in time; until then it waits for its next request.
+      this.lastActivityAt = Date.now();
+      this.setState('frozen');
+      this.lifecycle('adopt', `adopted frozen from the previous server (pid ${proc.pid}); the next request thaws it`);
+      return true;
+    }
+    const { ok } = await probeOnce(port, svc.health, Math.min(5000, svc.startupTimeoutMs), this);
     if (gen !== this.generation) return true;
     if (!ok) {
       this.lifecycle('unhealthy', `the process (pid ${proc.pid}) left by the previous server did not answer: replaced`);
@@ -235,7 +247,7 @@ export class Instance implements InstanceHandle, ProbeRecord {
 
   /** Called by the idle sweep: running, untouched for freeze_after, and able to freeze. */
   isFreezeDue(now: number): boolean {
-    return this.freezer !== null && canFreeze(this.state) && this.openConnections === 0 && now - this.lastActivityAt >= this.serviceConfig.freezeAfterMs;
+    return this.freezer !== null && this.serviceConfig.freezeAfterMs > 0 && canFreeze(this.state) && this.openConnections === 0 && now - this.lastActivityAt >= this.serviceConfig.freezeAfterMs;
   }
 
   /**
