@@ -18,7 +18,7 @@ command = "node {apps}/hostile.mjs"
 health = "/health"
 stop_timeout = 2
 startup_timeout = 30
-freeze_after = 1
+freeze_after = 3
 ${extra}
 `;
 
@@ -39,6 +39,11 @@ async function ask(d: Daemon, host: string, path: string): Promise<Record<string
   const r = await through(d, host, path);
   assert.equal(r.status, 200, r.body.toString());
   return JSON.parse(r.body.toString()) as Record<string, unknown>;
+}
+
+/** A request to each instance (thawing a frozen one), so none is frozen when the server is killed right after. */
+async function touch(d: Daemon, names: readonly string[]): Promise<void> {
+  for (const name of names) assert.equal((await through(d, `${name.split(':')[1]}.${name.split(':')[0]}.localhost`, '/')).status, 200);
 }
 
 /** The instance's memory figure in /metrics and in /api/telemetry, once both are above `bytes`. */
@@ -76,6 +81,7 @@ test('after a SIGKILL of ten serve, an adopted instance has its cgroup: memory, 
     const row = await listed(first, 'evil:a');
     return row !== undefined && (row.uptime_s ?? 0) >= 2 ? row : undefined;
   }, 20_000, 'evil:a up for 2 s');
+  await touch(first, ['evil:a']);
   await first.crash();
 
   const second = await startDaemon(t, { config, dir: first.dir });
@@ -128,6 +134,7 @@ test('namespace and sandbox instances are adopted with their cgroups too', async
     await ask(first, `a.${name.split(':')[0]}.localhost`, `/setsid-hog?mb=${HOG_MB}`);
     pids.set(name, (await listed(first, name))!.pid!);
   }
+  await touch(first, [...pids.keys()]);
   await first.crash();
 
   const second = await startDaemon(t, { config, dir: first.dir });
