@@ -43,7 +43,7 @@ test('every transition outside the table is refused with an internal IllegalTran
       });
     }
   }
-  assert.equal(illegal, 31);
+  assert.equal(illegal, 30);
 });
 
 test('from any state an instance can be stopped, held or started', () => {

@@ -107,12 +107,14 @@ export interface Runtime {
   adopt(orphan: Orphan): Promise<Adoption>;
 }
 
-/** What adopting a previous server's process found. */
-export type Adoption =
-  /** Taken over; `frozen`: its cgroup was left frozen (a request thaws it). */
-  | { readonly proc: RunningProcess; readonly frozen: boolean }
-  /** Not taken over (gone, a reused pid, moved out of its cgroup, ...): why, for the log. */
-  | { readonly refused: string };
+/** A previous server's process taken over; `frozen`: its cgroup was left frozen (a request thaws it). */
+export interface AdoptedProcess {
+  readonly proc: RunningProcess;
+  readonly frozen: boolean;
+}
+
+/** What adopting a previous server's process found; refused (gone, a reused pid, out of its cgroup...): why, for the log. */
+export type Adoption = AdoptedProcess | { readonly refused: string };
 
 /** A previous server's cgroup of an instance, found again (LimitsProvider.reattach). */
 export type Reattached = { readonly cgroup: AppliedLimits | undefined } | { readonly refused: string };

@@ -11,7 +11,7 @@ import { assertName, formatInstanceName } from '../core/names.js';
 import type { EventBus } from '../core/events.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import { readMemAvailableMb } from '../runtime/meminfo.js';
-import type { Adoption, ResourceUsage, Runtime } from '../runtime/runtime.js';
+import type { AdoptedProcess, ResourceUsage, Runtime } from '../runtime/runtime.js';
 import type { InstanceStore, InstanceRow, OutputOffsetsRow } from '../store/instances.js';
 import { Instance, type InstanceContext } from './instance.js';
 import type { OutputDir } from './output-files.js';
@@ -33,9 +33,6 @@ export interface SupervisorDeps {
   /** MiB of memory the host has available (default: MemAvailable); tests simulate pressure with it. */
   readonly memAvailableMb?: () => Promise<number | undefined>;
 }
-
-/** A previous server's process taken over at boot. */
-type Adopted = Exclude<Adoption, { refused: string }>;
 
 const NO_INSTANCES: readonly Instance[] = Object.freeze([]);
 const DEFAULT_WEIGHT = 100;
@@ -73,7 +70,7 @@ export class Supervisor implements SupervisorApi {
   async boot(): Promise<void> {
     const { store } = this.deps;
     const rows = store.all();
-    const adopted = new Map<string, Adopted>();
+    const adopted = new Map<string, AdoptedProcess>();
     await Promise.all(rows.map(async (row) => {
       const adoption = await this.adoptOrphan(row);
       if (adoption === undefined) await this.reapOrphan(row);
@@ -354,7 +351,7 @@ export class Supervisor implements SupervisorApi {
    * than stopped (health-checked before it gets traffic, unless it was left frozen). The runtime
    * it was started at decides whether the record still names it; a refusal is logged.
    */
-  private async adoptOrphan(row: InstanceRow): Promise<Adopted | undefined> {
+  private async adoptOrphan(row: InstanceRow): Promise<AdoptedProcess | undefined> {
     if (row.pid === null || row.startTime === null || row.port === null) return undefined;
     const svc = this.config.services[row.service];
     if (row.failed || row.desiredState !== 'running' || svc === undefined) return undefined;
@@ -364,11 +361,9 @@ export class Supervisor implements SupervisorApi {
       this.deps.logger.info({ instance }, `not adopted from the previous server: ${adoption.refused}; started afresh`);
       return undefined;
     }
-    if (!this.deps.ports.reserve(row.port)) {
-      void adoption.proc.stop(svc.stopTimeoutMs);
-      return undefined;
-    }
-    return adoption;
+    if (this.deps.ports.reserve(row.port)) return adoption;
+    void adoption.proc.stop(svc.stopTimeoutMs);
+    return undefined;
   }
 
   /** What a process that is gone wrote after the last server stopped reading: stored before its files are reused. */
