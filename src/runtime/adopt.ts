@@ -54,7 +54,11 @@ export async function adoptProcessGroup(
     return { code: null, signal: null, oomKilled };
   })();
 
-  const stop = (timeoutMs: number): Promise<ExitInfo> => group.stop(exited, timeoutMs);
+  const stop = async (timeoutMs: number): Promise<ExitInfo> => {
+    // Left frozen, it would take the SIGTERM only at the SIGKILL: thawed first, the stop is graceful.
+    await cgroup?.thaw().catch(() => undefined);
+    return group.stop(exited, timeoutMs);
+  };
   const frozen = (await cgroup?.isFrozen().catch(() => false)) ?? false;
   const proc: RunningProcess = { pid, startTime, exited, stop, ...(cgroup === undefined ? {} : { cgroup }) };
   return { proc, frozen };

@@ -164,6 +164,8 @@ export class SandboxRuntime implements Runtime {
     let stopping: Promise<ExitInfo> | undefined;
     const stop = (timeoutMs: number): Promise<ExitInfo> => {
       stopping ??= (async () => {
+        // A frozen sentry answers no runsc command: thawed first.
+        await inner.cgroup?.thaw().catch(() => undefined);
         await this.#runsc(['kill', containerId, 'TERM']).catch(() => undefined);
         if (await settlesWithin(exited, timeoutMs)) return exited;
         await this.#runsc(['kill', '--all', containerId, 'KILL']).catch(() => undefined);
