@@ -6,6 +6,8 @@
 // (process, namespace, gVisor sandbox) is adopted so.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { isAlive, startDaemon, waitFor, type Daemon } from '../helpers/daemon.js';
 import { isCgroupFrozen } from '../helpers/freezer-state.js';
 import { through, waitForState } from './proxy-helpers.js';
@@ -39,6 +41,13 @@ async function ask(d: Daemon, host: string, path: string): Promise<Record<string
   const r = await through(d, host, path);
   assert.equal(r.status, 200, r.body.toString());
   return JSON.parse(r.body.toString()) as Record<string, unknown>;
+}
+
+/** The folders of `service.id`'s cgroup that exist now, in every hierarchy (named as ten serve names them). */
+function cgroupDirs(d: Daemon, instance: string): string[] {
+  const parent = `tenement.${createHash('sha256').update(d.dataDir).digest('hex').slice(0, 8)}`;
+  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => f[2] === 'cgroup' || f[2] === 'cgroup2');
+  return mounts.map((f) => `${f[1]}/${parent}/${instance.replace(':', '.')}`).filter((dir) => existsSync(dir));
 }
 
 /** A request to each instance (thawing a frozen one), so none is frozen when the server is killed right after. */
@@ -96,8 +105,10 @@ test('after a SIGKILL of ten serve, an adopted instance has its cgroup: memory, 
   await memoryAbove(second, 'evil', 'a', HOG_MB * 1048576);
   await freezesAndThaws(second, 'evil:a', before.pid!);
 
+  assert.ok(cgroupDirs(second, 'evil:a').length > 0, 'its cgroup is there while it runs');
   assert.equal((await second.ten(['stop', 'evil:a'])).code, 0);
   for (const pid of [before.pid!, grandchild, hog]) await waitFor(() => !isAlive(pid), 10_000, `process ${pid} gone with the stop`);
+  await waitFor(() => cgroupDirs(second, 'evil:a').length === 0, 10_000, () => `its cgroup removed: ${cgroupDirs(second, 'evil:a').join(', ')}`);
 });
 
 test('an instance frozen when ten serve exited is adopted frozen, and a request thaws the same process', async (t) => {
@@ -144,6 +155,15 @@ test('namespace and sandbox instances are adopted with their cgroups too', async
       return now !== undefined && ['running', 'frozen'].includes(now.state) ? now : undefined;
     }, 30_000, `${name} adopted`);
     assert.equal(row.pid, pid, `${name}: adopted, not restarted`);
+    if (name === 'box:a') {
+      // A new sandbox cleans up containers a crashed server left: not the adopted one (running,
+      // not frozen, so it would die of that).
+      await touch(second, ['box:a']);
+      const spawned = await second.ten(['spawn', 'box:b']);
+      assert.equal(spawned.code, 0, spawned.stderr);
+      assert.equal((await through(second, 'a.box.localhost', '/')).status, 200, 'the adopted sandbox still answers');
+      assert.equal((await listed(second, name))?.pid, pid, 'the adopted sandbox was not cleaned up');
+    }
     await memoryAbove(second, name.split(':')[0]!, 'a', HOG_MB * 1048576);
     await freezesAndThaws(second, name, pid);
     assert.equal((await second.ten(['stop', name])).code, 0);
