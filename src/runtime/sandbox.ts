@@ -5,7 +5,7 @@
  * @module
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -116,7 +116,7 @@ export class SandboxRuntime implements Runtime {
     const containerId = containerIdOf(orphan.instance);
     // A frozen sandbox would not die of runsc's signals.
     await this.#limits?.thawLeftover?.(orphan.instance).catch(() => undefined);
-    const hadContainer = (await this.#listContainers()).some((c) => c.id === containerId);
+    const hadContainer = (await this.#listContainers()).includes(containerId);
     if (hadContainer) await this.#deleteContainer(containerId);
     const hadProcess = await reapOrphan(orphan, timeoutMs, this.#limits);
     return hadContainer || hadProcess;
@@ -124,22 +124,19 @@ export class SandboxRuntime implements Runtime {
 
   /**
    * A sandbox a previous server left: its `runsc run` leader is checked like any level's (pid,
-   * start time, process group, cgroup, which holds gVisor's processes too), and its container must
-   * still run in our runsc root. Stopped through runsc like one started here; the container and
-   * its bundle go with it.
+   * start time, process group, cgroup, which holds gVisor's processes too); it runs as long as its
+   * container does. runsc is not asked: a frozen sandbox would not answer. Stopped through runsc
+   * like one started here; the container and its bundle go with it.
    */
   async adopt(orphan: Orphan): Promise<Adoption> {
     const containerId = containerIdOf(orphan.instance);
     // Claimed first: a start meanwhile must not clean it up as a crashed server's leftover.
     this.#adopted.add(containerId);
-    const container = (await this.#listContainers()).find((c) => c.id === containerId);
-    const adoption = container?.status !== 'running'
-      ? { refused: 'its gVisor container is not running' }
-      : await adoptProcessGroup(orphan, this.#limits, async () => {
-        this.#adopted.delete(containerId);
-        await this.#deleteContainer(containerId);
-        await rm(join(this.#stateDir, 'bundles', containerId), { recursive: true, force: true });
-      });
+    const adoption = await adoptProcessGroup(orphan, this.#limits, async () => {
+      this.#adopted.delete(containerId);
+      await this.#deleteContainer(containerId);
+      await rm(join(this.#stateDir, 'bundles', containerId), { recursive: true, force: true });
+    });
     if ('refused' in adoption) {
       this.#adopted.delete(containerId);
       return adoption;
@@ -149,7 +146,14 @@ export class SandboxRuntime implements Runtime {
 
   /** Kills and deletes every tenement container in our runsc root not adopted; returns their ids. */
   async cleanLeftovers(): Promise<string[]> {
-    const ids = (await this.#listContainers()).map((c) => c.id).filter((id) => id.startsWith(CONTAINER_PREFIX) && !this.#adopted.has(id));
+    const isLeftover = (id: string): boolean => id.startsWith(CONTAINER_PREFIX) && !this.#adopted.has(id);
+    // A frozen sandbox answers no runsc command (list included) and would stay frozen for good:
+    // the group of every leftover bundle is thawed first.
+    for (const id of (await readdir(join(this.#stateDir, 'bundles')).catch(() => [])).filter(isLeftover)) {
+      const [service = '', instanceId = ''] = id.slice(CONTAINER_PREFIX.length).split('.');
+      await this.#limits?.thawLeftover?.(`${service}:${instanceId}`).catch(() => undefined);
+    }
+    const ids = (await this.#listContainers()).filter(isLeftover);
     for (const id of ids) await this.#deleteContainer(id);
     return ids;
   }
@@ -190,10 +194,10 @@ export class SandboxRuntime implements Runtime {
     return stdout;
   }
 
-  async #listContainers(): Promise<Array<{ id: string; status: unknown }>> {
+  async #listContainers(): Promise<string[]> {
     const text = await this.#runsc(['list', '--format', 'json']).catch(() => 'null');
-    const list = (JSON.parse(text.trim() || 'null') ?? []) as Array<{ id?: unknown; status?: unknown }>;
-    return list.flatMap((entry) => (typeof entry.id === 'string' ? [{ id: entry.id, status: entry.status }] : []));
+    const list = (JSON.parse(text.trim() || 'null') ?? []) as Array<{ id?: unknown }>;
+    return list.map((entry) => entry.id).filter((id): id is string => typeof id === 'string');
   }
 
   /** Kills everything in the container and removes it; a container that does not exist is fine. */
