@@ -39,11 +39,15 @@ import type { Runtime } from './runtime/runtime.js';
 import { SandboxRuntime } from './runtime/sandbox.js';
 import { openDb } from './store/db.js';
 import { secureDataDir } from './store/file-modes.js';
+import { CanaryStore } from './store/canaries.js';
 import { InstanceStore } from './store/instances.js';
 import { LogStore } from './store/logs.js';
+import { CanaryDeploys } from './supervisor/canary.js';
 import { Deployments } from './supervisor/deployments.js';
 import { enforceStorageQuotas } from './supervisor/quota-enforcement.js';
 import { ConfigReloader, type ReloadResult } from './supervisor/reload.js';
+import { Rollouts } from './supervisor/rollouts.js';
+import { RolloutStore } from './store/rollouts.js';
 import { Supervisor } from './supervisor/supervisor.js';
 import { takeListenFd } from './socket-activation.js';
 import { OutputDir } from './supervisor/output-files.js';
@@ -154,6 +158,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const metrics = new Metrics({ supervisor, events, stats, logLines: capture, resources: sampler });
   const quota = enforceStorageQuotas(supervisor, events);
 
+  const rollouts = new Rollouts({ supervisor, store: new RolloutStore(db), stats });
   const reloader = new ConfigReloader(supervisor, configFile, { dataDir: options.dataDir });
   const reload = async (): Promise<ReloadResult> => {
     const result = await reloader.reload();
@@ -162,10 +167,12 @@ export async function serve(options: ServeOptions): Promise<void> {
   };
   const sse = new SseStreams({ ...DEFAULT_SSE_LIMITS, maxClients: config.settings.maxSseClients },
     () => logger.info({}, 'dropped an event-stream client that stopped reading'));
+  const deployments = new Deployments(supervisor, logger);
+  const canaries = new CanaryDeploys({ supervisor, deployments, stats, store: new CanaryStore(db), logger });
   // Bound once the front server (and its route table) exists.
   let nameRoutes: NameRoutes = () => false;
   const management = createManagementHandler({
-    supervisor, reload, deployments: new Deployments(supervisor, logger), db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR, sse,
+    supervisor, reload, rollouts, deployments, canaries, db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR, sse,
     extraRoutes: [
       ...logRoutes({ store: logStore, capture, sse }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics }),
       ...tlsAskRoutes({ routes: (name) => nameRoutes(name) }),
@@ -244,10 +251,13 @@ export async function serve(options: ServeOptions): Promise<void> {
     const stopInstances = options.stopInstancesOnExit === true;
     out(`${reason}: ${stopInstances ? 'stopping instances…' : 'leaving instances running for the next ten serve'}`);
     tlsFront?.close();
+    // Before the instances are detached or stopped: that is no failure of a rollout to roll back.
+    rollouts.close();
     // Requests in flight get their answers; each connection closes once its exchange ends.
     const drained = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     quota.close();
+    canaries.close();
     sampler.close();
     await offsets.close();
     const detached = stopInstances ? (await supervisor.shutdown(), { left: 0, offsets: [] }) : supervisor.detach();
@@ -283,6 +293,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   metrics.start();
   sampler.start();
   await supervisor.boot();
+  rollouts.resumeAfterBoot();
+  canaries.resume();
   for (const info of supervisor.list()) {
     const url = tlsFront === undefined ? formatInstanceUrl(info, domain, boundPort) : formatInstanceUrl(info, domain, tls.httpsPort, 'https');
     out(`  ${info.instance.padEnd(24)} ${info.state.padEnd(9)} ${url}`);

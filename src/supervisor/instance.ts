@@ -85,6 +85,8 @@ export class Instance implements InstanceHandle, ProbeRecord {
   /** The current process's cgroup freezer when freeze_after is set. */
   private freezer: CgroupFreezer | null = null;
   private thawing: Promise<void> | null = null;
+  /** The template the next launch uses instead of the one in effect (set by a rollout's rollback). */
+  nextTemplate: ServiceConfig | undefined;
   /** Why no process may be started any more (being removed, server stopping); null while it may. */
   private retiredBecause: string | null = null;
 
@@ -142,9 +144,7 @@ export class Instance implements InstanceHandle, ProbeRecord {
     this.retiredBecause ??= reason;
   }
 
-  get isRetired(): boolean {
-    return this.retiredBecause !== null;
-  }
+  get isRetired(): boolean { return this.retiredBecause !== null; }
 
   retiredError(): TenementError {
     return new TenementError('unavailable', `${this.name} is ${this.retiredBecause ?? 'retired'}`);
@@ -289,8 +289,10 @@ export class Instance implements InstanceHandle, ProbeRecord {
 
   private async launch(cause: LaunchCause): Promise<void> {
     const gen = ++this.generation;
-    // A new process always starts on the template in effect (a reload may have changed it).
-    this.serviceConfig = this.ctx.config.services[this.service] ?? this.serviceConfig;
+    // A new process starts on the template in effect (a reload may have changed it), unless a
+    // rollback asked for the one it ran before.
+    this.serviceConfig = this.nextTemplate ?? this.ctx.config.services[this.service] ?? this.serviceConfig;
+    this.nextTemplate = undefined;
     const svc = this.serviceConfig;
     const began = performance.now();
     this.setState('starting');

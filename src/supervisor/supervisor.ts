@@ -15,7 +15,7 @@ import type { AdoptedProcess, ResourceUsage, Runtime } from '../runtime/runtime.
 import type { InstanceStore, InstanceRow, OutputOffsetsRow } from '../store/instances.js';
 import { Instance, type InstanceContext } from './instance.js';
 import type { OutputDir } from './output-files.js';
-import { recordedTemplate, sameTemplate } from './templates.js';
+import { recordedTemplate, restartOnTemplate, sameTemplate } from './templates.js';
 import { chownTree, type TenantUsers } from './tenant-users.js';
 import type { InstanceHandle, InstanceInfo, SpawnOptions, SupervisorApi } from './types.js';
 
@@ -200,9 +200,7 @@ export class Supervisor implements SupervisorApi {
     return this.byService.get(service)?.get(id)?.cgroup?.usage().catch(() => undefined) ?? Promise.resolve(undefined);
   }
 
-  info(service: string, id: string): InstanceInfo {
-    return this.toInfo(this.require(service, id), Date.now());
-  }
+  info(service: string, id: string): InstanceInfo { return this.toInfo(this.require(service, id), Date.now()); }
 
   async spawn(service: string, id: string, options: SpawnOptions = {}): Promise<InstanceInfo> {
     const svc = this.service(service);
@@ -244,6 +242,14 @@ export class Supervisor implements SupervisorApi {
     await instance.stop('stopped');
     await this.launch(instance, 'start', options.wait === true);
     return this.toInfo(instance, Date.now());
+  }
+
+  /**
+   * `ten rollout`: restarts a running instance on `template` (the one in effect, or the one it ran
+   * before, for a rollback) and resolves once it is healthy; rejects with why it is not.
+   */
+  restartOn(service: string, id: string, template: ServiceConfig): Promise<void> {
+    return restartOnTemplate(this.require(service, id), template, this.deps.store);
   }
 
   async remove(service: string, id: string, options: { purge?: boolean } = {}): Promise<void> {
