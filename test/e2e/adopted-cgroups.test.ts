@@ -8,6 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { isAlive, startDaemon, waitFor, type Daemon } from '../helpers/daemon.js';
 import { isCgroupFrozen } from '../helpers/freezer-state.js';
 import { through, waitForState } from './proxy-helpers.js';
@@ -133,6 +135,47 @@ test('an instance frozen when ten serve exited is adopted frozen, and a request 
   assert.equal((await listed(second, 'chill:a'))?.pid, pid, 'thawed, not restarted');
   assert.equal(isCgroupFrozen(pid), false);
   assert.equal((await second.ten(['health', 'chill:a'])).stdout.trim(), 'healthy');
+});
+
+test('an instance adopted frozen that gets no request is still stopped at idle_timeout', async (t) => {
+  const config = `${SETTINGS}${service('cold', 'idle_timeout = 12').replace('freeze_after = 3', 'freeze_after = 1')}`;
+  const first = await startDaemon(t, { config, keepInstances: true });
+  assert.equal((await first.ten(['spawn', 'cold:a'])).code, 0);
+  const pid = (await listed(first, 'cold:a'))!.pid!;
+  await waitForState(first, 'cold:a', 'frozen', 15_000);
+  await first.crash();
+
+  const second = await startDaemon(t, { config, dir: first.dir });
+  await waitForState(second, 'cold:a', 'frozen', 15_000);
+  assert.equal((await listed(second, 'cold:a'))?.pid, pid, 'adopted frozen');
+  await waitForState(second, 'cold:a', 'idle', 30_000);
+  await waitFor(() => !isAlive(pid), 10_000, 'the frozen process stopped at idle_timeout');
+});
+
+test('a record naming another instance\'s process (a reused pid) is not adopted, and that process is left alone', async (t) => {
+  const config = `${SETTINGS}${service('app')}`;
+  const first = await startDaemon(t, { config, keepInstances: true });
+  for (const name of ['app:a', 'app:b']) assert.equal((await first.ten(['spawn', name])).code, 0);
+  const [a, b] = [(await listed(first, 'app:a'))!.pid!, (await listed(first, 'app:b'))!.pid!];
+  await touch(first, ['app:a', 'app:b']);
+  await first.crash();
+  // app:a's record now names app:b's leader, start time included: only its cgroup tells them apart.
+  const db = new Database(join(first.dataDir, 'tenement.db'));
+  db.prepare(`UPDATE instances SET (pid, start_time) = (SELECT pid, start_time FROM instances WHERE service = 'app' AND id = 'b')
+    WHERE service = 'app' AND id = 'a'`).run();
+  db.close();
+
+  const second = await startDaemon(t, { config, dir: first.dir });
+  const rows = await waitFor(async () => {
+    const [ra, rb] = [await listed(second, 'app:a'), await listed(second, 'app:b')];
+    return ra?.state === 'running' && rb?.state === 'running' ? { ra, rb } : undefined;
+  }, 30_000, 'app:a and app:b running');
+  assert.equal(rows.rb.pid, b, 'app:b adopted');
+  assert.notEqual(rows.ra.pid, b, 'app:a did not take app:b\'s process');
+  assert.ok(isAlive(b), 'app:b\'s process was not stopped as app:a\'s');
+  assert.match(second.output(), new RegExp(`"instance":"app:a".*not adopted from the previous server: pid ${b} is no longer in its cgroup; started afresh`));
+  // The real app:a process, whose record was lost, is still in app:a's cgroup: emptied with it.
+  await waitFor(() => !isAlive(a), 10_000, 'the unrecorded app:a process gone');
 });
 
 test('namespace and sandbox instances are adopted with their cgroups too', async (t) => {
