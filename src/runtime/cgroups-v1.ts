@@ -1,7 +1,8 @@
 /**
  * One instance's cgroups on cgroup v1, where each controller is its own hierarchy: the group is
  * created in every mounted one it needs (memory for its limit and usage, cpu, pids, cpuacct for
- * CPU time, freezer to kill it whole), plus, where cgroup2 is mounted too, a bare v2 group.
+ * CPU time, freezer to kill it whole), plus, where cgroup2 is mounted too and the instance needs
+ * one (cgroups.ts), a bare v2 group.
  * @module
  */
 import { existsSync, mkdirSync } from 'node:fs';
@@ -41,7 +42,7 @@ export class CgroupV1Group implements AppliedLimits {
    */
   static async create(mounts: V1Mounts, relPath: string, settings: CgroupSettings, v2?: CgroupV2Group): Promise<CgroupV1Group> {
     // With a bare v2 group, it gives CPU time (cpu.stat) and the kill: cpuacct and freezer are not
-    // joined (every hierarchy joined is one more migration on each spawn).
+    // joined (no group more than needed).
     const needed: V1Controller[] = v2 === undefined ? ['memory', 'cpuacct', 'freezer'] : ['memory'];
     if (settings.cpuShares !== undefined) needed.push('cpu');
     if (settings.pidsMax !== undefined) needed.push('pids');
@@ -99,8 +100,7 @@ export class CgroupV1Group implements AppliedLimits {
   }
 
   wrapArgv(argv: readonly string[]): string[] {
-    const dirs = [...Object.values(this.dirs), ...(this.v2 === undefined ? [] : [this.v2.dir])];
-    return joinCgroupsArgv(dirs.map((dir) => `${dir}/cgroup.procs`), argv);
+    return joinCgroupsArgv({ v1: Object.values(this.dirs), v2: this.v2 === undefined ? [] : [this.v2.dir] }, argv);
   }
 
   /**

@@ -91,7 +91,7 @@ export class CgroupV2Group implements AppliedLimits {
   }
 
   wrapArgv(argv: readonly string[]): string[] {
-    return joinCgroupsArgv([`${this.dir}/cgroup.procs`], argv);
+    return joinCgroupsArgv({ v2: [this.dir] }, argv);
   }
 
   async wasOomKilled(): Promise<boolean> {

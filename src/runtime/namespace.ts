@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { TenementError } from '../core/errors.js';
 import { checkLimits, findExecutable } from './preflight.js';
 import { adoptProcessGroup } from './adopt.js';
-import { dropPrivilegesArgv, findSetpriv } from './privileges.js';
+import { dropPrivilegesArgv, findSetpriv, hasOwnUid } from './privileges.js';
 import { reapOrphan, startProcessGroup } from './process.js';
 import type { Adoption, LimitRequest, LimitsProvider, Orphan, RunningProcess, Runtime, SpawnSpec } from './runtime.js';
 
@@ -85,7 +85,7 @@ export class NamespaceRuntime implements Runtime {
     const unshare = await this.#unsharePath();
     const setpriv = await findSetpriv();
     await checkLimits(this.#limits, spec);
-    const limits = await this.#limits?.apply(spec);
+    const limits = await this.#limits?.apply({ ...spec, tenantOwnsSockets: hasOwnUid(spec.user) });
     const argv = [
       unshare, '--pid', '--fork', '--kill-child', '--mount-proc', '--mount', '--ipc', '--uts', '--propagation', 'private',
       '--', '/bin/sh', '-c', INIT_SCRIPT, 'tenement-init', this.#dataRoot, resolve(spec.dataDir), `${spec.id}.${spec.service}`,

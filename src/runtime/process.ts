@@ -14,7 +14,7 @@ import { adoptProcessGroup, checkOrphan } from './adopt.js';
 import { joinCgroupsArgv } from './cgroup-fs.js';
 import { readLines } from './line-splitter.js';
 import { checkLimits } from './preflight.js';
-import { dropPrivilegesArgv, findSetpriv } from './privileges.js';
+import { dropPrivilegesArgv, findSetpriv, hasOwnUid } from './privileges.js';
 import { emptyGroup, groupStopper, isGroupRunning, signalGroup } from './process-group.js';
 import { readStartTime } from './proc-stat.js';
 import type {
@@ -65,7 +65,7 @@ export class ProcessRuntime implements Runtime {
   async start(spec: SpawnSpec): Promise<RunningProcess> {
     await this.check(spec);
     const setpriv = await findSetpriv();
-    const limits = await this.#limits?.apply(spec);
+    const limits = await this.#limits?.apply({ ...spec, tenantOwnsSockets: hasOwnUid(spec.user) });
     return startProcessGroup(spec, {
       argv: [...dropPrivilegesArgv(setpriv, spec.user), ...spec.argv],
       ...(limits === undefined ? {} : { limits, onExit: () => limits.release() }),
@@ -114,7 +114,7 @@ async function reapGroup(orphan: Orphan, timeoutMs: number, limits: LimitsProvid
 export async function startProcessGroup(spec: SpawnSpec, options: StartProcessGroupOptions = {}): Promise<RunningProcess> {
   const { limits, onExit } = options;
   const baseArgv = options.argv ?? spec.argv;
-  const argv = limits === undefined ? joinCgroupsArgv([], baseArgv) : limits.wrapArgv(baseArgv);
+  const argv = limits === undefined ? joinCgroupsArgv({}, baseArgv) : limits.wrapArgv(baseArgv);
   let child: ChildProcess;
   try {
     await checkCanSpawn(spec);

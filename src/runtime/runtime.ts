@@ -45,6 +45,15 @@ export interface SpawnSpec {
 /** What a spec asks of cgroups. */
 export type LimitRequest = Pick<SpawnSpec, 'memoryLimitMb' | 'cpuShares' | 'freezable' | 'pidsLimit'>;
 
+/** What an instance's cgroup is made for. */
+export type GroupRequest = Pick<SpawnSpec, 'instance'> & LimitRequest & {
+  /**
+   * Every socket of the instance belongs to a uid that is not tenement's (its own user, without
+   * a sandbox in between), so the port fence tells it apart by uid and needs no cgroup2 group.
+   */
+  readonly tenantOwnsSockets?: boolean;
+};
+
 /** What an instance uses now, from its cgroup; a field is undefined where the host cannot tell. */
 export interface ResourceUsage {
   readonly memoryBytes: number | undefined;
@@ -157,5 +166,5 @@ export interface LimitsProvider {
    */
   reattach?(instance: string, pid: number): Promise<Reattached>;
   /** The instance's group; undefined only where the host has no usable cgroups at all. */
-  apply(spec: Pick<SpawnSpec, 'instance'> & LimitRequest): Promise<AppliedLimits | undefined>;
+  apply(spec: GroupRequest): Promise<AppliedLimits | undefined>;
 }
