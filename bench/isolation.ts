@@ -5,7 +5,8 @@
  * process it consists of).
  * With BENCH_BASELINE=<another checkout> (e.g. `git worktree add /tmp/base <commit>`, with its
  * node_modules) the runtimes of that checkout run interleaved in the same rounds, as the
- * "before" beside this checkout's "after".
+ * "before" beside this checkout's "after". BENCH_ROUNDS=<n> runs more rounds than 15 (a loaded
+ * machine needs more for a stable median).
  * Run alone: node --import tsx bench/isolation.ts
  * @module
  */
@@ -47,7 +48,7 @@ export interface IsolationBenchResult {
 }
 
 export async function benchIsolation(options: { rounds?: number; memoryInstances?: number; baseline?: string } = {}): Promise<IsolationBenchResult> {
-  const rounds = options.rounds ?? 15;
+  const rounds = options.rounds ?? Number(process.env.BENCH_ROUNDS ?? 15);
   const memoryInstances = options.memoryInstances ?? 3;
   const baseline = options.baseline ?? process.env.BENCH_BASELINE;
   const root = mkdtempSync(join(tmpdir(), 'tenement-bench-isolation-'));

@@ -4,9 +4,11 @@
 // builds first).
 //   npm run bench                 everything (about 11 minutes on 2 cores)
 //   npm run bench -- --quick      shorter runs, for a smoke check
-//   npm run bench -- proxy logs   only the named parts: supervisor proxy wake api logs isolation tls restart soak
+//   npm run bench -- proxy logs   only the named parts: supervisor proxy wake api logs isolation tls restart soak cgroup-join
 //   npm run bench -- soak         the chaos soak (about 70 s; not part of the default run)
+//   npm run bench -- cgroup-join  how a spawn joins its cgroups, per way (about 20 s; on demand)
 import { benchApi, formatPs } from './api.js';
+import { benchCgroupJoin } from './cgroup-join.js';
 import { benchIsolation } from './isolation.js';
 import { benchLogs } from './logs.js';
 import { benchProxy, benchWake } from './proxy.js';
@@ -16,9 +18,9 @@ import { benchWakeTiers } from './wake-tiers.js';
 import { benchSupervisor, formatSupervisor } from './supervisor.js';
 import { benchTls } from './tls.js';
 
-const PARTS = ['supervisor', 'proxy', 'wake', 'api', 'logs', 'isolation', 'tls', 'restart', 'soak'] as const;
+const PARTS = ['supervisor', 'proxy', 'wake', 'api', 'logs', 'isolation', 'tls', 'restart', 'soak', 'cgroup-join'] as const;
 /** Run only when named. */
-const ON_DEMAND: readonly Part[] = ['soak'];
+const ON_DEMAND: readonly Part[] = ['soak', 'cgroup-join'];
 type Part = (typeof PARTS)[number];
 
 const args = process.argv.slice(2);
@@ -65,6 +67,9 @@ for (const part of selected) {
       break;
     case 'soak':
       await benchSoak({ log, ...(quick ? { durationS: 15 } : {}) });
+      break;
+    case 'cgroup-join':
+      await benchCgroupJoin({ log, ...(quick ? { rounds: 5 } : {}) });
       break;
   }
 }

@@ -40,11 +40,15 @@ import type { Runtime } from './runtime/runtime.js';
 import { SandboxRuntime } from './runtime/sandbox.js';
 import { openDb } from './store/db.js';
 import { secureDataDir } from './store/file-modes.js';
+import { CanaryStore } from './store/canaries.js';
 import { InstanceStore } from './store/instances.js';
 import { LogStore } from './store/logs.js';
+import { CanaryDeploys } from './supervisor/canary.js';
 import { Deployments } from './supervisor/deployments.js';
 import { enforceStorageQuotas } from './supervisor/quota-enforcement.js';
 import { ConfigReloader, type ReloadResult } from './supervisor/reload.js';
+import { Rollouts } from './supervisor/rollouts.js';
+import { RolloutStore } from './store/rollouts.js';
 import { Supervisor } from './supervisor/supervisor.js';
 import { takeListenFds } from './socket-activation.js';
 import { offerTakeOver } from './takeover/offer.js';
@@ -173,6 +177,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const metrics = new Metrics({ supervisor, events, stats, logLines: capture, resources: sampler });
   const quota = enforceStorageQuotas(supervisor, events);
 
+  const rollouts = new Rollouts({ supervisor, store: new RolloutStore(db), stats });
   const reloader = new ConfigReloader(supervisor, configFile, { dataDir: options.dataDir });
   const reload = async (): Promise<ReloadResult> => {
     const result = await reloader.reload();
@@ -181,10 +186,12 @@ export async function serve(options: ServeOptions): Promise<void> {
   };
   const sse = new SseStreams({ ...DEFAULT_SSE_LIMITS, maxClients: config.settings.maxSseClients },
     () => logger.info({}, 'dropped an event-stream client that stopped reading'));
+  const deployments = new Deployments(supervisor, logger);
+  const canaries = new CanaryDeploys({ supervisor, deployments, stats, store: new CanaryStore(db), logger });
   // Bound once the front server (and its route table) exists.
   let nameRoutes: NameRoutes = () => false;
   const management = createManagementHandler({
-    supervisor, reload, deployments: new Deployments(supervisor, logger), db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR, sse,
+    supervisor, reload, rollouts, deployments, canaries, db, events, config, logger, domain, dashboardDir: DASHBOARD_DIR, sse,
     extraRoutes: [
       ...logRoutes({ store: logStore, capture, sse }), ...telemetryRoutes({ supervisor, stats, resources: sampler }), ...metricsRoutes({ metrics }),
       ...tlsAskRoutes({ routes: (name) => nameRoutes(name) }),
@@ -224,6 +231,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     metrics.start();
     sampler.start();
     await supervisor.boot();
+    rollouts.resumeAfterBoot();
+    canaries.resume();
   };
   // Under systemd socket activation the ports come bound already (--port/--bind are theirs); in a
   // take-over they come from the running server, once it stopped all work and this one adopted its tenants.
@@ -283,6 +292,10 @@ export async function serve(options: ServeOptions): Promise<void> {
   const handOver = (toRunning: boolean): Promise<number> => handedOver ??= (async () => {
     // During a take-over it stays open, refusing any other until this server exits.
     if (!toRunning) control?.close();
+    // Before the instances are detached: that is no failure of a rollout to roll back, and the
+    // next server resumes rollouts and canaries from the store.
+    rollouts.close();
+    canaries.close();
     tlsFront?.stopAccepting();
     drainLimits = toRunning ? DRAIN_ON_TAKE_OVER : DRAIN_ON_EXIT;
     drained = server.drain(drainLimits, successor(toRunning));
@@ -323,10 +336,13 @@ export async function serve(options: ServeOptions): Promise<void> {
     out(`${reason}: stopping instances…`);
     control?.close();
     tlsFront?.close();
+    // Before the instances are detached or stopped: that is no failure of a rollout to roll back.
+    rollouts.close();
     // Requests in flight get their answers; each connection closes once its exchange ends.
     server.close();
     server.closeIdleConnections();
     quota.close();
+    canaries.close();
     sampler.close();
     await capturing.offsets?.close();
     await supervisor.shutdown();

@@ -7,8 +7,10 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { EventBus } from '../core/events.js';
 import type { Db } from '../store/db.js';
+import type { CanaryDeploys } from '../supervisor/canary.js';
 import type { Deployments } from '../supervisor/deployments.js';
 import type { ReloadResult } from '../supervisor/reload.js';
+import type { Rollouts } from '../supervisor/rollouts.js';
 import type { SupervisorApi } from '../supervisor/types.js';
 import type { AuthLimits } from './auth.js';
 import type { ApiRoute } from './router.js';
@@ -18,8 +20,12 @@ export interface ApiContext {
   readonly supervisor: SupervisorApi;
   /** Deploy and route swap. */
   readonly deployments: Deployments;
+  /** Canary deploys (`POST /api/deploy` with `canary`, `/api/deploys`). */
+  readonly canaries: CanaryDeploys;
   /** `POST /api/reload`: re-reads tenement.toml (absent: the route answers not_found). */
   readonly reload?: () => Promise<ReloadResult>;
+  /** `ten rollout` (absent: the rollout routes answer not_found). */
+  readonly rollouts?: Rollouts;
   readonly db: Db;
   readonly events: EventBus;
   readonly config: Config;

@@ -27,6 +27,17 @@ test('deploy accepts "timeout" or "timeout_secs" and defaults weight 100', () =>
   assert.equal(codeOf(() => validate(DeployBodySchema, { service: 'api', version: 'V2' })), 'invalid_name');
 });
 
+test('a canary deploy needs increasing steps 1-100, takes an interval, and no weight', () => {
+  assert.deepEqual(validate(DeployBodySchema, { service: 'api', version: 'v2', canary: [10, 50, 100], interval: 2 }).canary, { steps: [10, 50, 100], intervalS: 2 });
+  assert.deepEqual(validate(DeployBodySchema, { service: 'api', version: 'v2', canary: [100] }).canary, { steps: [100], intervalS: 60 });
+  for (const body of [
+    { canary: [] }, { canary: [0, 100] }, { canary: [50, 10] }, { canary: [10, 10] }, { canary: [10, 101] }, { canary: [1.5] },
+    { canary: [10], weight: 50 }, { interval: 5 }, { canary: [10], interval: 0 },
+  ]) {
+    assert.equal(codeOf(() => validate(DeployBodySchema, { service: 'api', version: 'v2', ...body })), 'bad_request', JSON.stringify(body));
+  }
+});
+
 test('route needs two different valid versions; weight bodies need 0-100', () => {
   assert.deepEqual(validate(RouteBodySchema, { service: 'api', from: 'v1', to: 'v2' }), { service: 'api', from: 'v1', to: 'v2' });
   assert.equal(codeOf(() => validate(RouteBodySchema, { service: 'api', from: 'v1', to: 'v1' })), 'bad_request');

@@ -12,6 +12,7 @@ import type { Health } from '../core/lifecycle.js';
 
 export type { InstanceInfo } from '../supervisor/types.js';
 export type { Health, InstanceState } from '../core/lifecycle.js';
+export type { RolloutEvent, RolloutState, RolloutStatus } from '../core/events.js';
 
 /** A service name or instance id (one host label). */
 export const NameSchema = z.string().regex(NAME_PATTERN, {
@@ -54,19 +55,37 @@ export const StopBodySchema = z.strictObject({ hold: z.boolean().optional() }).o
 /** Seconds `deploy` waits for the new version to be healthy unless told otherwise. */
 export const DEFAULT_DEPLOY_TIMEOUT_S = 60;
 
-/** `POST /api/deploy`: spawn `service:version`, wait healthy up to `timeout` s, set its weight. */
+/** Seconds each canary step lasts unless told otherwise. */
+export const DEFAULT_CANARY_INTERVAL_S = 60;
+
+const CANARY_STEPS_RULE = 'canary steps must be increasing whole percentages from 1 to 100, e.g. [10,50,100]';
+
+/**
+ * `POST /api/deploy`: spawn `service:version`, wait healthy up to `timeout` s, set its weight; with
+ * `canary` (percentages), step its share of the traffic instead, `interval` s each, and promote or
+ * roll back by itself.
+ */
 export const DeployBodySchema = z.strictObject({
   ...serviceFields,
   version: NameSchema,
   weight: WeightSchema.optional(),
   timeout: z.number().positive().max(3600).optional(),
   timeout_secs: z.number().positive().max(3600).optional(),
-}).refine(...hasOneServiceField).transform((b) => ({
-  service: (b.service ?? b.process)!,
-  version: b.version,
-  weight: b.weight ?? 100,
-  timeoutS: b.timeout ?? b.timeout_secs ?? DEFAULT_DEPLOY_TIMEOUT_S,
-}));
+  canary: z.array(z.int({ error: CANARY_STEPS_RULE }).min(1, { error: CANARY_STEPS_RULE }).max(100, { error: CANARY_STEPS_RULE }))
+    .min(1, { error: CANARY_STEPS_RULE }).max(20, { error: 'at most 20 canary steps' })
+    .refine((steps) => steps.every((p, i) => i === 0 || p > steps[i - 1]!), { error: CANARY_STEPS_RULE })
+    .optional(),
+  interval: z.number().positive().max(86_400).optional(),
+}).refine(...hasOneServiceField)
+  .refine((b) => b.canary === undefined || b.weight === undefined, { error: '"weight" does not go with "canary" (a canary ends at weight 100 or 0)', path: ['canary'] })
+  .refine((b) => b.canary !== undefined || b.interval === undefined, { error: '"interval" needs "canary"', path: ['interval'] })
+  .transform((b) => ({
+    service: (b.service ?? b.process)!,
+    version: b.version,
+    weight: b.weight ?? 100,
+    timeoutS: b.timeout ?? b.timeout_secs ?? DEFAULT_DEPLOY_TIMEOUT_S,
+    ...(b.canary === undefined ? {} : { canary: { steps: b.canary, intervalS: b.interval ?? DEFAULT_CANARY_INTERVAL_S } }),
+  }));
 export type DeployBody = z.input<typeof DeployBodySchema>;
 
 /** `POST /api/route`: `from` to weight 0 and `to` to 100 in one store transaction. */
@@ -75,6 +94,18 @@ export const RouteBodySchema = z.strictObject({ ...serviceFields, from: NameSche
   .refine((b) => b.from !== b.to, { error: '"from" and "to" must be different versions', path: ['to'] })
   .transform((b) => ({ service: (b.service ?? b.process)!, from: b.from, to: b.to }));
 export type RouteBody = z.input<typeof RouteBodySchema>;
+
+/**
+ * `POST /api/rollouts`: move `service`'s running outdated instances to its current template,
+ * cohort by cohort (cumulative percentages), judging each after `interval` seconds.
+ * Limits are checked by supervisor/rollout-plan.ts (one message for the API and the CLI).
+ */
+export const RolloutBodySchema = z.strictObject({
+  service: NameSchema,
+  cohorts: z.array(z.int()).max(100).optional(),
+  interval: z.number().optional(),
+});
+export type RolloutBody = z.input<typeof RolloutBodySchema>;
 
 /** Every error body: `{"error":{"code","message","hint"?}}`. */
 export interface ErrorBody {
@@ -107,6 +138,12 @@ export interface RemoveResponse {
 export interface DeployResponse {
   instance: InstanceInfo;
 }
+
+/**
+ * `POST /api/deploy` with `canary` (202), `GET /api/deploys/{service}`, one entry of `GET
+ * /api/deploys`, and the `deploy` event of `GET /api/events`.
+ */
+export type { CanaryStatus } from '../core/events.js';
 
 /** `POST /api/reload`: what changed (`+ service web`, `~ notes: env changed — …`), one line each. */
 export interface ReloadResponse {
@@ -152,7 +189,7 @@ export interface ConfigResponse {
 }
 
 /** One `event:` of `GET /api/events` (server-sent events): `state` or `lifecycle`. */
-export type ApiEventName = 'state' | 'lifecycle' | 'weight';
+export type ApiEventName = 'state' | 'lifecycle' | 'weight' | 'config' | 'rollout' | 'deploy';
 
 /** One line of `GET /api/logs` (an array, oldest first) and one `log` event of `GET /api/logs/stream`. */
 export interface LogLine {

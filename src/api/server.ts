@@ -21,6 +21,7 @@ import { configRoutes } from './routes/config.js';
 import { deployRoutes } from './routes/deploy.js';
 import { eventRoutes } from './routes/events.js';
 import { instanceRoutes } from './routes/instances.js';
+import { rolloutRoutes } from './routes/rollouts.js';
 
 export type ManagementHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -31,6 +32,7 @@ export function createManagementHandler(ctx: ApiContext): ManagementHandler {
     ...deployRoutes(ctx),
     ...eventRoutes(ctx),
     ...configRoutes(ctx),
+    ...(ctx.rollouts === undefined ? [] : rolloutRoutes(ctx.rollouts)),
     ...ctx.extraRoutes.map((r) => withMetricsAuth(r, ctx.config)),
   ]);
   const auth = new Authenticator(ctx.db, ctx.authLimits ?? DEFAULT_AUTH_LIMITS);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { exitCodeOf, TenementError } from '../core/errors.js';
-import { parsePort, parseTarget, parseWeight } from './args.js';
+import { parseCohorts, parseInterval, parsePort, parseTarget, parseWeight } from './args.js';
 
 function failure(fn: () => unknown): { code: string; exit: number; message: string } {
   try {
@@ -34,4 +34,23 @@ test('instances are SERVICE:ID or SERVICE --id ID, never both, never bad labels'
   assert.equal(failure(() => parseTarget('notes:a', 'b', 'id')).exit, 2);
   assert.equal(parsePort('0'), 0);
   assert.equal(failure(() => parsePort('70000')).code, 'usage');
+});
+
+test('rollout --interval takes seconds, minutes or hours; --cohorts whole percentages (else exit 2)', () => {
+  assert.equal(parseInterval('30s'), 30);
+  assert.equal(parseInterval('2m'), 120);
+  assert.equal(parseInterval('1h'), 3600);
+  assert.equal(parseInterval('1.5'), 1.5);
+  for (const bad of ['', '0s', 'soon', '-1s', '30x', '1d']) {
+    const f = failure(() => parseInterval(bad));
+    assert.equal(f.exit, 2, bad);
+    assert.match(f.message, /^invalid interval/);
+  }
+  assert.deepEqual(parseCohorts('1,10,50,100'), [1, 10, 50, 100]);
+  assert.deepEqual(parseCohorts(' 50 , 100'), [50, 100]);
+  for (const bad of ['', '1,,100', '1;100', '-5,100', '1.5,100', '1000']) {
+    const f = failure(() => parseCohorts(bad));
+    assert.equal(f.exit, 2, bad);
+    assert.match(f.message, /^invalid cohorts/);
+  }
 });

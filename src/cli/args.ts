@@ -45,3 +45,29 @@ export function parsePort(value: string): number {
   }
   return n;
 }
+
+/** `--interval`: `30s`, `2m`, `1h`, or plain seconds; returns seconds. */
+export function parseInterval(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(s|m|h)?$/.exec(value.trim());
+  if (m === null || Number(m[1]) <= 0) {
+    throw new TenementError('usage', `invalid interval ${JSON.stringify(value)}: use seconds, minutes or hours, e.g. 30s, 2m, 1h`);
+  }
+  return Number(m[1]) * (m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1);
+}
+
+/** `--cohorts 1,10,50,100`: whole numbers (the server checks that they rise to 100). */
+export function parseCohorts(value: string): number[] {
+  const parts = value.split(',').map((p) => p.trim());
+  if (parts.some((p) => !/^\d{1,3}$/.test(p))) {
+    throw new TenementError('usage', `invalid cohorts ${JSON.stringify(value)}: use percentages separated by commas, e.g. 1,10,50,100`);
+  }
+  return parts.map(Number);
+}
+
+/** `--canary 10,50,100`: increasing whole percentages from 1 to 100. */
+export function parseCanarySteps(value: string): number[] {
+  const steps = value.split(',').map((p) => p.trim());
+  const ok = steps.every((p) => /^\d{1,3}$/.test(p)) && steps.map(Number).every((p, i, all) => p >= 1 && p <= 100 && (i === 0 || p > all[i - 1]!));
+  if (!ok) throw new TenementError('usage', `invalid canary steps ${JSON.stringify(value)}: use increasing percentages from 1 to 100, e.g. 10,50,100`);
+  return steps.map(Number);
+}

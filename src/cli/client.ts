@@ -9,8 +9,9 @@ import { request as httpRequest } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { isErrorCode, TenementError } from '../core/errors.js';
 import type {
+  CanaryStatus,
   ConfigResponse, DeployBody, DeployResponse, ErrorBody, HealthResponse, InstanceInfo, RemoveResponse,
-  ReloadResponse, RouteBody, RouteResponse, ServerInfoResponse, SpawnBody, SpawnResponse,
+  ReloadResponse, RolloutBody, RolloutStatus, RouteBody, RouteResponse, ServerInfoResponse, SpawnBody, SpawnResponse,
 } from '../api/contract.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -139,12 +140,33 @@ export class ApiClient {
     return this.request('POST', '/api/deploy', body);
   }
 
+  /** `deploy` with `canary`: answers at once with the canary starting. */
+  deployCanary(body: DeployBody): Promise<CanaryStatus> {
+    return this.request('POST', '/api/deploy', body);
+  }
+
+  canary(service: string): Promise<CanaryStatus> {
+    return this.request('GET', `/api/deploys/${encodeURIComponent(service)}`);
+  }
+
   route(body: RouteBody): Promise<RouteResponse> {
     return this.request('POST', '/api/route', body);
   }
 
   reload(): Promise<ReloadResponse> {
     return this.request('POST', '/api/reload');
+  }
+
+  startRollout(body: RolloutBody): Promise<RolloutStatus> {
+    return this.request('POST', '/api/rollouts', body);
+  }
+
+  rollout(service: string): Promise<RolloutStatus> {
+    return this.request('GET', `/api/rollouts/${encodeURIComponent(service)}`);
+  }
+
+  controlRollout(service: string, verb: 'pause' | 'resume' | 'abort'): Promise<RolloutStatus> {
+    return this.request('POST', `/api/rollouts/${encodeURIComponent(service)}/${verb}`);
   }
 
   config(): Promise<ConfigResponse> {

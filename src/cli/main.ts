@@ -35,6 +35,7 @@ const COMMANDS: readonly CommandModule[] = [
   { names: ['rm'], load: () => import('./commands/rm.js') },
   { names: ['ps'], load: () => import('./commands/ps.js') },
   { names: ['reload'], load: () => import('./commands/reload.js') },
+  { names: ['rollout'], load: () => import('./commands/rollout.js') },
   { names: ['health'], load: () => import('./commands/health.js') },
   { names: ['weight'], load: () => import('./commands/weight.js') },
   { names: ['config'], load: () => import('./commands/config.js') },

@@ -30,6 +30,7 @@ export const ERROR_CATALOGUE = {
   instance_not_found: { status: 404, exit: 1 },
   already_exists: { status: 409, exit: 1 },
   invalid_state: { status: 422, exit: 1 },
+  conflict: { status: 409, exit: 1 },
   // runtime
   unavailable: { status: 503, exit: 1 },
   max_instances: { status: 503, exit: 1 },

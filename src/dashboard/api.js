@@ -81,6 +81,22 @@ export class Api {
     return this.call('PUT', `/api/instances/${encodeURIComponent(instance)}/weight`, { weight });
   }
 
+  rollouts() { return this.call('GET', '/api/rollouts'); }
+  deploys() { return this.call('GET', '/api/deploys'); }
+
+  /**
+   * @param {string} service
+   * @param {'pause' | 'resume' | 'abort'} verb
+   */
+  rolloutAction(service, verb) {
+    return this.call('POST', `/api/rollouts/${encodeURIComponent(service)}/${verb}`);
+  }
+
+  /** @param {string} service */
+  abortCanary(service) {
+    return this.call('POST', `/api/deploys/${encodeURIComponent(service)}/abort`);
+  }
+
   /**
    * @param {string} service
    * @param {string} id

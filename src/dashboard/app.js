@@ -2,6 +2,7 @@
 // debounced refreshes of the instance list and telemetry, actions, and the messages the user sees.
 import { Api } from './api.js';
 import { formatCount, formatLatency, NONE } from './format.js';
+import { ChangesPanel } from './changes-panel.js';
 import { InstancesTable } from './instances-table.js';
 import { LogPanel } from './log-panel.js';
 
@@ -53,6 +54,10 @@ const table = new InstancesTable($('instance-rows'), $('no-instances'), {
   onAction: (instance, action) => { void runAction(instance, action); },
   onWeight: (instance, text) => { void submitWeight(instance, text); },
   onSelect: (instance) => { toggleLogs(instance); },
+});
+
+const changes = new ChangesPanel({ section: $('changes'), rollouts: $('rollouts'), canaries: $('canaries') }, {
+  onError: (context, e) => showError(context, e),
 });
 
 const logPanel = new LogPanel({ section: $('logs'), title: $('logs-title'), list: $('log-lines'), empty: $('logs-empty') });
@@ -127,6 +132,7 @@ function signOut(reason) {
   }
   sessionStorage.removeItem(TOKEN_KEY);
   table.clear();
+  changes.clear();
   logPanel.close();
   hideMessage();
   showLogin(reason);
@@ -261,6 +267,7 @@ async function followEvents(s) {
           setConnection('live', 'Live');
           // Changes made while the stream was down were missed: catch up.
           scheduleRefresh(0);
+          void changes.load(s.api);
         },
         onEvent: (name, data) => onServerEvent(s, name, data),
         onRetry: (ms) => { baseMs = Math.max(500, ms); },
@@ -286,6 +293,7 @@ async function followEvents(s) {
 }
 
 function onServerEvent(s, name, data) {
+  if (name === 'rollout' || name === 'deploy') changes.apply(name, data);
   if (name !== 'state' && name !== 'lifecycle' && name !== 'weight' && name !== 'config') return;
   scheduleRefresh();
   if (s.selected !== null && data !== null && typeof data === 'object' && data.instance === s.selected) {

@@ -5,7 +5,7 @@
  * @module
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
-import type { EventBus, LifecycleEvent, StateChangeEvent } from '../core/events.js';
+import type { CanaryStatus, EventBus, LifecycleEvent, RolloutEvent, RolloutState, StateChangeEvent } from '../core/events.js';
 import { DURATION_BUCKETS_S, STATUS_CLASSES, type RequestStats } from '../core/request-stats.js';
 import type { InstanceUsage, ResourceSampler } from './resource-sampler.js';
 import { INSTANCE_STATES } from '../core/lifecycle.js';
@@ -23,6 +23,7 @@ export interface MetricsSources {
   readonly openConnections?: () => number;
 }
 
+const ROLLOUT_STATES: readonly RolloutState[] = ['running', 'paused', 'succeeded', 'rolled_back', 'aborted'];
 const WAKE_BUCKETS_S = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const THAW_BUCKETS_S = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1];
 
@@ -52,6 +53,17 @@ export class Metrics {
   private readonly thaws: Counter<'service' | 'instance'>;
   private readonly thawDuration: Histogram<'service'>;
   private readonly resources: Pick<ResourceSampler, 'all'> | undefined;
+  private readonly canaries: Counter<'service' | 'result'>;
+  private readonly rolloutState: Gauge<'service' | 'state'>;
+  private readonly rolloutSteps: Counter<'service' | 'result'>;
+  private readonly rollbacks: Counter<'service'>;
+
+  private readonly onRollout = (e: RolloutEvent): void => {
+    for (const state of ROLLOUT_STATES) this.rolloutState.set({ service: e.service, state }, state === e.state ? 1 : 0);
+    if (e.step === 'pass') this.rolloutSteps.inc({ service: e.service, result: 'passed' });
+    else if (e.step === 'breach') this.rolloutSteps.inc({ service: e.service, result: 'failed' });
+    else if (e.step === 'rollback') this.rollbacks.inc({ service: e.service });
+  };
 
   private readonly onLifecycle = (e: LifecycleEvent): void => {
     if (e.kind === 'restart') this.restarts.inc({ service: e.service, instance: e.id });
@@ -62,6 +74,9 @@ export class Metrics {
       this.thaws.inc({ service: e.service, instance: e.id });
       if (e.durationMs !== undefined) this.thawDuration.observe({ service: e.service }, e.durationMs / 1_000);
     }
+  };
+  private readonly onDeploy = (e: CanaryStatus): void => {
+    if (e.state === 'promoted' || e.state === 'rolled_back') this.canaries.inc({ service: e.service, result: e.state });
   };
   private readonly onState = (e: StateChangeEvent): void => {
     if (e.to !== 'gone') return;
@@ -110,7 +125,17 @@ export class Metrics {
       name: 'tenement_thaw_duration_seconds', help: 'Time to thaw a frozen instance.', labelNames: ['service'], buckets: THAW_BUCKETS_S, registers,
     });
 
+    this.canaries = new Counter({
+      name: 'tenement_canary_deploys_total', help: 'Canary deploys decided, by result: promoted or rolled_back.', labelNames: ['service', 'result'], registers,
+    });
+
     this.registerResourceMetrics();
+
+    this.rolloutState = new Gauge({
+      name: 'tenement_rollout_state', help: 'Each service\'s current or last `ten rollout`: 1 for its state, 0 for the others.', labelNames: ['service', 'state'], registers,
+    });
+    this.rolloutSteps = new Counter({ name: 'tenement_rollout_steps_total', help: 'Rollout cohorts judged, by verdict.', labelNames: ['service', 'result'], registers });
+    this.rollbacks = new Counter({ name: 'tenement_rollout_rollbacks_total', help: 'Rollouts rolled back by themselves after a failed cohort.', labelNames: ['service'], registers });
 
     const openConnections = sources.openConnections ?? (() => this.sumOpenConnections());
     new Gauge({
@@ -131,6 +156,8 @@ export class Metrics {
   start(): void {
     this.sources.events.off('lifecycle', this.onLifecycle).on('lifecycle', this.onLifecycle);
     this.sources.events.off('state', this.onState).on('state', this.onState);
+    this.sources.events.off('deploy', this.onDeploy).on('deploy', this.onDeploy);
+    this.sources.events.off('rollout', this.onRollout).on('rollout', this.onRollout);
   }
 
   get contentType(): string {
@@ -151,6 +178,8 @@ export class Metrics {
   close(): void {
     this.sources.events.off('lifecycle', this.onLifecycle);
     this.sources.events.off('state', this.onState);
+    this.sources.events.off('deploy', this.onDeploy);
+    this.sources.events.off('rollout', this.onRollout);
     this.registry.clear();
   }
 

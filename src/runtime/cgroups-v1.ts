@@ -1,14 +1,15 @@
 /**
  * One instance's cgroups on cgroup v1, where each controller is its own hierarchy: the group is
  * created in every mounted one it needs (memory for its limit and usage, cpu, pids, cpuacct for
- * CPU time, freezer to kill it whole), plus, where cgroup2 is mounted too, a bare v2 group.
+ * CPU time, freezer to kill it whole), plus, where cgroup2 is mounted too and the instance needs
+ * one (cgroups.ts), a bare v2 group.
  * @module
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import type { AppliedLimits, ResourceUsage } from './runtime.js';
 import type { CgroupSettings } from './cgroups-v2.js';
 import {
-  joinCgroupsArgv, killListed, readControl, readCounter, RELEASE_DEADLINE_MS, removeCgroup, setFreezerState, waitEmpty, waitFrozen,
+  cgroupPids, joinCgroupsArgv, killListed, readControl, readCounter, RELEASE_DEADLINE_MS, removeCgroup, setFreezerState, waitEmpty, waitFrozen,
   writeControl, writeControlNow, writeOptionalControl,
 } from './cgroup-fs.js';
 import type { CgroupV2Group } from './cgroups-v2.js';
@@ -41,7 +42,7 @@ export class CgroupV1Group implements AppliedLimits {
    */
   static async create(mounts: V1Mounts, relPath: string, settings: CgroupSettings, v2?: CgroupV2Group): Promise<CgroupV1Group> {
     // With a bare v2 group, it gives CPU time (cpu.stat) and the kill: cpuacct and freezer are not
-    // joined (every hierarchy joined is one more migration on each spawn).
+    // joined (no group more than needed).
     const needed: V1Controller[] = v2 === undefined ? ['memory', 'cpuacct', 'freezer'] : ['memory'];
     if (settings.cpuShares !== undefined) needed.push('cpu');
     if (settings.pidsMax !== undefined) needed.push('pids');
@@ -80,9 +81,26 @@ export class CgroupV1Group implements AppliedLimits {
     await new CgroupV1Group(dirs, undefined).release();
   }
 
+  /**
+   * The group a previous server made at `relPath`, in every hierarchy where it exists (as it is:
+   * nothing written); undefined if it is gone from all of them.
+   */
+  static attach(mounts: V1Mounts, relPath: string, v2: CgroupV2Group | undefined): CgroupV1Group | undefined {
+    const dirs: Partial<Record<V1Controller, string>> = {};
+    for (const [controller, mount] of Object.entries(mounts) as Array<[V1Controller, string]>) {
+      if (existsSync(`${mount}/${relPath}`)) dirs[controller] = `${mount}/${relPath}`;
+    }
+    return Object.keys(dirs).length === 0 && v2 === undefined ? undefined : new CgroupV1Group(dirs, v2);
+  }
+
+  /** Whether process `pid` is in this group, in every hierarchy it was made in. */
+  async holds(pid: number): Promise<boolean> {
+    for (const dir of Object.values(this.dirs)) if (!(await cgroupPids(dir)).includes(pid)) return false;
+    return this.v2 === undefined || this.v2.holds(pid);
+  }
+
   wrapArgv(argv: readonly string[]): string[] {
-    const dirs = [...Object.values(this.dirs), ...(this.v2 === undefined ? [] : [this.v2.dir])];
-    return joinCgroupsArgv(dirs.map((dir) => `${dir}/cgroup.procs`), argv);
+    return joinCgroupsArgv({ v1: Object.values(this.dirs), v2: this.v2 === undefined ? [] : [this.v2.dir] }, argv);
   }
 
   /**
@@ -145,6 +163,12 @@ export class CgroupV1Group implements AppliedLimits {
   async thaw(): Promise<void> {
     if (this.v2 !== undefined) return this.v2.thaw();
     writeControlNow(`${this.freezerDir()}/freezer.state`, 'THAWED');
+  }
+
+  async isFrozen(): Promise<boolean> {
+    if (this.v2 !== undefined) return this.v2.isFrozen();
+    const state = this.dirs.freezer === undefined ? undefined : await readControl(`${this.dirs.freezer}/freezer.state`);
+    return state === 'FROZEN' || state === 'FREEZING';
   }
 
   async release(): Promise<void> {

@@ -3,14 +3,14 @@
 // enforce a limit refuses it clearly.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TenementError } from '../core/errors.js';
 import { CgroupLimits, detectCgroups, type CgroupHost } from './cgroups.js';
-import { cgroupPids } from './cgroup-fs.js';
+import { cgroupPids, warmUpCgroup2Join } from './cgroup-fs.js';
 import { CgroupV1Group } from './cgroups-v1.js';
 import { CgroupV2Group } from './cgroups-v2.js';
 import { ProcessRuntime } from './process.js';
@@ -18,6 +18,7 @@ import { readProcStat } from './proc-stat.js';
 import type { AppliedLimits, SpawnSpec } from './runtime.js';
 import { testSpawnSpec } from '../../test/helpers/spawn-spec.js';
 import { isCgroupFrozen } from '../../test/helpers/freezer-state.js';
+import { mountCgroup2 } from '../../test/helpers/cgroups.js';
 import { waitFor } from '../../test/helpers/wait.js';
 
 const ALLOC_APP = new URL('../../test/fixtures/apps/iso-alloc.mjs', import.meta.url).pathname;
@@ -136,6 +137,49 @@ test('an instance without limits still gets a cgroup: a stop ends a child that l
   }, 10_000, 'the setsid child to run in a session of its own');
   await running.stop(1000);
   assert.ok(isGone(pid), `the setsid child ${pid} is gone`);
+});
+
+test('an instance running as its own uid starts inside every group it needs: stop kills its setsid child, it freezes, its CPU time is read', async (t) => {
+  const { limits, parent } = testLimits(t);
+  const host = await limits.detect();
+  const runtime = new ProcessRuntime({ limits });
+  let lines: string[] = [];
+  const running = await runtime.start(spec({
+    instance: 'iso:own',
+    user: { uid: 61184, gid: 61184 },
+    // The app's first act is to print where it is, then leave a child in a session of its own.
+    argv: ['/bin/sh', '-c', 'cat /proc/self/cgroup; setsid sleep 1000 > /dev/null 2>&1 & echo "escaped $!"; exec sleep 1000'],
+    onLine: (_stream, line) => { lines = [...lines, line]; },
+  }));
+  t.after(() => running.stop(1000));
+  const escaped = Number((await waitFor(() => lines.find((l) => l.startsWith('escaped ')), 10_000, 'the setsid child')).split(' ')[1]);
+  const groupOf = (pattern: RegExp): string | undefined => lines.find((l) => pattern.test(l))?.split(':')[2];
+  const expected = host.version === 'v2'
+    ? [/^0::/]
+    : (['memory', 'pids', 'cpuacct', 'freezer'] as const).filter((c) => host.v1Mounts?.[c] !== undefined).map((c) => new RegExp(`^\\d+:([^:]*,)?${c}(,[^:]*)?:`));
+  assert.ok(expected.length > 0);
+  for (const pattern of expected) assert.equal(groupOf(pattern), `/${parent}/iso.own`, `${pattern} line of ${lines.join(' | ')}`);
+
+  const group = running.cgroup!;
+  assert.ok(((await group.usage())?.cpuSeconds ?? -1) >= 0, 'the group reports its CPU time');
+  await group.freeze();
+  assert.equal(isCgroupFrozen(running.pid), true);
+  assert.equal(isCgroupFrozen(escaped), true, 'the setsid child is frozen with it');
+  await group.thaw();
+  assert.equal(isCgroupFrozen(escaped), false);
+  await running.stop(1000);
+  assert.ok(isGone(escaped), `the setsid child ${escaped} is gone`);
+});
+
+test('the warm-up before a cgroup2 join leaves the server in the groups it is in', async (t) => {
+  const { limits } = testLimits(t);
+  const host = await limits.detect();
+  assert.ok(host.v2Mount !== undefined, 'this host mounts cgroup2');
+  const before = await readFile('/proc/self/cgroup', 'utf8');
+  await warmUpCgroup2Join(host.v2Mount);
+  assert.equal(await readFile('/proc/self/cgroup', 'utf8'), before);
+  // A hierarchy that is not there is no error: the warm-up is only ever an optimisation.
+  await warmUpCgroup2Join('/nonexistent-cgroup2-mount');
 });
 
 test('killAll ends a forking loop whole (v2 cgroup.kill, or v1 freeze, kill, thaw)', async (t) => {
@@ -292,22 +336,4 @@ async function assertFreezes(t: TestContext, group: AppliedLimits, parent: strin
   await group.freeze();
   await group.release();
   await waitFor(() => isGone(child.pid!), 10_000, 'the frozen process to be killed by release');
-}
-
-/**
- * Mounts the (one) cgroup2 hierarchy at a fresh temp dir; afterwards removes this process's test
- * groups from it (after-hooks run in registration order, so theirs would come too late) and
- * unmounts it.
- */
-async function mountCgroup2(t: TestContext): Promise<string> {
-  const mountPoint = await mkdtemp(join(tmpdir(), 'tenement-cgroup2-'));
-  execFileSync('mount', ['-t', 'cgroup2', 'none', mountPoint]);
-  t.after(async () => {
-    for (const name of await readdir(mountPoint)) {
-      if (name.startsWith(`tenement-test-${process.pid}-`)) await rmdir(`${mountPoint}/${name}`).catch(() => undefined);
-    }
-    execFileSync('umount', [mountPoint]);
-    await rmdir(mountPoint);
-  });
-  return mountPoint;
 }

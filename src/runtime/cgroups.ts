@@ -8,8 +8,8 @@ import { constants } from 'node:fs';
 import { access, mkdir, readFile, rmdir } from 'node:fs/promises';
 import { TenementError } from '../core/errors.js';
 import { parseInstanceName } from '../core/names.js';
-import type { AppliedLimits, LimitRequest, LimitsProvider, SpawnSpec } from './runtime.js';
-import { isCode, readControl, writeOptionalControl } from './cgroup-fs.js';
+import type { AppliedLimits, GroupRequest, LimitRequest, LimitsProvider, Reattached } from './runtime.js';
+import { isCode, readControl, warmUpCgroup2Join, writeOptionalControl } from './cgroup-fs.js';
 import { CgroupV1Group, type V1Controller, type V1Mounts } from './cgroups-v1.js';
 import { CgroupV2Group, prepareV2Parent, v2Controllers, type CgroupController } from './cgroups-v2.js';
 
@@ -154,6 +154,17 @@ export class CgroupLimits implements LimitsProvider {
     if (host.version === 'v1') await CgroupV1Group.remove(host.v1Mounts ?? {}, relPath);
   }
 
+  async reattach(instance: string, pid: number): Promise<Reattached> {
+    const host = await this.detect();
+    if (!(await this.givesGroups())) return { cgroup: undefined };
+    const relPath = this.relPath(instance);
+    const v2 = host.v2Root === undefined ? undefined : CgroupV2Group.attach(`${host.v2Root}/${relPath}`);
+    const group = host.version === 'v2' ? v2 : CgroupV1Group.attach(host.v1Mounts ?? {}, relPath, v2);
+    if (group === undefined) return { refused: 'its cgroup is gone' };
+    if (!(await group.holds(pid))) return { refused: `pid ${pid} is no longer in its cgroup` };
+    return { cgroup: group };
+  }
+
   /** Removes the (by now empty) parent group from every hierarchy, at a clean exit; never throws. */
   async removeParent(): Promise<void> {
     if (this.host === undefined) return;
@@ -186,7 +197,7 @@ export class CgroupLimits implements LimitsProvider {
     }
   }
 
-  async apply(spec: Pick<SpawnSpec, 'instance'> & LimitRequest): Promise<AppliedLimits | undefined> {
+  async apply(spec: GroupRequest): Promise<AppliedLimits | undefined> {
     await this.check(spec);
     const host = await this.detect();
     if (!(await this.givesGroups())) return undefined;
@@ -198,9 +209,10 @@ export class CgroupLimits implements LimitsProvider {
       freezable: spec.freezable,
     };
     try {
-      if (host.version === 'v2') return await CgroupV2Group.create(`${host.v2Root}/${relPath}`, settings);
-      const bare = host.v2Root === undefined ? undefined : await CgroupV2Group.create(`${host.v2Root}/${relPath}`, {});
-      return await CgroupV1Group.create(host.v1Mounts ?? {}, relPath, settings, bare);
+      if (host.version === 'v2') return warmedUp(host, await CgroupV2Group.create(`${host.v2Root}/${relPath}`, settings));
+      const bare = needsBareV2(host, spec) ? await CgroupV2Group.create(`${host.v2Root}/${relPath}`, {}) : undefined;
+      const group = await CgroupV1Group.create(host.v1Mounts ?? {}, relPath, settings, bare);
+      return bare === undefined ? group : warmedUp(host, group);
     } catch (err) {
       if (isPermission(err)) {
         throw new TenementError('isolation_unavailable', 'instance cgroups need permission to create cgroups, which tenement lacks (run ten serve as root)', { cause: err });
@@ -214,6 +226,27 @@ export class CgroupLimits implements LimitsProvider {
     const { service, id } = parseInstanceName(instance);
     return `${this.parent}/${service}.${id}`;
   }
+}
+
+/**
+ * On a v1 host, whether the instance's group needs a bare cgroup2 twin. The port fence matches a
+ * sandbox's sockets (owned by gVisor, as root) or an app running as tenement's own uid only by
+ * it; without the v1 freezer and cpuacct it also gives the kill, freezing and CPU time. Else it is
+ * left out: joining a cgroup2 group waits an RCU grace period, v1 joins do not (joinCgroupsArgv).
+ */
+function needsBareV2(host: CgroupHost, spec: GroupRequest): host is CgroupHost & { v2Root: string } {
+  if (host.v2Root === undefined) return false;
+  return spec.tenantOwnsSockets !== true || host.v1Mounts?.freezer === undefined || host.v1Mounts.cpuacct === undefined;
+}
+
+/**
+ * `group`, with a warm-up of the child's cgroup2 join under way (warmUpCgroup2Join), which saves
+ * part of its wait. Started once the group is made: the warm-up holds the cgroup mutex that mkdir
+ * needs while it waits.
+ */
+function warmedUp<T>(host: CgroupHost, group: T): T {
+  if (host.v2Mount !== undefined) void warmUpCgroup2Join(host.v2Mount);
+  return group;
 }
 
 /** v2 groups freeze through cgroup.freeze (Linux 5.2+), which every non-root group then has. */

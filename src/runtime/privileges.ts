@@ -37,3 +37,8 @@ export function dropPrivilegesArgv(setpriv: string, user: TenantUser | undefined
     '--clear-groups', '--inh-caps=-all', '--ambient-caps=-all', '--bounding-set=-all', '--no-new-privs', '--',
   ];
 }
+
+/** Whether the app runs as a uid of its own, not tenement's (its sockets are then its own too). */
+export function hasOwnUid(user: TenantUser | undefined, serverUid = process.getuid?.()): boolean {
+  return user !== undefined && user.uid !== serverUid;
+}

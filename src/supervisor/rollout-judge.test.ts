@@ -38,6 +38,8 @@ test('a p95 over max_p95_ratio times the others fails; jitter under 5 ms does no
   assert.equal(slow.ok, false);
   const jitter = judgeStep(snapshotOf(served(100, 200, 0.004), 0), snapshotOf(served(100, 200, 0.0008), 0), healthy, thresholds);
   assert.equal(jitter.ok, true);
+  const coldStart = judgeStep(snapshotOf(served(2, 200, 0.2, served(48, 200, 0.002)), 0), snapshotOf(served(100, 200, 0.002), 0), healthy, thresholds);
+  assert.equal(coldStart.ok, true, 'two slow first requests of 50 decide nothing');
 });
 
 test('a step is judged on what happened during it, summed over its instances', () => {

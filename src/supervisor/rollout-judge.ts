@@ -12,6 +12,8 @@ export type RolloutThresholds = ServiceConfig['rollout'];
 
 /** Latencies below this count as this, so jitter on a fast app never fails a step. */
 const LATENCY_FLOOR_S = 0.005;
+/** Requests each side needs before p95 counts: with fewer, one cold first request decides it. */
+const P95_MIN_SAMPLE = 100;
 
 /** Counters of one instance, or a group summed, at one moment (or a difference of two moments). */
 export interface CounterSnapshot {
@@ -89,7 +91,7 @@ export type Verdict =
 /**
  * The step passes unless a moved instance restarted or is unhealthy, or — once the moved ones have
  * `minRequests` requests — their 5xx share exceeds the others' by more than `maxErrorRate`, or
- * their p95 exceeds `maxP95Ratio` times the others' (the others need `minRequests` too).
+ * their p95 exceeds `maxP95Ratio` times the others' (both sides need `minRequests` and 100).
  */
 export function judgeStep(moved: CounterSnapshot, others: CounterSnapshot, health: StepHealth, t: RolloutThresholds): Verdict {
   if (moved.restarts > 0) return { ok: false, reason: `${moved.restarts} restart${moved.restarts === 1 ? '' : 's'} of moved instances` };
@@ -103,7 +105,7 @@ export function judgeStep(moved: CounterSnapshot, others: CounterSnapshot, healt
     return { ok: false, reason: `error rate ${percent(movedRate)} (${moved.errors} of ${moved.requests}) against ${percent(othersRate)} for the others; max_error_rate is ${percent(t.maxErrorRate)}` };
   }
   const movedP95 = Math.max(p95Of(moved), LATENCY_FLOOR_S);
-  if (others.requests >= t.minRequests) {
+  if (moved.requests >= Math.max(t.minRequests, P95_MIN_SAMPLE) && others.requests >= Math.max(t.minRequests, P95_MIN_SAMPLE)) {
     const othersP95 = Math.max(p95Of(others), LATENCY_FLOOR_S);
     if (movedP95 / othersP95 > t.maxP95Ratio) {
       return { ok: false, reason: `p95 ${ms(movedP95)} against ${ms(othersP95)} for the others (${(movedP95 / othersP95).toFixed(1)}×; max_p95_ratio is ${t.maxP95Ratio})` };

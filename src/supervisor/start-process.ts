@@ -4,11 +4,12 @@
  * @module
  */
 import { closeSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Config, ServiceConfig } from '../config/types.js';
 import { buildInstanceEnv, instanceDataDir } from '../config/instance-env.js';
 import { formatInstanceName } from '../core/names.js';
 import type { OutputStream, RunningProcess, Runtime } from '../runtime/runtime.js';
-import { prepareDataDir, type TenantUsers } from './tenant-users.js';
+import { checkAppDataDir, prepareDataDir, type TenantUsers } from './tenant-users.js';
 
 export async function startInstanceProcess(
   ctx: { readonly config: Config; readonly users?: TenantUsers | undefined },
@@ -21,14 +22,18 @@ export async function startInstanceProcess(
 ): Promise<RunningProcess> {
   const dataDir = instanceDataDir(ctx.config.settings, svc.name, id);
   try {
-    const user = await prepareDataDir(dataDir, ctx.users?.userFor(svc, id));
+    const env = buildInstanceEnv(ctx.config, svc, id, port);
+    const appDir = resolve(svc.workdir, env.DATA_DIR ?? dataDir);
+    const tenant = ctx.users?.userFor(svc, id);
+    checkAppDataDir(svc, id, dataDir, appDir, tenant);
+    const user = await prepareDataDir(dataDir, tenant, appDir);
     return await runtime.start({
       instance: formatInstanceName(svc.name, id),
       service: svc.name,
       id,
       argv: svc.argv,
       cwd: svc.workdir,
-      env: buildInstanceEnv(ctx.config, svc, id, port),
+      env,
       port,
       dataDir,
       memoryLimitMb: svc.memoryLimitMb,

@@ -1,10 +1,11 @@
 /**
- * Service templates compared: which `[service.X]` keys a reload changed, and which template an
- * adopted process runs (see docs in README, "Changes without downtime").
+ * Service templates compared: which `[service.X]` keys a reload changed, which template an adopted
+ * process runs, and restarting an instance on a given one (see docs in README, "Changes without downtime").
  * @module
  */
 import type { ServiceConfig } from '../config/types.js';
-import type { InstanceRow } from '../store/instances.js';
+import type { InstanceRow, InstanceStore } from '../store/instances.js';
+import type { Instance } from './instance.js';
 
 /**
  * The template an adopted process was started from: the config's own object when it is the same
@@ -14,6 +15,17 @@ export function recordedTemplate(row: InstanceRow, current: ServiceConfig): Serv
   if (row.template === null) return current;
   const recorded = JSON.parse(row.template) as ServiceConfig;
   return sameTemplate(recorded, current) ? current : Object.freeze(recorded);
+}
+
+/** Restarts a registered instance on `template` and resolves once it is healthy (see Supervisor.restartOn). */
+export async function restartOnTemplate(instance: Instance, template: ServiceConfig, store: InstanceStore): Promise<void> {
+  if (instance.isRetired) throw instance.retiredError();
+  store.setDesired(instance.service, instance.id, 'running');
+  // Set before the stop: a request that wakes it meanwhile starts it on this template too.
+  instance.nextTemplate = template;
+  await instance.stop('stopped');
+  instance.resetRestartWindow();
+  await instance.start('start');
 }
 
 /** Keys read by tenement alone, never by the process: changing them leaves instances up to date. */

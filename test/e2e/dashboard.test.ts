@@ -1,5 +1,6 @@
 // The dashboard in a real Chromium against a real `ten serve`: token form, live instance table,
-// actions, weight editor (and the API's refusal), log panel, and the wrong-token message.
+// actions, weight editor (and the API's refusal), log panel, a rollout's and a canary's progress and controls,
+// and the wrong-token message.
 // Needs `npm run build` first (the server serves dist/dashboard).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,6 +47,12 @@ async function waitForText(locator: Locator, expected: string | RegExp): Promise
 async function api(d: Daemon, method: string, path: string): Promise<void> {
   const r = await d.http(path, { method, headers: { authorization: `Bearer ${d.token}` } });
   assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${r.body}`);
+}
+
+async function rolloutState(d: Daemon): Promise<string> {
+  const r = await d.http('/api/rollouts/notes', { headers: { authorization: `Bearer ${d.token}` } });
+  assert.equal(r.status, 200, r.body);
+  return (JSON.parse(r.body) as { state: string }).state;
 }
 
 test('the dashboard shows, drives and follows the instances', async (t) => {
@@ -162,6 +169,51 @@ test('the dashboard shows, drives and follows the instances', async (t) => {
     assert.equal(await stderrLine.locator('.tag').innerText(), 'stderr');
     assert.equal(await stderrLine.locator('.log-text').innerText(), STDERR_LINE);
     assert.equal(await page.locator('#log-lines b').count(), 0, 'a log line must not become markup');
+  });
+
+  await t.test('a running rollout shows its progress, and Pause and Abort act on the server', async () => {
+    const panel = page.locator('li[data-rollout="notes"]');
+    assert.equal(await page.locator('#changes').isVisible(), false, 'no panel before the first rollout');
+    writeFileSync(d.configFile, readFileSync(d.configFile, 'utf8').replace(/stop_timeout = \d+/, 'stop_timeout = 7'));
+    await api(d, 'POST', '/api/reload');
+    // Cohort 1 moves one of the two instances, then waits its interval: long enough to act on it.
+    const started = await d.http('/api/rollouts', {
+      method: 'POST', headers: { authorization: `Bearer ${d.token}` }, body: JSON.stringify({ service: 'notes', cohorts: [50, 100], interval: 120 }),
+    });
+    assert.equal(started.status, 201, started.body);
+    await waitForText(panel.locator('.change-summary'), 'cohort 1/2 · 1/2 moved');
+    await waitForText(panel.locator('.badge'), 'running');
+    assert.equal(await panel.locator('progress').getAttribute('aria-label'), 'Instances of notes moved');
+
+    await page.getByRole('button', { name: 'Pause rollout of notes', exact: true }).click();
+    await waitForText(panel.locator('.badge'), 'paused');
+    assert.equal(await rolloutState(d), 'paused', 'the server has it paused');
+    assert.equal(await page.getByRole('button', { name: 'Pause rollout of notes', exact: true }).getAttribute('aria-disabled'), 'true');
+
+    await page.getByRole('button', { name: 'Resume rollout of notes', exact: true }).click();
+    await waitForText(panel.locator('.badge'), 'running');
+    assert.equal(await rolloutState(d), 'running');
+
+    await page.getByRole('button', { name: 'Abort rollout of notes', exact: true }).click();
+    await waitForText(panel.locator('.badge'), 'aborted');
+    assert.equal(await rolloutState(d), 'aborted');
+  });
+
+  await t.test('a canary deploy shows its step, and Abort rolls it back on the server', async () => {
+    const item = page.locator('li[data-canary="notes"]');
+    const started = await d.http('/api/deploy', {
+      method: 'POST', headers: { authorization: `Bearer ${d.token}` }, body: JSON.stringify({ service: 'notes', version: 'carol', canary: [50], interval: 120 }),
+    });
+    assert.equal(started.status, 202, started.body);
+    await waitForText(item.locator('.change-summary'), 'step 1/1 · 50 % of the traffic');
+    await waitForText(item.locator('.instance-name'), 'notes:carol');
+    await page.getByRole('button', { name: 'Abort canary of notes', exact: true }).click();
+    await waitForText(item.locator('.badge'), 'rolled back');
+    await waitForText(item.locator('.change-reason'), 'aborted by the operator');
+    await waitForText(item.locator('.change-summary'), 'stopped at step 1/1 · no traffic');
+    const status = await d.http('/api/deploys/notes', { headers: { authorization: `Bearer ${d.token}` } });
+    assert.equal((JSON.parse(status.body) as { state: string }).state, 'rolled_back');
+    await waitForText(row(page, 'notes:carol').locator('.weight-value'), /^0$/);
   });
 
   await t.test('the page looks right', async () => {

@@ -1,11 +1,12 @@
 /**
- * `GET /api/events`: state, lifecycle and weight changes as server-sent events. A tenant token
+ * `GET /api/events`: state, lifecycle and weight changes (and, for admins, config reloads, rollouts
+ * and canary deploys) as server-sent events. A tenant token
  * sees only its own instances; `?instance=service:id` narrows the stream to one instance. A client
  * that stops reading is dropped (api/sse.ts).
  * @module
  */
 import { parseInstanceName } from '../../core/names.js';
-import type { ConfigChangeEvent, LifecycleEvent, StateChangeEvent, WeightChangeEvent } from '../../core/events.js';
+import type { CanaryStatus, ConfigChangeEvent, LifecycleEvent, RolloutEvent, StateChangeEvent, WeightChangeEvent } from '../../core/events.js';
 import type { ApiRoute } from '../router.js';
 import type { ApiContext } from '../context.js';
 
@@ -35,7 +36,14 @@ export function eventRoutes(api: ApiContext): ApiRoute[] {
       // A reload may make instances outdated: admins' views refresh (it names no instance).
       const onConfig = (e: ConfigChangeEvent): void => { if (tenant === null && only === null) write('config', e); };
       api.events.on('config', onConfig);
+      // Rollouts and canary deploys concern a whole service: admins only, like config.
+      const onRollout = (e: RolloutEvent): void => { if (tenant === null && only === null) write('rollout', e); };
+      api.events.on('rollout', onRollout);
+      const onDeploy = (e: CanaryStatus): void => { if (tenant === null && only === null) write('deploy', e); };
+      api.events.on('deploy', onDeploy);
       stream.onClose(() => {
+        api.events.off('rollout', onRollout);
+        api.events.off('deploy', onDeploy);
         api.events.off('config', onConfig);
         api.events.off('state', onState);
         api.events.off('lifecycle', onLifecycle);

@@ -150,9 +150,9 @@ class Output {
   }
 }
 
-interface SseEvent { event: string; data: string; id: string | undefined }
+export interface SseEvent { event: string; data: string; id: string | undefined }
 
-async function* sseEvents(body: AsyncIterable<Uint8Array>): AsyncGenerator<SseEvent> {
+export async function* sseEvents(body: AsyncIterable<Uint8Array>): AsyncGenerator<SseEvent> {
   const decoder = new TextDecoder();
   let buffered = '';
   for await (const chunk of body) {
