@@ -319,10 +319,17 @@ export async function serve(options: ServeOptions): Promise<void> {
   };
 
   let stopping = false;
+  /** A take-over began: from here this server only drains and exits. */
+  let isTakenOver = false;
   const shutdown = async (reason: string, exitCode = 0): Promise<void> => {
     if (stopping) {
       out(`${reason} again: exiting now`);
       process.exit(1);
+    }
+    if (isTakenOver) {
+      // The next server is adopting or serves already: the host's cgroups and fence are its own.
+      void leave('serving');
+      return;
     }
     stopping = true;
     if (localRecord !== undefined) removeLocalServer(localRecord);
@@ -386,7 +393,10 @@ export async function serve(options: ServeOptions): Promise<void> {
   control = await offerTakeOver({
     dataDir: config.settings.dataDir,
     listeners: () => [{ name: 'http', server: front }, ...(tlsFront === undefined ? [] : [{ name: 'https', server: tlsFront.https }])],
-    detach: async () => void await handOver(true),
+    detach: async () => {
+      isTakenOver = true;
+      await handOver(true);
+    },
     done: (outcome) => void leave(outcome),
     log: out,
   });

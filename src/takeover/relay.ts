@@ -13,6 +13,8 @@ import type { TakeOverMessage } from './control-socket.js';
 const names = (process.env.TENEMENT_LISTENERS ?? '').split(',').filter((n) => n !== '');
 const send = (msg: TakeOverMessage): void => void process.send?.(msg);
 
+// The running server may exit first (SIGTERM during the take-over): the channel goes on without it.
+process.stdout.on('error', () => undefined);
 createInterface({ input: process.stdin }).on('line', (line) => send(JSON.parse(line) as TakeOverMessage));
 process.on('message', (msg: TakeOverMessage) => {
   if (msg.kind !== 'ask-listener') {
