@@ -2,7 +2,8 @@
 // [settings.tls] on, both ports pass to the new server and a wake asked on a draining TLS
 // connection is answered by it; a server taken over can itself be taken over; only one take-over
 // runs at a time — another meanwhile is refused with a clear error — and one that never completes
-// changes nothing. The control socket is the server user's alone.
+// changes nothing; a rollout under way moves on in the new server. The control socket is the
+// server user's alone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -14,6 +15,7 @@ import { TEN, isAlive, startDaemon, tempDir, waitFor } from '../helpers/daemon.j
 import type { Daemon } from '../helpers/daemon.js';
 import { freePort } from '../helpers/net.js';
 import { httpsGet } from '../helpers/tls-client.js';
+import { allRunning, answers, api, IDS, notesConfig, writeConfig } from './rollout-helpers.js';
 
 const PLAIN = `
 [service.notes]
@@ -129,4 +131,29 @@ test('one take-over at a time: one that never completes changes nothing, another
   assert.equal(await third.stop(), 0, third.output());
   assert.match(third.output(), /stopping instances…[^]*tenement stopped/);
   assert.ok(!isAlive(Number(before.split('=')[1])), 'the tenant was stopped with the server');
+});
+
+test('a take-over in the middle of a rollout: the old server stops it, the new one resumes and finishes it, nothing moved twice', async (t) => {
+  const four = IDS.slice(0, 4);
+  const old = await startDaemon(t, { config: notesConfig('VERSION = "v1"', four), keepInstances: true });
+  await allRunning(old, four.length);
+  writeConfig(old, notesConfig('VERSION = "v2"', four));
+  assert.equal((await old.ten(['reload'])).code, 0);
+  assert.equal((await api(old, '/api/rollouts', 'POST', { service: 'notes', cohorts: [50, 100], interval: 4 })).status, 201);
+  await waitFor(async () => (await api<{ moved: number }>(old, '/api/rollouts/notes')).body.moved === 2, 30_000, 'the first cohort moved');
+  const before = new Map((await allRunning(old, four.length)).map((i) => [i.id, i.pid]));
+
+  const next = await startDaemon(t, { config: notesConfig('VERSION = "v2"', four), dir: old.dir, startTimeoutMs: 60_000 });
+  assert.equal(await exitOf(old), 0, old.output());
+  const resumed = await waitFor(async () => {
+    const s = (await api<{ state: string; cohort: number; moved: number; message: string | null }>(next, '/api/rollouts/notes')).body;
+    return /^resumed after a server restart: judging cohort 1\/2 again/.test(s.message ?? '') ? s : undefined;
+  }, 30_000, 'the rollout resumed in the new server');
+  assert.deepEqual([resumed.state, resumed.cohort, resumed.moved], ['running', 1, 2]);
+  await waitFor(async () => (await api<{ state: string }>(next, '/api/rollouts/notes')).body.state === 'succeeded', 60_000, 'the rollout finished');
+  const after = new Map((await allRunning(next, four.length)).map((i) => [i.id, i.pid]));
+  for (const id of four.slice(0, 2)) assert.equal(after.get(id), before.get(id), `${id}, moved before the take-over, kept its process`);
+  for (const id of four.slice(2)) assert.notEqual(after.get(id), before.get(id), `${id} was moved by the new server`);
+  const served = await answers(next, four);
+  for (const id of four) assert.equal(served.get(id), `200 v2 from notes:${id}`);
 });
