@@ -2,8 +2,9 @@
 // send requests to two tenants back to back, (a) the server is SIGTERMed and started again on a
 // socket it inherits (socket activation), and (b) a second ten serve takes over from the running
 // one. Every request is answered 2xx (none refused, reset or cut), the tenants keep their pids,
-// and the counter each prints every 10 ms is stored without a gap. A request for a sleeping
-// instance sent on a connection of the draining server is handed to the next one, which wakes it.
+// and the counter each prints every 10 ms is stored without a gap. In both, a request for a
+// sleeping instance sent on a connection of the draining server is answered by the next one,
+// which wakes it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -87,9 +88,16 @@ test('SIGTERM and a start on the inherited socket under keep-alive load: every r
 
   const load = keepAliveLoad(port, HOSTS);
   await waitFor(() => load.count() >= 300, 20_000, 'load before the restart');
+  const idle = await openKeepAlive(port);
   const first = serverPid();
   const seen = out.length;
   process.kill(first, 'SIGTERM');
+  // The old server drains: a wake asked of it goes, by a relay that outlives it, to the port's
+  // backlog, where the next server (started once the old one exited) answers it.
+  await waitFor(() => out.slice(seen).includes('leaving instances running'), 30_000, () => out.slice(seen));
+  const woken = await idle.ask('z.sleepy.localhost');
+  assert.match(woken, /^HTTP\/1\.1 200 [^]*connection: close[^]*hello from sleepy:z$/i);
+  idle.socket.destroy();
   await waitFor(() => /manage it with/.test(out.slice(seen)), 30_000, () => out.slice(seen));
   const atRestart = load.count();
   await waitFor(() => load.count() >= atRestart + 300, 20_000, 'load after the restart');
