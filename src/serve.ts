@@ -50,7 +50,7 @@ import { ConfigReloader, type ReloadResult } from './supervisor/reload.js';
 import { Rollouts } from './supervisor/rollouts.js';
 import { RolloutStore } from './store/rollouts.js';
 import { Supervisor } from './supervisor/supervisor.js';
-import { takeListenFds } from './socket-activation.js';
+import { listen, takeListenFds } from './socket-activation.js';
 import { offerTakeOver } from './takeover/offer.js';
 import { connectRunningServer, runTakeOverChild, takeOverChannel } from './takeover/successor.js';
 import { OutputDir } from './supervisor/output-files.js';
@@ -449,26 +449,3 @@ async function startPortFence(config: Config, limits: CgroupLimits): Promise<Por
 }
 
 const octal = (mode: number): string => `0${mode.toString(8).padStart(3, '0')}`;
-
-/** Listens, or throws the reason (a taken port, one below 1024 without the right) naming the option. */
-async function listen(server: Server, port: number, bind: string, option: string, inherited?: number | Server): Promise<number> {
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      const listening = (): void => {
-        server.off('error', reject);
-        resolve();
-      };
-      if (inherited === undefined) server.listen(port, bind, listening);
-      else if (typeof inherited === 'number') server.listen({ fd: inherited }, listening);
-      else server.listen(inherited, listening);
-    });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'EADDRINUSE' ? `port ${port} on ${bind} is already in use`
-      : code === 'EACCES' ? `no permission to listen on ${bind}:${port} (ports below 1024 need root or CAP_NET_BIND_SERVICE)`
-        : `cannot listen on ${bind}:${port} (${code ?? 'error'})`;
-    throw new TenementError('unavailable', why, { hint: `choose another with ${option}` });
-  }
-  return (server.address() as AddressInfo).port;
-}
