@@ -2,7 +2,8 @@
  * Restart under load (issue 13): wrk keep-alive load on two tenants while `ten serve` is restarted
  * (SIGTERM, then a new start at once), measured side by side: no restart (baseline), a restart on
  * a port the server binds itself, and a restart under systemd-style socket activation (the socket
- * held by test/fixtures/socket-holder.mjs). Reports requests, failed requests (socket errors and
+ * held by test/fixtures/socket-holder.mjs), and a take-over (a second ten serve started beside the
+ * running one takes its listener and tenants; the old one drains and exits). Reports requests, failed requests (socket errors and
  * non-2xx) and the longest request, and whether the tenants kept their pids.
  * Run after `npm run build`: node --import tsx bench/restart.ts [--quick]
  * @module
@@ -28,7 +29,7 @@ request = function()
 end
 `;
 
-export type RestartMode = 'none' | 'bind' | 'socket-activation';
+export type RestartMode = 'none' | 'bind' | 'socket-activation' | 'take-over';
 
 export interface RestartResult {
   mode: RestartMode;
@@ -126,6 +127,12 @@ async function once(mode: RestartMode, durationS: number): Promise<RestartResult
       await new Promise((res) => old.once('exit', res));
       startBound(['--stop-instances-on-exit']);
       await waitFor(() => /manage it with/.test(output!()), 30_000, 'the new server');
+    } else if (mode === 'take-over') {
+      const old = server!;
+      const exited = new Promise((res) => old.once('exit', res));
+      startBound(['--stop-instances-on-exit']);
+      await waitFor(() => /manage it with/.test(output!()), 30_000, 'the new server');
+      await exited;
     } else if (mode === 'socket-activation') {
       const pid = Number(readFileSync(`/proc/${holder!.pid}/task/${holder!.pid}/children`, 'utf8').trim().split(' ')[0]);
       const seen = output!().length;
@@ -154,7 +161,7 @@ async function once(mode: RestartMode, durationS: number): Promise<RestartResult
 export async function benchRestart(options: { durationS?: number; log?: (line: string) => void } = {}): Promise<RestartResult[]> {
   const log = options.log ?? console.log;
   const results: RestartResult[] = [];
-  for (const mode of ['none', 'bind', 'socket-activation'] as const) {
+  for (const mode of ['none', 'bind', 'socket-activation', 'take-over'] as const) {
     const r = await once(mode, options.durationS ?? 9);
     results.push(r);
     log(`restart ${mode.padEnd(17)} requests ${String(r.requests).padStart(7)}  failed ${String(r.failed).padStart(5)}  longest ${r.maxLatencyMs} ms  same tenant pids: ${r.samePids ? 'yes' : 'no'}`);

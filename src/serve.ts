@@ -29,6 +29,7 @@ import { RequestStats } from './core/request-stats.js';
 import { ResourceSampler } from './observability/resource-sampler.js';
 import { parseHost } from './proxy/host.js';
 import { createFrontServer } from './proxy/server.js';
+import type { Successor } from './proxy/server.js';
 import { CgroupLimits, DEFAULT_PIDS_LIMIT } from './runtime/cgroups.js';
 import { detectCapabilities, formatCapabilities, formatProtections, type Protections } from './runtime/host-capabilities.js';
 import { NamespaceRuntime } from './runtime/namespace.js';
@@ -49,7 +50,9 @@ import { ConfigReloader, type ReloadResult } from './supervisor/reload.js';
 import { Rollouts } from './supervisor/rollouts.js';
 import { RolloutStore } from './store/rollouts.js';
 import { Supervisor } from './supervisor/supervisor.js';
-import { takeListenFd } from './socket-activation.js';
+import { listen, takeListenFds } from './socket-activation.js';
+import { offerTakeOver } from './takeover/offer.js';
+import { connectRunningServer, runTakeOverChild, takeOverChannel } from './takeover/successor.js';
 import { OutputDir } from './supervisor/output-files.js';
 import { OutputOffsetsSaver } from './supervisor/output-offsets.js';
 import { TenantUsers } from './supervisor/tenant-users.js';
@@ -69,8 +72,14 @@ export interface ServeOptions {
   stopInstancesOnExit?: boolean;
 }
 
-/** How long requests in flight may take to finish when the server exits leaving its tenants running. */
-const DRAIN_MS = 5_000;
+/**
+ * Leaving tenants running, the server lets its connections go without a reset
+ * (docs/lifecycle.md#restarts): idle keep-alive ones get `idleGraceMs` for one more request,
+ * upgraded ones (WebSocket) `tunnelMs`, all of them `maxMs` at most. After a SIGTERM the next
+ * server starts only once this one exited (systemd): short. In a take-over it serves already: long.
+ */
+const DRAIN_ON_EXIT = { idleGraceMs: 1_000, tunnelMs: 5_000, maxMs: 5_000 };
+const DRAIN_ON_TAKE_OVER = { idleGraceMs: 5_000, tunnelMs: 30_000, maxMs: 35_000 };
 
 const DASHBOARD_DIR = join(fileURLToPath(new URL('.', import.meta.url)), 'dashboard');
 
@@ -81,6 +90,16 @@ export async function serve(options: ServeOptions): Promise<void> {
   const configFile = options.config ?? 'tenement.toml';
   // A bad config or a taken port is thrown to cli/main, the one place errors become exit codes.
   const config = loadConfig(configFile, { dataDir: options.dataDir });
+  // Take-over: a server already runs on this data dir. Re-run as a child with a channel to it.
+  const predecessor = takeOverChannel();
+  if (predecessor === undefined) {
+    const running = await connectRunningServer(config.settings.dataDir);
+    if (running !== undefined) {
+      process.stdout.write('a ten serve runs on this data dir: taking over from it\n');
+      runTakeOverChild(running);
+      return;
+    }
+  }
   const tls = config.settings.tls;
   // With TLS on, the plain port only redirects; it is the standard one unless --port says otherwise.
   const port = options.port ?? (tls.enabled ? 80 : 8080);
@@ -205,15 +224,35 @@ export async function serve(options: ServeOptions): Promise<void> {
     await releaseHost();
     throw err;
   });
-  // Under systemd socket activation the HTTP port comes bound already (fd 3; --port/--bind are its).
-  const inheritedFd = takeListenFd();
+  const capturing = { offsets: undefined as OutputOffsetsSaver | undefined };
+  const startWork = async (): Promise<void> => {
+    capture.start();
+    capturing.offsets = new OutputOffsetsSaver({ supervisor, store, capture, onError: (err) => logger.warn({ err }, 'output offsets') });
+    metrics.start();
+    sampler.start();
+    await supervisor.boot();
+    rollouts.resumeAfterBoot();
+    canaries.resume();
+  };
+  // Under systemd socket activation the ports come bound already (--port/--bind are theirs); in a
+  // take-over they come from the running server, once it stopped all work and this one adopted its tenants.
+  const activated = takeListenFds();
+  if (predecessor !== undefined) {
+    await orRelease(predecessor.detach());
+    await startWork();
+  }
+  const inherited = (name: string): Promise<number | Server | undefined> =>
+    predecessor === undefined ? Promise.resolve(activated.get(name)) : predecessor.listener(name);
   const front = tlsFront?.http ?? server;
-  const boundPort = await orRelease(listen(front, port, bind, '--port', inheritedFd));
-  const listenHost = inheritedFd === undefined ? bind : (front.address() as AddressInfo).address;
+  const httpListener = await orRelease(inherited('http'));
+  const boundPort = await orRelease(listen(front, port, bind, '--port', httpListener));
+  const listenHost = httpListener === undefined ? bind : (front.address() as AddressInfo).address;
   const shownHost = listenHost === '0.0.0.0' || listenHost === '::' ? '127.0.0.1' : listenHost;
   const bareHasTenants = config.routing.default !== undefined || Object.keys(config.routing.path).length > 0;
+  let httpsPort: number | undefined;
   if (tlsFront !== undefined) {
-    const httpsPort = await orRelease(listen(tlsFront.https, tls.httpsPort, bind, 'https_port in [settings.tls]'));
+    const https = tlsFront.https;
+    httpsPort = await orRelease(inherited('https').then((handle) => listen(https, tls.httpsPort, bind, 'https_port in [settings.tls]', handle)));
     const base = `https://${domain}${httpsPort === 443 ? '' : `:${httpsPort}`}`;
     const where = bareHasTenants
       ? `dashboard at ${base.replace('https://', `https://${DASHBOARD_LABEL}.`)}/, API at ${base}/api`
@@ -240,38 +279,99 @@ export async function serve(options: ServeOptions): Promise<void> {
     logger.warn({ err }, 'cannot record this server for the local CLI: pass --server and --data-dir to ten');
   }
 
+  const successor = (isRunning: boolean): Successor => ({ host: shownHost, port: boundPort, isRunning, ...(httpsPort === undefined ? {} : { tlsPort: httpsPort }) });
+  let control: { close(): void } | undefined = undefined;
+  let drained: Promise<unknown> = Promise.resolve();
+  let drainLimits = DRAIN_ON_EXIT;
+  let handedOver: Promise<number> | undefined;
+  /**
+   * Leaves the tenants to the next server: stop accepting (the connections drain, handing what
+   * needs a running server on to the next one), stop every lifecycle action, and store where
+   * output was read up to. Resolves to the number of processes left running.
+   */
+  const handOver = (toRunning: boolean): Promise<number> => handedOver ??= (async () => {
+    // During a take-over it stays open, refusing any other until this server exits.
+    if (!toRunning) control?.close();
+    // Before the instances are detached: that is no failure of a rollout to roll back, and the
+    // next server resumes rollouts and canaries from the store.
+    rollouts.close();
+    canaries.close();
+    tlsFront?.stopAccepting();
+    drainLimits = toRunning ? DRAIN_ON_TAKE_OVER : DRAIN_ON_EXIT;
+    drained = server.drain(drainLimits, successor(toRunning));
+    quota.close();
+    sampler.close();
+    await capturing.offsets?.close();
+    const detached = supervisor.detach();
+    output.close();
+    // Lines read so far are committed before their offsets are: none lost, none stored twice.
+    await capture.close();
+    store.setOutputOffsets(detached.offsets);
+    return detached.left;
+  })();
+  const drainThenExit = async (exitCode: number, release: (() => Promise<void>) | undefined, last: string): Promise<void> => {
+    await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, drainLimits.maxMs).unref())]);
+    await release?.();
+    server.closeAllConnections();
+    db.close();
+    out(last);
+    process.exit(exitCode);
+  };
+
   let stopping = false;
+  /** A take-over began: from here this server only drains and exits. */
+  let isTakenOver = false;
   const shutdown = async (reason: string, exitCode = 0): Promise<void> => {
     if (stopping) {
       out(`${reason} again: exiting now`);
       process.exit(1);
     }
+    if (isTakenOver) {
+      // The next server is adopting or serves already: the host's cgroups and fence are its own.
+      void leave('serving');
+      return;
+    }
     stopping = true;
     if (localRecord !== undefined) removeLocalServer(localRecord);
-    const stopInstances = options.stopInstancesOnExit === true;
-    out(`${reason}: ${stopInstances ? 'stopping instances…' : 'leaving instances running for the next ten serve'}`);
+    if (options.stopInstancesOnExit !== true) {
+      out(`${reason}: leaving instances running for the next ten serve`);
+      const left = await handOver(false);
+      await drainThenExit(exitCode, () => releaseHost(left > 0),
+        left === 0 ? 'tenement stopped' : `tenement stopped; ${left} instances still run and the next ten serve adopts them`);
+      return;
+    }
+    out(`${reason}: stopping instances…`);
+    control?.close();
     tlsFront?.close();
     // Before the instances are detached or stopped: that is no failure of a rollout to roll back.
     rollouts.close();
     // Requests in flight get their answers; each connection closes once its exchange ends.
-    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.close();
     server.closeIdleConnections();
     quota.close();
     canaries.close();
     sampler.close();
-    await offsets.close();
-    const detached = stopInstances ? (await supervisor.shutdown(), { left: 0, offsets: [] }) : supervisor.detach();
-    const left = detached.left;
-    if (!stopInstances) await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())]);
-    await releaseHost(left > 0);
+    await capturing.offsets?.close();
+    await supervisor.shutdown();
+    await releaseHost();
     server.closeAllConnections();
     output.close();
-    // Lines read so far are committed before their offsets are: none lost, none stored twice.
     await capture.close();
-    store.setOutputOffsets(detached.offsets);
     db.close();
-    out(left === 0 ? 'tenement stopped' : `tenement stopped; ${left} instances still run and the next ten serve adopts them`);
+    out('tenement stopped');
     process.exit(exitCode);
+  };
+  /** A take-over ended: the next server serves (or went away after this one had stopped its work). */
+  const leave = async (outcome: 'serving' | 'lost'): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    if (localRecord !== undefined) removeLocalServer(localRecord);
+    out(outcome === 'serving'
+      ? 'the next ten serve took over: finishing the connections in progress'
+      : 'the next ten serve went away during the take-over: leaving instances running for the next start');
+    const left = await handOver(true);
+    // The cgroups and the port fence are the next server's now.
+    await drainThenExit(0, undefined, `tenement stopped; handed over ${left} running instances`);
   };
   process.on('SIGTERM', (s) => void shutdown(s));
   process.on('SIGINT', (s) => void shutdown(s));
@@ -288,13 +388,18 @@ export async function serve(options: ServeOptions): Promise<void> {
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);
 
-  capture.start();
-  const offsets = new OutputOffsetsSaver({ supervisor, store, capture, onError: (err) => logger.warn({ err }, 'output offsets') });
-  metrics.start();
-  sampler.start();
-  await supervisor.boot();
-  rollouts.resumeAfterBoot();
-  canaries.resume();
+  if (predecessor === undefined) await startWork();
+  else predecessor.serving();
+  control = await offerTakeOver({
+    dataDir: config.settings.dataDir,
+    listeners: () => [{ name: 'http', server: front }, ...(tlsFront === undefined ? [] : [{ name: 'https', server: tlsFront.https }])],
+    detach: async () => {
+      isTakenOver = true;
+      await handOver(true);
+    },
+    done: (outcome) => void leave(outcome),
+    log: out,
+  });
   for (const info of supervisor.list()) {
     const url = tlsFront === undefined ? formatInstanceUrl(info, domain, boundPort) : formatInstanceUrl(info, domain, tls.httpsPort, 'https');
     out(`  ${info.instance.padEnd(24)} ${info.state.padEnd(9)} ${url}`);
@@ -344,25 +449,3 @@ async function startPortFence(config: Config, limits: CgroupLimits): Promise<Por
 }
 
 const octal = (mode: number): string => `0${mode.toString(8).padStart(3, '0')}`;
-
-/** Listens, or throws the reason (a taken port, one below 1024 without the right) naming the option. */
-async function listen(server: Server, port: number, bind: string, option: string, fd?: number): Promise<number> {
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      const listening = (): void => {
-        server.off('error', reject);
-        resolve();
-      };
-      if (fd === undefined) server.listen(port, bind, listening);
-      else server.listen({ fd }, listening);
-    });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'EADDRINUSE' ? `port ${port} on ${bind} is already in use`
-      : code === 'EACCES' ? `no permission to listen on ${bind}:${port} (ports below 1024 need root or CAP_NET_BIND_SERVICE)`
-        : `cannot listen on ${bind}:${port} (${code ?? 'error'})`;
-    throw new TenementError('unavailable', why, { hint: `choose another with ${option}` });
-  }
-  return (server.address() as AddressInfo).port;
-}

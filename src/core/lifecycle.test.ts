@@ -9,7 +9,7 @@ import {
 
 /** The lifecycle of docs/lifecycle.md, written out once more so a change to the table is deliberate. */
 const ALLOWED: ReadonlyArray<[InstanceState, readonly InstanceState[]]> = [
-  ['starting', ['running', 'unhealthy', 'stopped', 'held', 'idle', 'failed']],
+  ['starting', ['running', 'unhealthy', 'stopped', 'held', 'idle', 'failed', 'frozen']],
   ['running', ['degraded', 'unhealthy', 'idle', 'stopped', 'held', 'starting', 'frozen']],
   ['degraded', ['running', 'unhealthy', 'idle', 'stopped', 'held', 'starting']],
   ['unhealthy', ['starting', 'failed', 'stopped', 'held']],
@@ -43,7 +43,7 @@ test('every transition outside the table is refused with an internal IllegalTran
       });
     }
   }
-  assert.equal(illegal, 31);
+  assert.equal(illegal, 30);
 });
 
 test('from any state an instance can be stopped, held or started', () => {

@@ -41,8 +41,9 @@ interface StateRules {
 }
 
 const RULES: Readonly<Record<InstanceState, StateRules>> = {
+  // `frozen` from `starting`: boot adopts a process a previous server left frozen as it is.
   starting: {
-    next: ['running', 'unhealthy', 'stopped', 'held', 'idle', 'failed'],
+    next: ['running', 'unhealthy', 'stopped', 'held', 'idle', 'failed', 'frozen'],
     onRequest: 'join-start', hasProcess: true, isPickable: false, isListedByDefault: true, canSpawn: false, health: 'starting',
   },
   running: {

@@ -74,6 +74,7 @@ export class LogCapture {
   /** The budget of each pending record, to give its queue slot back once committed. */
   private pendingBudgets: InstanceBudget[] = [];
   private nextSeq: number;
+  private readonly lastSeq: () => number;
   private timer: NodeJS.Timeout | undefined;
   private writer: LogWriter | undefined;
 
@@ -97,12 +98,15 @@ export class LogCapture {
     this.maxQueuedPerInstance = options.maxQueuedPerInstance ?? 5_000;
     this.maxLineChars = options.maxLineChars ?? 8_192;
     this.onError = options.onError ?? (() => {});
-    this.nextSeq = options.store.lastSeq() + 1;
+    this.lastSeq = () => options.store.lastSeq();
+    this.nextSeq = this.lastSeq() + 1;
   }
 
   /** Starts the writer thread, subscribes to the bus and starts the post timer. */
   start(): void {
     if (this.timer !== undefined) return;
+    // Read again here: in a take-over the previous server stores its last lines after this one is built.
+    this.nextSeq = this.lastSeq() + 1;
     this.writer = new LogWriter({ file: this.file, retention: this.retention, onError: this.onError });
     this.events.on('output', this.onOutput);
     this.events.on('lifecycle', this.onLifecycle);

@@ -126,6 +126,11 @@ export class RawConnection implements ForwardClient {
     return this.phase === Phase.Closing;
   }
 
+  /** Upgraded (WebSocket) or handed to the next server: bytes are relayed as they are. */
+  get isTunnel(): boolean {
+    return this.phase === Phase.Tunnel;
+  }
+
   /** An exchange is writing its answer (not a tunnel, which has its own flow control). */
   get isAnswering(): boolean {
     return this.exchange !== null && this.phase !== Phase.Tunnel && this.phase !== Phase.Closing;
@@ -357,6 +362,49 @@ export class RawConnection implements ForwardClient {
     socket.resume();
   }
 
+  /**
+   * While the server drains, a request it must not serve itself (a wake, the API) goes to the
+   * server in charge next, as this request again (asking it to close after its answer) followed by
+   * the rest of this connection as it comes. A plain connection is handed to a relay process
+   * (`relay`, which gets the socket and the bytes) so this server can exit meanwhile; an
+   * encrypted one is relayed here over `connect` (its TLS state lives in this process).
+   */
+  handOff(head: RequestHead, via: { relay: (socket: Socket, bytes: Buffer) => void } | { connect: () => Socket }): void {
+    const socket = this.socket;
+    this.phase = Phase.Tunnel;
+    this.exchange = null;
+    this.body = null;
+    socket.off('data', this.onData);
+    socket.pause();
+    const rest = this.pending.view;
+    this.pending.reset(null);
+    const again = Buffer.from(handedOffHead(head), 'latin1');
+    const bytes = rest === null ? again : Buffer.concat([again, rest]);
+    if ('relay' in via) {
+      via.relay(socket, bytes);
+      // The relay holds the socket now: closing this copy sends nothing to the client.
+      socket.destroy();
+      return;
+    }
+    const upstream = via.connect();
+    this.tunnel = upstream;
+    upstream.on('error', () => {
+      upstream.destroy();
+      socket.destroy();
+    });
+    upstream.once('connect', () => {
+      if (socket.destroyed) {
+        upstream.destroy();
+        return;
+      }
+      upstream.write(bytes);
+      upstream.once('close', () => socket.end());
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+      socket.resume();
+    });
+  }
+
   private endExchange(): void {
     const exchange = this.exchange;
     this.exchange = null;
@@ -430,6 +478,18 @@ export class RawConnection implements ForwardClient {
     this.socket.resume();
     this.socket.end();
   }
+}
+
+/** The request head again, asking the next server to close the connection after its answer. */
+function handedOffHead(head: RequestHead): string {
+  let out = `${head.method} ${head.target} HTTP/1.${head.isHttp11 ? 1 : 0}\r\n`;
+  const raw = head.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (head.upgrade === undefined && (name === 'connection' || name === 'keep-alive')) continue;
+    out += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  }
+  return `${out}${head.upgrade === undefined ? 'Connection: close\r\n' : ''}\r\n`;
 }
 
 /** Placeholder while the owner dispatches (the exchange does not exist yet). */

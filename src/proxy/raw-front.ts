@@ -18,6 +18,14 @@ export interface RawFrontLimits {
   readonly maxConnections: number;
 }
 
+/** How the connections of a server that exits are let go (docs/lifecycle.md#restarts). */
+export interface DrainLimits {
+  /** ms a keep-alive connection may stay idle once draining begins before it is closed. */
+  readonly idleGraceMs: number;
+  /** ms upgraded connections (WebSocket) are kept before they are cut. */
+  readonly tunnelMs: number;
+}
+
 export class RawFront implements RawConnectionOwner {
   now = Date.now();
   date = new Date(this.now).toUTCString();
@@ -27,6 +35,9 @@ export class RawFront implements RawConnectionOwner {
   private readonly connections = new Set<RawConnection>();
   private readonly sweeper: NodeJS.Timeout;
   private dateSecond = Math.floor(this.now / 1000);
+  private drainSince = 0;
+  private drainLimits: DrainLimits = { idleGraceMs: 0, tunnelMs: 0 };
+  private drained: Array<() => void> = [];
 
   constructor(
     private readonly limits: RawFrontLimits,
@@ -56,6 +67,7 @@ export class RawFront implements RawConnectionOwner {
 
   forget(conn: RawConnection): void {
     this.connections.delete(conn);
+    if (this.connections.size === 0 && this.drained.length > 0) for (const done of this.drained.splice(0)) done();
   }
 
   /** Ends keep-alive connections with no exchange in progress. */
@@ -70,6 +82,19 @@ export class RawFront implements RawConnectionOwner {
   /** The server stops: connections close as their exchange ends. */
   stop(): void {
     this.isClosing = true;
+  }
+
+  /**
+   * Lets every connection go without resetting one: an exchange in progress finishes and its answer
+   * says `Connection: close`; an idle keep-alive connection gets `idleGraceMs` for one more request
+   * (answered the same way), then is closed; tunnels stay up to `tunnelMs`. Resolves when none is left.
+   */
+  drain(limits: DrainLimits): Promise<void> {
+    this.stop();
+    this.drainSince = Date.now();
+    this.drainLimits = limits;
+    if (this.connections.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drained.push(resolve));
   }
 
   dispose(): void {
@@ -91,7 +116,11 @@ export class RawFront implements RawConnectionOwner {
       } else if (conn.isWaitingForHead) {
         if (now - conn.headSince > headersTimeout) conn.refuse(408);
       } else if (conn.isIdle) {
-        if (this.isClosing || now - conn.idleSince > keepAliveTimeout) conn.socket.destroy();
+        if (this.drainSince > 0) {
+          if (now - Math.max(conn.idleSince, this.drainSince) > this.drainLimits.idleGraceMs) conn.close();
+        } else if (this.isClosing || now - conn.idleSince > keepAliveTimeout) conn.socket.destroy();
+      } else if (conn.isTunnel) {
+        if (this.drainSince > 0 && now - this.drainSince > this.drainLimits.tunnelMs) conn.socket.destroy();
       } else {
         if (conn.isReadingBody && now - conn.requestSince > requestTimeout) conn.refuse(408);
         else if (conn.isAnswering && conn.socket.writableNeedDrain) {

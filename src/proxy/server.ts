@@ -6,8 +6,11 @@
  * the front parsed (management-exchange.ts).
  * @module
  */
-import { BlockList, createServer, isIPv4 } from 'node:net';
+import { spawn } from 'node:child_process';
+import { BlockList, createServer, isIP, isIPv4 } from 'node:net';
 import type { Server, Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import { fileURLToPath } from 'node:url';
 import type { RoutingConfig } from '../config/types.js';
 import { matchesPathPrefix, isManagementPath } from '../core/management-paths.js';
 import { TenementError } from '../core/errors.js';
@@ -23,8 +26,9 @@ import type { ManagementHandler } from './management-exchange.js';
 import type { RawConnection } from './raw-connection.js';
 import { AutoSpawnLimiter } from './auto-spawn-limit.js';
 import { RawFront } from './raw-front.js';
+import type { DrainLimits } from './raw-front.js';
 import type { RequestHead } from './request-head.js';
-import { RouteTable } from './route-table.js';
+import { InstanceRoute as InstanceRouteClass, RouteTable } from './route-table.js';
 import type { InstanceRoute } from './route-table.js';
 
 export interface FrontServerOptions {
@@ -53,9 +57,25 @@ export interface ServerLimits {
   readonly keepAliveTimeout: number;
 }
 
+/** Where the server in charge after this one listens (its plain and its TLS port). */
+export interface Successor {
+  readonly host: string;
+  readonly port: number;
+  /** The HTTPS port, for requests that came encrypted; undefined without TLS. */
+  readonly tlsPort?: number;
+  /** It serves already (a take-over), rather than starting once this one exited (SIGTERM). */
+  readonly isRunning: boolean;
+}
+
 /** The listening server, its live route table (open connections per instance) and connection controls. */
 export type FrontServer = Server & {
   readonly routes: RouteTable;
+  /**
+   * Stops accepting and lets every connection go without a reset (raw-front.ts `drain`). From now
+   * on this server runs nothing: a request it cannot forward to a running instance as it is (a wake,
+   * an auto-spawn, the API) is handed on to `successor`. Resolves when no connection is left.
+   */
+  drain(limits: DrainLimits, successor: Successor): Promise<void>;
   /** Ends keep-alive connections with no exchange in progress. */
   closeIdleConnections(): void;
   closeAllConnections(): void;
@@ -67,6 +87,9 @@ export const SERVER_LIMITS: ServerLimits = {
   requestTimeout: 300_000,
   keepAliveTimeout: 5_000,
 };
+
+/** The relay beside this module (compiled .js, or .ts under tsx). */
+const HAND_OFF_RELAY = fileURLToPath(new URL(`./hand-off-relay${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
 
 /** At most one "invalid response" event per instance per this many ms reaches its log. */
 const BAD_RESPONSE_EVENT_MS = 1000;
@@ -167,6 +190,7 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
       case 'instance': {
         const route = table.instance(target.service, target.id);
         if (route !== undefined) return route;
+        if (successor !== undefined) return 404;
         if (table.service(target.service)?.config.autoSpawn !== true) return 404;
         if (!spawnBudget.take(address)) return 429;
         return autoSpawn(target.service, target.id);
@@ -193,10 +217,39 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     if (conn.attach(job)) job.start();
   }
 
+  /** Set once draining: the server in charge next. */
+  let successor: Successor | undefined;
+  const relay = (socket: Socket, bytes: Buffer): void => {
+    const to = successor!;
+    const child = spawn(process.execPath, [...process.execArgv, HAND_OFF_RELAY], {
+      stdio: ['pipe', 'ignore', 'inherit', socket], detached: true,
+      env: { ...process.env, TENEMENT_HAND_OFF: `${to.host.includes(':') ? `[${to.host}]` : to.host}:${to.port}` },
+    });
+    child.stdin!.on('error', () => undefined);
+    child.stdin!.end(bytes);
+    child.unref();
+  };
+  const connectTlsSuccessor = (host: string | undefined): Socket => {
+    const to = successor!;
+    // The next server has the same certificates (same data dir); the name was checked here already.
+    const name = host?.replace(/:\d+$/, '');
+    return connectTls({
+      host: to.host, port: to.tlsPort ?? 0, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'],
+      ...(name === undefined || isIP(name) !== 0 || name.startsWith('[') ? {} : { servername: name }),
+    }) as Socket;
+  };
+
   function dispatch(conn: RawConnection, head: RequestHead): void {
     const url = head.target;
     const target = hosts.resolve(head.host);
     const resolution = resolve(target, url, conn.socket.remoteAddress ?? '');
+    if (successor !== undefined && !(resolution instanceof InstanceRouteClass && resolution.isReachable)) {
+      if (!conn.isEncrypted) conn.handOff(head, { relay });
+      // Under TLS only a running next server (a take-over) can take it; after SIGTERM none runs yet.
+      else if (successor.isRunning && successor.tlsPort !== undefined) conn.handOff(head, { connect: () => connectTlsSuccessor(head.host) });
+      else conn.respondError(503);
+      return;
+    }
     if (resolution === 'management') {
       conn.writeTimeout = limits.requestTimeout;
       serveManagement(conn, head, management);
@@ -224,8 +277,15 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     front.stop();
     return close(callback);
   }) as FrontServer['close'];
+  const drain = (drainLimits: DrainLimits, next: Successor): Promise<void> => {
+    successor = next;
+    // Under TLS it does not listen itself (the TLS front hands it connections): nothing to close.
+    if (server.listening) close();
+    return front.drain(drainLimits);
+  };
   Object.defineProperties(server, {
     routes: { value: table, enumerable: false },
+    drain: { value: drain, enumerable: false },
     closeIdleConnections: { value: () => front.closeIdle(), enumerable: false },
     closeAllConnections: { value: () => front.closeAll(), enumerable: false },
   });

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import type { AppliedLimits, ResourceUsage } from './runtime.js';
 import type { CgroupSettings } from './cgroups-v2.js';
 import {
-  joinCgroupsArgv, killListed, readControl, readCounter, RELEASE_DEADLINE_MS, removeCgroup, setFreezerState, waitEmpty, waitFrozen,
+  cgroupPids, joinCgroupsArgv, killListed, readControl, readCounter, RELEASE_DEADLINE_MS, removeCgroup, setFreezerState, waitEmpty, waitFrozen,
   writeControl, writeControlNow, writeOptionalControl,
 } from './cgroup-fs.js';
 import type { CgroupV2Group } from './cgroups-v2.js';
@@ -81,6 +81,24 @@ export class CgroupV1Group implements AppliedLimits {
     await new CgroupV1Group(dirs, undefined).release();
   }
 
+  /**
+   * The group a previous server made at `relPath`, in every hierarchy where it exists (as it is:
+   * nothing written); undefined if it is gone from all of them.
+   */
+  static attach(mounts: V1Mounts, relPath: string, v2: CgroupV2Group | undefined): CgroupV1Group | undefined {
+    const dirs: Partial<Record<V1Controller, string>> = {};
+    for (const [controller, mount] of Object.entries(mounts) as Array<[V1Controller, string]>) {
+      if (existsSync(`${mount}/${relPath}`)) dirs[controller] = `${mount}/${relPath}`;
+    }
+    return Object.keys(dirs).length === 0 && v2 === undefined ? undefined : new CgroupV1Group(dirs, v2);
+  }
+
+  /** Whether process `pid` is in this group, in every hierarchy it was made in. */
+  async holds(pid: number): Promise<boolean> {
+    for (const dir of Object.values(this.dirs)) if (!(await cgroupPids(dir)).includes(pid)) return false;
+    return this.v2 === undefined || this.v2.holds(pid);
+  }
+
   wrapArgv(argv: readonly string[]): string[] {
     return joinCgroupsArgv({ v1: Object.values(this.dirs), v2: this.v2 === undefined ? [] : [this.v2.dir] }, argv);
   }
@@ -145,6 +163,12 @@ export class CgroupV1Group implements AppliedLimits {
   async thaw(): Promise<void> {
     if (this.v2 !== undefined) return this.v2.thaw();
     writeControlNow(`${this.freezerDir()}/freezer.state`, 'THAWED');
+  }
+
+  async isFrozen(): Promise<boolean> {
+    if (this.v2 !== undefined) return this.v2.isFrozen();
+    const state = this.dirs.freezer === undefined ? undefined : await readControl(`${this.dirs.freezer}/freezer.state`);
+    return state === 'FROZEN' || state === 'FREEZING';
   }
 
   async release(): Promise<void> {

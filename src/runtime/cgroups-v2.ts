@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import type { AppliedLimits, ResourceUsage } from './runtime.js';
 import {
-  joinCgroupsArgv, killListed, readControl, readCounter, RELEASE_DEADLINE_MS, removeCgroup, waitEmpty, waitFrozen, writeControl,
+  cgroupPids, joinCgroupsArgv, killListed, readControl, readCounter, RELEASE_DEADLINE_MS, removeCgroup, waitEmpty, waitFrozen, writeControl,
   writeControlNow, writeOptionalControl,
 } from './cgroup-fs.js';
 
@@ -80,6 +80,16 @@ export class CgroupV2Group implements AppliedLimits {
     await new CgroupV2Group(dir).release();
   }
 
+  /** The group a previous server made at `dir`, as it is (nothing written); undefined if it is gone. */
+  static attach(dir: string): CgroupV2Group | undefined {
+    return existsSync(dir) ? new CgroupV2Group(dir) : undefined;
+  }
+
+  /** Whether process `pid` is in this group. */
+  async holds(pid: number): Promise<boolean> {
+    return (await cgroupPids(this.dir)).includes(pid);
+  }
+
   wrapArgv(argv: readonly string[]): string[] {
     return joinCgroupsArgv({ v2: [this.dir] }, argv);
   }
@@ -111,6 +121,10 @@ export class CgroupV2Group implements AppliedLimits {
 
   async thaw(): Promise<void> {
     writeControlNow(`${this.dir}/cgroup.freeze`, '0');
+  }
+
+  async isFrozen(): Promise<boolean> {
+    return (await readControl(`${this.dir}/cgroup.freeze`)) === '1';
   }
 
   async release(): Promise<void> {

@@ -3,9 +3,9 @@
 // enforce a limit refuses it clearly.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TenementError } from '../core/errors.js';
@@ -18,6 +18,7 @@ import { readProcStat } from './proc-stat.js';
 import type { AppliedLimits, SpawnSpec } from './runtime.js';
 import { testSpawnSpec } from '../../test/helpers/spawn-spec.js';
 import { isCgroupFrozen } from '../../test/helpers/freezer-state.js';
+import { mountCgroup2 } from '../../test/helpers/cgroups.js';
 import { waitFor } from '../../test/helpers/wait.js';
 
 const ALLOC_APP = new URL('../../test/fixtures/apps/iso-alloc.mjs', import.meta.url).pathname;
@@ -335,22 +336,4 @@ async function assertFreezes(t: TestContext, group: AppliedLimits, parent: strin
   await group.freeze();
   await group.release();
   await waitFor(() => isGone(child.pid!), 10_000, 'the frozen process to be killed by release');
-}
-
-/**
- * Mounts the (one) cgroup2 hierarchy at a fresh temp dir; afterwards removes this process's test
- * groups from it (after-hooks run in registration order, so theirs would come too late) and
- * unmounts it.
- */
-async function mountCgroup2(t: TestContext): Promise<string> {
-  const mountPoint = await mkdtemp(join(tmpdir(), 'tenement-cgroup2-'));
-  execFileSync('mount', ['-t', 'cgroup2', 'none', mountPoint]);
-  t.after(async () => {
-    for (const name of await readdir(mountPoint)) {
-      if (name.startsWith(`tenement-test-${process.pid}-`)) await rmdir(`${mountPoint}/${name}`).catch(() => undefined);
-    }
-    execFileSync('umount', [mountPoint]);
-    await rmdir(mountPoint);
-  });
-  return mountPoint;
 }

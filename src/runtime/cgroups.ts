@@ -8,7 +8,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, readFile, rmdir } from 'node:fs/promises';
 import { TenementError } from '../core/errors.js';
 import { parseInstanceName } from '../core/names.js';
-import type { AppliedLimits, GroupRequest, LimitRequest, LimitsProvider } from './runtime.js';
+import type { AppliedLimits, GroupRequest, LimitRequest, LimitsProvider, Reattached } from './runtime.js';
 import { isCode, readControl, warmUpCgroup2Join, writeOptionalControl } from './cgroup-fs.js';
 import { CgroupV1Group, type V1Controller, type V1Mounts } from './cgroups-v1.js';
 import { CgroupV2Group, prepareV2Parent, v2Controllers, type CgroupController } from './cgroups-v2.js';
@@ -152,6 +152,17 @@ export class CgroupLimits implements LimitsProvider {
     const relPath = this.relPath(instance);
     if (host.v2Root !== undefined) await CgroupV2Group.remove(`${host.v2Root}/${relPath}`);
     if (host.version === 'v1') await CgroupV1Group.remove(host.v1Mounts ?? {}, relPath);
+  }
+
+  async reattach(instance: string, pid: number): Promise<Reattached> {
+    const host = await this.detect();
+    if (!(await this.givesGroups())) return { cgroup: undefined };
+    const relPath = this.relPath(instance);
+    const v2 = host.v2Root === undefined ? undefined : CgroupV2Group.attach(`${host.v2Root}/${relPath}`);
+    const group = host.version === 'v2' ? v2 : CgroupV1Group.attach(host.v1Mounts ?? {}, relPath, v2);
+    if (group === undefined) return { refused: 'its cgroup is gone' };
+    if (!(await group.holds(pid))) return { refused: `pid ${pid} is no longer in its cgroup` };
+    return { cgroup: group };
   }
 
   /** Removes the (by now empty) parent group from every hierarchy, at a clean exit; never throws. */

@@ -13,8 +13,8 @@ import { TenementError } from '../core/errors.js';
 import { checkLimits, findExecutable } from './preflight.js';
 import { adoptProcessGroup } from './adopt.js';
 import { dropPrivilegesArgv, findSetpriv, hasOwnUid } from './privileges.js';
-import { ProcessRuntime, startProcessGroup } from './process.js';
-import type { LimitRequest, LimitsProvider, Orphan, RunningProcess, Runtime, SpawnSpec } from './runtime.js';
+import { reapOrphan, startProcessGroup } from './process.js';
+import type { Adoption, LimitRequest, LimitsProvider, Orphan, RunningProcess, Runtime, SpawnSpec } from './runtime.js';
 
 const run = promisify(execFile);
 
@@ -99,12 +99,12 @@ export class NamespaceRuntime implements Runtime {
 
   /** The orphan's pid is its unshare, the leader of its group: stopping the group ends the namespace. */
   reap(orphan: Orphan, timeoutMs: number): Promise<boolean> {
-    return new ProcessRuntime(this.#limits === undefined ? {} : { limits: this.#limits }).reap(orphan, timeoutMs);
+    return reapOrphan(orphan, timeoutMs, this.#limits);
   }
 
-  /** The unshare leader and its group are watched like any process group. */
-  adopt(orphan: Orphan): RunningProcess | undefined {
-    return adoptProcessGroup(orphan);
+  /** The unshare leader and its group are watched like any process group, in its cgroup. */
+  adopt(orphan: Orphan): Promise<Adoption> {
+    return adoptProcessGroup(orphan, this.#limits);
   }
 
   /**

@@ -47,6 +47,24 @@ export function readStartTime(pid: number): number | undefined {
   return readProcStat(pid)?.startTime;
 }
 
+/** Clock ticks per second of /proc times (USER_HZ, 100 on every Linux architecture Node runs on). */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * Wall-clock ms when a process whose start time is `startTime` (ticks since boot) started, from
+ * the time since boot in /proc/uptime; undefined if it cannot be read.
+ */
+export function processStartedAt(startTime: number, now = Date.now()): number | undefined {
+  let uptimeSeconds: number;
+  try {
+    uptimeSeconds = Number(readFileSync('/proc/uptime', 'latin1').split(' ')[0]);
+  } catch {
+    return undefined;
+  }
+  if (!Number.isFinite(uptimeSeconds)) return undefined;
+  return Math.min(now, Math.round(now - uptimeSeconds * 1000 + (startTime * 1000) / TICKS_PER_SECOND));
+}
+
 /** Whether process group `pgid` has any member, zombies included (kill(-pgid, 0)). */
 export function isGroupAlive(pgid: number): boolean {
   try {

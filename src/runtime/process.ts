@@ -10,7 +10,7 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { delimiter, join, resolve } from 'node:path';
 import { TenementError } from '../core/errors.js';
-import { adoptProcessGroup } from './adopt.js';
+import { adoptProcessGroup, checkOrphan } from './adopt.js';
 import { joinCgroupsArgv } from './cgroup-fs.js';
 import { readLines } from './line-splitter.js';
 import { checkLimits } from './preflight.js';
@@ -18,6 +18,7 @@ import { dropPrivilegesArgv, findSetpriv, hasOwnUid } from './privileges.js';
 import { emptyGroup, groupStopper, isGroupRunning, signalGroup } from './process-group.js';
 import { readStartTime } from './proc-stat.js';
 import type {
+  Adoption,
   AppliedLimits,
   ExitInfo,
   LimitRequest,
@@ -72,27 +73,37 @@ export class ProcessRuntime implements Runtime {
   }
 
   async reap(orphan: Orphan, timeoutMs: number): Promise<boolean> {
-    // A frozen orphan takes no signal: thawed first, so the stop below is the graceful one.
-    await this.#limits?.thawLeftover?.(orphan.instance).catch(() => undefined);
-    const stoppedGroup = await reapGroup(orphan, timeoutMs);
-    // After the graceful stop of the group: whatever escaped it is still in the instance's cgroup.
-    await this.#limits?.removeLeftover?.(orphan.instance).catch(() => undefined);
-    return stoppedGroup;
+    return reapOrphan(orphan, timeoutMs, this.#limits);
   }
 
-  adopt(orphan: Orphan): RunningProcess | undefined {
-    return adoptProcessGroup(orphan);
+  adopt(orphan: Orphan): Promise<Adoption> {
+    return adoptProcessGroup(orphan, this.#limits);
   }
 }
 
+/**
+ * Stops what a crashed server left of an instance: its process group, if the record still names
+ * it, gracefully; then whatever escaped the group but not the instance's cgroup.
+ */
+export async function reapOrphan(orphan: Orphan, timeoutMs: number, limits: LimitsProvider | undefined): Promise<boolean> {
+  // A frozen orphan takes no signal: thawed first, so the stop below is the graceful one.
+  await limits?.thawLeftover?.(orphan.instance).catch(() => undefined);
+  const stoppedGroup = await reapGroup(orphan, timeoutMs, limits);
+  // After the graceful stop of the group: whatever escaped it is still in the instance's cgroup.
+  await limits?.removeLeftover?.(orphan.instance).catch(() => undefined);
+  return stoppedGroup;
+}
+
 /** SIGTERM (then SIGKILL) to the orphan's process group, if it is still the one recorded. */
-async function reapGroup(orphan: Orphan, timeoutMs: number): Promise<boolean> {
+async function reapGroup(orphan: Orphan, timeoutMs: number, limits: LimitsProvider | undefined): Promise<boolean> {
   // kill(-0) is our own group and kill(-1) everyone: a corrupt record must never get there.
   if (!Number.isInteger(orphan.pid) || orphan.pid <= 1) return false;
   const startTime = readStartTime(orphan.pid);
   // A different start time means the pid was reused by someone else: touch nothing. With the
   // pid gone, a group still named after it is ours: Linux does not reuse a live pgid as a pid.
   if (startTime !== undefined && startTime !== orphan.startTime) return false;
+  // Alive but no longer our instance's leader: its group is not ours to signal.
+  if (startTime !== undefined && 'refused' in (await checkOrphan(orphan, limits))) return false;
   if (!isGroupRunning(orphan.pid)) return false;
   signalGroup(orphan.pid, 'SIGTERM');
   await emptyGroup(orphan.pid, Date.now() + timeoutMs);

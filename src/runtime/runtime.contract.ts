@@ -197,6 +197,27 @@ export function runRuntimeContract(name: string, makeRuntime: () => Runtime, opt
       });
     });
 
+    test('a process left running is adopted by the next runtime: same pid, its cgroup re-attached, its stop ends the group', async (t) => {
+      const { spec, output } = await makeSpec(t, 'fork-grandchild', { GRANDCHILD_IGNORE_SIGTERM: '1' });
+      const left = await startOwned(t, makeRuntime(), spec);
+      const grandchild = await watchGrandchild(t, output);
+      await output.waitFor(/^listening on \d+$/, readyMs);
+      const orphan = { instance: spec.instance, pid: left.pid, startTime: left.startTime };
+      const adoption = await makeRuntime().adopt(orphan);
+      assert.ok(!('refused' in adoption), JSON.stringify(adoption));
+      assert.equal(adoption.proc.pid, left.pid);
+      assert.equal(adoption.frozen, false);
+      assert.equal(adoption.proc.cgroup !== undefined, left.cgroup !== undefined, 'its cgroup re-attached where it had one');
+      assert.equal((await fetch(`http://127.0.0.1:${spec.port}/`)).status, 200);
+      await adoption.proc.stop(300);
+      assert.ok(isGroupEmpty(left.pid), 'no member of the instance process group is left');
+      if (grandchild.startTime !== undefined) {
+        assert.equal(isProcessRunning(grandchild.pid, grandchild.startTime), false, 'the grandchild is gone');
+      }
+      const again = await makeRuntime().adopt(orphan);
+      assert.ok('refused' in again, 'a record of a process that is gone is refused');
+    });
+
     test('a memory limit is either applied or refused with isolation_unavailable', async (t) => {
       const { spec, output } = await makeSpec(t, 'ok', {}, { memoryLimitMb: 256 });
       const runtime = makeRuntime();

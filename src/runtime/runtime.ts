@@ -109,11 +109,24 @@ export interface Runtime {
    */
   reap(orphan: Orphan, timeoutMs: number): Promise<boolean>;
   /**
-   * Takes over a process group a previous server left running (same pid AND start time), to watch
-   * and stop it as if started here; undefined if it is gone. Absent: this level cannot adopt.
+   * Takes over a process group a previous server left running, to watch, limit, freeze and stop
+   * it as if started here (its cgroup re-attached), if the record still names it: same pid, same
+   * start time, leader of its own process group, and in the instance's cgroup. Else says why not.
    */
-  adopt?(orphan: Orphan): RunningProcess | undefined;
+  adopt(orphan: Orphan): Promise<Adoption>;
 }
+
+/** A previous server's process taken over; `frozen`: its cgroup was left frozen (a request thaws it). */
+export interface AdoptedProcess {
+  readonly proc: RunningProcess;
+  readonly frozen: boolean;
+}
+
+/** What adopting a previous server's process found; refused (gone, a reused pid, out of its cgroup...): why, for the log. */
+export type Adoption = AdoptedProcess | { readonly refused: string };
+
+/** A previous server's cgroup of an instance, found again (LimitsProvider.reattach). */
+export type Reattached = { readonly cgroup: AppliedLimits | undefined } | { readonly refused: string };
 
 /** One instance's cgroup (limits or not); see runtime/cgroups.ts. */
 export interface AppliedLimits {
@@ -132,6 +145,8 @@ export interface AppliedLimits {
   freeze(): Promise<void>;
   /** Lets a frozen group run again. */
   thaw(): Promise<void>;
+  /** Whether the group is frozen, or a freeze was asked for and is under way. */
+  isFrozen(): Promise<boolean>;
   /** Removes the cgroup (thawing it first); safe to call twice and after a half-finished setup. */
   release(): Promise<void>;
 }
@@ -144,6 +159,12 @@ export interface LimitsProvider {
   thawLeftover?(instance: string): Promise<void>;
   /** Kills what is left in `instance`'s group (a crashed server's) and removes it. */
   removeLeftover?(instance: string): Promise<void>;
+  /**
+   * `instance`'s group as a previous server made it, if `pid` is in it: watched from now on as if
+   * made here. `cgroup` undefined: this host gives no groups. Refused: the group is gone or
+   * `pid` is not in it (never adopt, nor signal, a process outside its instance's group).
+   */
+  reattach?(instance: string, pid: number): Promise<Reattached>;
   /** The instance's group; undefined only where the host has no usable cgroups at all. */
   apply(spec: GroupRequest): Promise<AppliedLimits | undefined>;
 }

@@ -147,6 +147,29 @@ test('containers a crashed server left behind are killed and deleted when the ne
   assert.deepEqual(await next.cleanLeftovers(), []);
 });
 
+test('a container a crashed server left frozen is thawed, then killed and deleted', async (t) => {
+  const { root, runtime } = await makeRuntime(t);
+  const crashed = await startApp(t, runtime, root, 'cold', 'iso-probe', { freezable: true });
+  await crashed.proc.cgroup!.freeze();
+  const next = new SandboxRuntime({ stateDir: join(root, '.sandbox'), dataRoot: root, limits });
+  assert.deepEqual(await next.cleanLeftovers(), ['tenement.notes.cold']);
+  await crashed.proc.exited;
+  assert.deepEqual(await next.cleanLeftovers(), []);
+});
+
+test('a sandbox left frozen is adopted frozen (runsc, which a frozen sandbox does not answer, is not asked) and its stop ends it', async (t) => {
+  const { root, runtime } = await makeRuntime(t);
+  const left = await startApp(t, runtime, root, 'asleep', 'iso-probe', { freezable: true });
+  await left.proc.cgroup!.freeze();
+  const next = new SandboxRuntime({ stateDir: join(root, '.sandbox'), dataRoot: root, limits });
+  const adoption = await next.adopt({ instance: 'notes:asleep', pid: left.proc.pid, startTime: left.proc.startTime });
+  assert.ok(!('refused' in adoption), JSON.stringify(adoption));
+  assert.equal(adoption.frozen, true);
+  assert.deepEqual(await next.cleanLeftovers(), [], 'an adopted sandbox is no leftover');
+  await adoption.proc.stop(2000);
+  await left.proc.exited;
+});
+
 test('sandbox isolation without runsc is refused, saying what is missing and how to get it', async () => {
   const runtime = new SandboxRuntime({ stateDir: tmpdir(), dataRoot: tmpdir(), runscPath: '/nonexistent/runsc' });
   await assert.rejects(runtime.check({ memoryLimitMb: undefined, cpuShares: undefined }), (err: unknown) => {

@@ -5,15 +5,16 @@
  * @module
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { TenementError } from '../core/errors.js';
 import { parseInstanceName } from '../core/names.js';
 import { checkLimits, findExecutable } from './preflight.js';
-import { ProcessRuntime, startProcessGroup } from './process.js';
-import type { ExitInfo, LimitRequest, LimitsProvider, Orphan, RunningProcess, Runtime, SpawnSpec } from './runtime.js';
+import { adoptProcessGroup } from './adopt.js';
+import { reapOrphan, startProcessGroup } from './process.js';
+import type { Adoption, ExitInfo, LimitRequest, LimitsProvider, Orphan, RunningProcess, Runtime, SpawnSpec } from './runtime.js';
 import { sandboxRoot, type OciMount, type SandboxView } from './sandbox-root.js';
 
 const run = promisify(execFile);
@@ -53,8 +54,10 @@ export class SandboxRuntime implements Runtime {
   readonly #runscOption: string;
   #probe: Promise<string> | undefined;
   #leftoversCleaned: Promise<unknown> | undefined;
-  /** Containers this runtime started and has not deleted for sure (running, or a failed delete). */
+  /** Containers this runtime started or adopted and has not deleted for sure (running, or a failed delete). */
   readonly #notDeleted = new Set<string>();
+  /** Containers of adopted sandboxes (a previous server's, running on here). */
+  readonly #adopted = new Set<string>();
 
   constructor(options: SandboxRuntimeOptions) {
     this.#stateDir = resolve(options.stateDir);
@@ -121,13 +124,43 @@ export class SandboxRuntime implements Runtime {
     await this.#limits?.thawLeftover?.(orphan.instance).catch(() => undefined);
     const hadContainer = (await this.#listContainers()).includes(containerId);
     if (hadContainer) await this.#deleteContainer(containerId);
-    const hadProcess = await new ProcessRuntime(this.#limits === undefined ? {} : { limits: this.#limits }).reap(orphan, timeoutMs);
+    const hadProcess = await reapOrphan(orphan, timeoutMs, this.#limits);
     return hadContainer || hadProcess;
   }
 
-  /** Kills and deletes every tenement container in our runsc root; returns their ids. */
+  /**
+   * A sandbox a previous server left: its `runsc run` leader is checked like any level's (pid,
+   * start time, process group, cgroup, which holds gVisor's processes too); it runs as long as its
+   * container does. runsc is not asked: a frozen sandbox would not answer. Stopped through runsc
+   * like one started here; the container and its bundle go with it.
+   */
+  async adopt(orphan: Orphan): Promise<Adoption> {
+    const containerId = containerIdOf(orphan.instance);
+    // Claimed first: a start meanwhile must not clean it up as a crashed server's leftover.
+    this.#adopted.add(containerId);
+    this.#notDeleted.add(containerId);
+    const adoption = await adoptProcessGroup(orphan, this.#limits, async () => {
+      this.#adopted.delete(containerId);
+      await this.#deleteContainer(containerId);
+      await rm(join(this.#stateDir, 'bundles', containerId), { recursive: true, force: true });
+    });
+    if ('refused' in adoption) {
+      this.#adopted.delete(containerId);
+      return adoption;
+    }
+    return { proc: this.#wrap(adoption.proc, containerId), frozen: adoption.frozen };
+  }
+
+  /** Kills and deletes every tenement container in our runsc root not adopted; returns their ids. */
   async cleanLeftovers(): Promise<string[]> {
-    const ids = (await this.#listContainers()).filter((id) => id.startsWith(CONTAINER_PREFIX));
+    const isLeftover = (id: string): boolean => id.startsWith(CONTAINER_PREFIX) && !this.#adopted.has(id);
+    // A frozen sandbox answers no runsc command (list included) and would stay frozen for good:
+    // the group of every leftover bundle is thawed first.
+    for (const id of (await readdir(join(this.#stateDir, 'bundles')).catch(() => [])).filter(isLeftover)) {
+      const [service = '', instanceId = ''] = id.slice(CONTAINER_PREFIX.length).split('.');
+      await this.#limits?.thawLeftover?.(`${service}:${instanceId}`).catch(() => undefined);
+    }
+    const ids = (await this.#listContainers()).filter(isLeftover);
     for (const id of ids) await this.#deleteContainer(id);
     return ids;
   }
@@ -142,6 +175,8 @@ export class SandboxRuntime implements Runtime {
     let stopping: Promise<ExitInfo> | undefined;
     const stop = (timeoutMs: number): Promise<ExitInfo> => {
       stopping ??= (async () => {
+        // A frozen sentry answers no runsc command: thawed first.
+        await inner.cgroup?.thaw().catch(() => undefined);
         await this.#runsc(['kill', containerId, 'TERM']).catch(() => undefined);
         if (await settlesWithin(exited, timeoutMs)) return exited;
         await this.#runsc(['kill', '--all', containerId, 'KILL']).catch(() => undefined);

@@ -9,10 +9,12 @@ export class CgroupFreezer {
   private readonly cgroup: AppliedLimits;
   private queue: Promise<unknown> = Promise.resolve();
   /** The last operation that completed left the group frozen. */
-  isFrozen = false;
+  isFrozen: boolean;
 
-  constructor(cgroup: AppliedLimits) {
+  /** `isFrozen`: the group is frozen already (a previous server froze it). */
+  constructor(cgroup: AppliedLimits, isFrozen = false) {
     this.cgroup = cgroup;
+    this.isFrozen = isFrozen;
   }
 
   /** Rejects (and leaves the group running) if the kernel does not freeze it. */

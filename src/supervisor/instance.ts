@@ -11,8 +11,9 @@ import { TenementError } from '../core/errors.js';
 import { formatInstanceName } from '../core/names.js';
 import { assertTransition, canFreeze, canIdle, hasProcess, isFrozen, isServing, refusesRequests, type DesiredState, type InstanceState } from '../core/lifecycle.js';
 import type { EventBus, LaunchCause, LifecycleKind } from '../core/events.js';
-import { describeExit, type AppliedLimits, type ExitInfo, type Runtime, type RunningProcess } from '../runtime/runtime.js';
+import { describeExit, type AdoptedProcess, type AppliedLimits, type ExitInfo, type Runtime, type RunningProcess } from '../runtime/runtime.js';
 import type { PortAllocator } from '../runtime/ports.js';
+import { processStartedAt } from '../runtime/proc-stat.js';
 import type { InstanceStore } from '../store/instances.js';
 import { backoffDelayMs, countRecent } from './backoff.js';
 import { CgroupFreezer } from './freezer.js';
@@ -112,14 +113,11 @@ export class Instance implements InstanceHandle, ProbeRecord {
   /** The cgroup of its process (for its memory and CPU); undefined without one. */
   get cgroup(): AppliedLimits | undefined { return this.proc?.cgroup; }
 
-  uptimeMs(now: number): number | null {
-    return this.startedAt === null ? null : now - this.startedAt;
-  }
+  /** Since its process started (an adopted one's too, from its kernel start time); null without one. */
+  uptimeMs(now: number): number | null { return this.startedAt === null ? null : now - this.startedAt; }
 
   /** Restore the state a previous server left without starting anything (boot). */
-  restoreState(state: 'stopped' | 'idle' | 'held' | 'failed'): void {
-    this.setState(state);
-  }
+  restoreState(state: 'stopped' | 'idle' | 'held' | 'failed'): void { this.setState(state); }
 
   /**
    * Starts a process unless one is running or already starting (concurrent callers share the
@@ -177,9 +175,7 @@ export class Instance implements InstanceHandle, ProbeRecord {
     this.setState(target);
     await this.stopProcess();
     await abandoned?.catch(() => undefined);
-    if (changed) {
-      this.lifecycle(target === 'idle' ? 'idle' : 'stop', reason ?? (target === 'idle' ? 'stopped after being idle' : target === 'held' ? 'stopped and held' : 'stopped'));
-    }
+    if (changed) this.lifecycle(target === 'idle' ? 'idle' : 'stop', reason ?? (target === 'idle' ? 'stopped after being idle' : target === 'held' ? 'stopped and held' : 'stopped'));
   }
 
   /** Called by the idle sweep (a frozen instance is stopped at idle_timeout too). */
@@ -192,16 +188,27 @@ export class Instance implements InstanceHandle, ProbeRecord {
   }
 
   /**
-   * Takes over a process a previous server left running on `port`: resolves true once it answered
-   * a health check and is running here; false (process stopped, state stopped) if it did not.
+   * Takes over a process a previous server left running on `port`, with its cgroup: resolves true
+   * once it answered a health check and is running here; false (process stopped, state stopped)
+   * if it did not. One left frozen is adopted frozen, unprobed: the next request thaws it.
    */
-  async adopt(proc: RunningProcess, port: number, offsets: OutputOffsets): Promise<boolean> {
+  async adopt({ proc, frozen }: AdoptedProcess, port: number, offsets: OutputOffsets): Promise<boolean> {
     const gen = ++this.generation;
+    const svc = this.serviceConfig;
     this.setState('starting');
-    [this.proc, this.port, this.startedAt] = [proc, port, Date.now()];
+    // Its uptime counts from the process's start, not from this adoption.
+    [this.proc, this.port, this.startedAt] = [proc, port, processStartedAt(proc.startTime) ?? Date.now()];
+    this.freezer = proc.cgroup !== undefined && (svc.freezeAfterMs > 0 || frozen) ? new CgroupFreezer(proc.cgroup, frozen) : null;
     this.output.resume(offsets);
     void proc.exited.then((info) => this.onExit(gen, info));
-    const { ok } = await probeOnce(port, this.serviceConfig.health, Math.min(5000, this.serviceConfig.startupTimeoutMs), this);
+    if (frozen) {
+      // Idle and the memory floor stop it in time; until then it waits for its next request.
+      this.lastActivityAt = Date.now();
+      this.setState('frozen');
+      this.lifecycle('adopt', `adopted frozen from the previous server (pid ${proc.pid}); the next request thaws it`);
+      return true;
+    }
+    const { ok } = await probeOnce(port, svc.health, Math.min(5000, svc.startupTimeoutMs), this);
     if (gen !== this.generation) return true;
     if (!ok) {
       this.lifecycle('unhealthy', `the process (pid ${proc.pid}) left by the previous server did not answer: replaced`);
@@ -235,7 +242,7 @@ export class Instance implements InstanceHandle, ProbeRecord {
 
   /** Called by the idle sweep: running, untouched for freeze_after, and able to freeze. */
   isFreezeDue(now: number): boolean {
-    return this.freezer !== null && canFreeze(this.state) && this.openConnections === 0 && now - this.lastActivityAt >= this.serviceConfig.freezeAfterMs;
+    return this.freezer !== null && this.serviceConfig.freezeAfterMs > 0 && canFreeze(this.state) && this.openConnections === 0 && now - this.lastActivityAt >= this.serviceConfig.freezeAfterMs;
   }
 
   /**
@@ -309,7 +316,7 @@ export class Instance implements InstanceHandle, ProbeRecord {
     }
     try {
       fds = this.output.create();
-      proc = await startInstanceProcess(this.ctx, this.runtime, svc, this.id, port, fds, (stream, line) => this.onLine(stream, line));
+      proc = await startInstanceProcess(this.ctx, this.ctx.runtimes[svc.isolation], svc, this.id, port, fds, (stream, line) => this.onLine(stream, line));
     } catch (err) {
       this.ctx.ports.release(port);
       this.output.close(true);
@@ -361,10 +368,6 @@ export class Instance implements InstanceHandle, ProbeRecord {
     const durationMs = Math.round((performance.now() - began) * 10) / 10;
     this.ctx.events.emit('lifecycle', { ...this.ids(), kind: 'ready', message: `ready in ${durationMs} ms`, at: Date.now(), durationMs, cause });
     this.armHealth(gen);
-  }
-
-  private get runtime(): Runtime {
-    return this.ctx.runtimes[this.serviceConfig.isolation];
   }
 
   private onLine(stream: 'stdout' | 'stderr', line: string): void {

@@ -11,7 +11,7 @@ import { assertName, formatInstanceName } from '../core/names.js';
 import type { EventBus } from '../core/events.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import { readMemAvailableMb } from '../runtime/meminfo.js';
-import type { ResourceUsage, Runtime, RunningProcess } from '../runtime/runtime.js';
+import type { AdoptedProcess, ResourceUsage, Runtime } from '../runtime/runtime.js';
 import type { InstanceStore, InstanceRow, OutputOffsetsRow } from '../store/instances.js';
 import { Instance, type InstanceContext } from './instance.js';
 import type { OutputDir } from './output-files.js';
@@ -70,11 +70,11 @@ export class Supervisor implements SupervisorApi {
   async boot(): Promise<void> {
     const { store } = this.deps;
     const rows = store.all();
-    const adopted = new Map<string, RunningProcess>();
+    const adopted = new Map<string, AdoptedProcess>();
     await Promise.all(rows.map(async (row) => {
-      const proc = this.adoptOrphan(row);
-      if (proc === undefined) await this.reapOrphan(row);
-      else adopted.set(formatInstanceName(row.service, row.id), proc);
+      const adoption = await this.adoptOrphan(row);
+      if (adoption === undefined) await this.reapOrphan(row);
+      else adopted.set(formatInstanceName(row.service, row.id), adoption);
     }));
 
     for (const [service, ids] of Object.entries(this.config.instances)) {
@@ -89,12 +89,12 @@ export class Supervisor implements SupervisorApi {
         continue;
       }
       const instance = this.add(svc, row.id, row.weight, row.restarts);
-      const proc = adopted.get(instance.name);
-      if (proc === undefined) this.salvageOutput(row);
-      if (proc !== undefined && row.port !== null) {
+      const adoption = adopted.get(instance.name);
+      if (adoption === undefined) this.salvageOutput(row);
+      if (adoption !== undefined && row.port !== null) {
         instance.serviceConfig = recordedTemplate(row, svc);
         const offsets = { stdout: row.stdoutOffset, stderr: row.stderrOffset };
-        starts.push(instance.adopt(proc, row.port, offsets).then((ok) => (ok ? undefined : instance.start('boot'))).catch(() => undefined));
+        starts.push(instance.adopt(adoption, row.port, offsets).then((ok) => (ok ? undefined : instance.start('boot'))).catch(() => undefined));
       } else if (row.failed) instance.restoreState('failed');
       else if (row.desiredState === 'running') starts.push(instance.start('boot').catch(() => undefined));
       else instance.restoreState(row.desiredState);
@@ -353,21 +353,23 @@ export class Supervisor implements SupervisorApi {
   }
 
   /**
-   * A live process of a registration that should run, at a level that can adopt, with its port
-   * free here: taken over rather than stopped (it is health-checked before it gets traffic).
+   * A live process of a registration that should run, with its port free here: taken over rather
+   * than stopped (health-checked before it gets traffic, unless it was left frozen). The runtime
+   * it was started at decides whether the record still names it; a refusal is logged.
    */
-  private adoptOrphan(row: InstanceRow): RunningProcess | undefined {
+  private async adoptOrphan(row: InstanceRow): Promise<AdoptedProcess | undefined> {
     if (row.pid === null || row.startTime === null || row.port === null) return undefined;
-    if (row.failed || row.desiredState !== 'running') return undefined;
     const svc = this.config.services[row.service];
-    const runtime = svc === undefined ? undefined : this.deps.runtimes[svc.isolation];
-    const proc = runtime?.adopt?.({ instance: formatInstanceName(row.service, row.id), pid: row.pid, startTime: row.startTime });
-    if (proc === undefined) return undefined;
-    if (!this.deps.ports.reserve(row.port)) {
-      void proc.stop(svc!.stopTimeoutMs);
+    if (row.failed || row.desiredState !== 'running' || svc === undefined) return undefined;
+    const instance = formatInstanceName(row.service, row.id);
+    const adoption = await this.deps.runtimes[recordedTemplate(row, svc).isolation].adopt({ instance, pid: row.pid, startTime: row.startTime });
+    if ('refused' in adoption) {
+      this.deps.logger.info({ instance }, `not adopted from the previous server: ${adoption.refused}; started afresh`);
       return undefined;
     }
-    return proc;
+    if (this.deps.ports.reserve(row.port)) return adoption;
+    void adoption.proc.stop(svc.stopTimeoutMs);
+    return undefined;
   }
 
   /** What a process that is gone wrote after the last server stopped reading: stored before its files are reused. */
@@ -392,7 +394,7 @@ export class Supervisor implements SupervisorApi {
   private async reapOrphan(row: InstanceRow): Promise<void> {
     if (row.pid === null || row.startTime === null) return;
     const svc = this.config.services[row.service];
-    const runtime = this.deps.runtimes[svc?.isolation ?? 'process'];
+    const runtime = this.deps.runtimes[svc === undefined ? 'process' : recordedTemplate(row, svc).isolation];
     const instance = formatInstanceName(row.service, row.id);
     const stopped = await runtime.reap({ instance, pid: row.pid, startTime: row.startTime }, svc?.stopTimeoutMs ?? 10_000);
     if (stopped) this.deps.logger.info({ instance }, 'stopped a process left by a previous server');

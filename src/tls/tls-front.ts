@@ -53,6 +53,8 @@ export interface TlsFront {
   readonly onDemand: OnDemandCertificates | undefined;
   readonly own: OwnCertificates;
   close(): void;
+  /** Stops accepting on both ports; connections in progress end on their own (the server drains). */
+  stopAccepting(): void;
 }
 
 /** Longest a handshake is held while its certificate is issued. */
@@ -131,12 +133,16 @@ export function createTlsFront(options: TlsFrontOptions): TlsFront {
 
   return {
     https, http, h2, onDemand, own,
+    stopAccepting(): void {
+      https.close();
+      // Idle connections close now, the others after their answer; HTTP/2 sessions get GOAWAY.
+      http.close();
+      h2.close();
+    },
     close(): void {
       onDemand?.close();
-      https.close();
-      http.close();
+      this.stopAccepting();
       http.closeAllConnections();
-      h2.close();
     },
   };
 }

@@ -55,9 +55,14 @@ test('ten install --dry-run prints a service and a socket unit systemd-analyze v
   writeFileSync(config, `${CONFIG}\n[settings.tls]\nenabled = true\ndomain = "example.com"\n`);
   const front = await runTen(['--config', config, 'install', '--dry-run'], {}, dir);
   assert.match(front.stdout, / serve --bind 0\.0\.0\.0$/m);
-  // It binds HTTP and HTTPS itself then: no socket unit.
-  assert.doesNotMatch(front.stdout, /tenement\.socket/);
   assert.doesNotMatch(result.stdout, /--bind/);
+  // Both its ports are the socket unit's then, HTTP first: restarts keep them open too.
+  const [frontUnit, frontSocket] = front.stdout.split(/^# \/etc\/systemd\/system\/tenement\.socket\n/m);
+  assert.deepEqual(frontSocket!.split('\n').filter((l) => l.startsWith('ListenStream=')), ['ListenStream=0.0.0.0:80', 'ListenStream=0.0.0.0:443']);
+  writeFileSync(join(dir, 'tenement.socket'), frontSocket!);
+  writeFileSync(file, frontUnit!.split('\n').slice(1).join('\n'));
+  const frontVerified = await run('systemd-analyze', ['verify', join(dir, 'tenement.socket'), file]);
+  assert.equal(frontVerified.code, 0, frontVerified.stderr);
 
   // The same check does notice a broken directive: its silence above means something.
   writeFileSync(file, unit.replace('KillMode=process', 'KillMode=sometimes'));

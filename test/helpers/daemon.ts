@@ -66,6 +66,8 @@ export interface DaemonOptions {
   env?: Record<string, string>;
   /** Run the server as this uid (= gid) instead of the test's own; the folder becomes theirs. */
   asUser?: number;
+  /** How long it may take to start listening (default 20 s; a take-over boots first). */
+  startTimeoutMs?: number;
 }
 
 export interface CliResult {
@@ -137,7 +139,7 @@ export async function startDaemon(t: TestContext | undefined, options: DaemonOpt
     if (m) return Number(m[1]);
     if (proc.exitCode !== null) throw new Error(`ten serve exited with ${proc.exitCode}:\n${out}`);
     return undefined;
-  }, 20_000, () => `ten serve did not start:\n${out}`);
+  }, options.startTimeoutMs ?? 20_000, () => `ten serve did not start:\n${out}`);
   const tokenFile = join(dataDir, 'api_token');
   const token = existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : '';
   const url = `http://127.0.0.1:${port}`;

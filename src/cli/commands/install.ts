@@ -49,10 +49,10 @@ export function renderUnit(o: UnitOptions): string {
   return `# Written by \`ten install\`. Reinstall with it rather than editing by hand.
 [Unit]
 Description=tenement: one process per tenant (ten serve)
-After=network-online.target${o.isFrontDoor ? '' : ' tenement.socket'}
-Wants=network-online.target${o.isFrontDoor ? '' : `
-# The port is tenement.socket's: it stays open (connections wait) while tenement restarts.
-Requires=tenement.socket`}
+After=network-online.target tenement.socket
+Wants=network-online.target
+# The ports are tenement.socket's: they stay open (connections wait) while tenement restarts.
+Requires=tenement.socket
 
 [Service]
 Type=simple
@@ -85,16 +85,17 @@ WantedBy=multi-user.target
 }
 
 /**
- * The listening socket systemd holds for `ten serve` (socket activation). Behind Caddy only: with
- * TLS on, tenement binds its HTTP and HTTPS ports itself.
+ * The listening sockets systemd holds for `ten serve` (socket activation): the loopback port behind
+ * Caddy; with TLS on, port 80 and the HTTPS port on every address, passed in that order.
  */
-export function renderSocket(): string {
+export function renderSocket(httpsPort?: number): string {
+  const listen = httpsPort === undefined ? [LISTEN] : ['0.0.0.0:80', `0.0.0.0:${httpsPort}`];
   return `# Written by \`ten install\`. Reinstall with it rather than editing by hand.
 [Unit]
-Description=tenement's port, kept open while ten serve restarts
+Description=tenement's port${listen.length > 1 ? 's' : ''}, kept open while ten serve restarts
 
 [Socket]
-ListenStream=${LISTEN}
+${listen.length > 1 ? '# ten serve takes the first as its HTTP port and the second as its HTTPS port.\n' : ''}${listen.map((l) => `ListenStream=${l}`).join('\n')}
 Backlog=4096
 
 [Install]
@@ -120,7 +121,7 @@ export function register(program: Command, ctx: CliContext): void {
       const unit = renderUnit({
         node: process.execPath, ten: TEN_BIN, configFile, dataDir: ctx.dataDir(), domain, maxStopTimeoutS: file.maxStopTimeoutS, isFrontDoor: file.isTlsEnabled,
       });
-      const files: Array<[string, string]> = [[UNIT_FILE, unit], ...(file.isTlsEnabled ? [] : [[SOCKET_FILE, renderSocket()] as [string, string]])];
+      const files: Array<[string, string]> = [[UNIT_FILE, unit], [SOCKET_FILE, renderSocket(file.isTlsEnabled ? file.httpsPort : undefined)]];
       if (flags.dryRun === true) return { stdout: files.map(([path, text]) => `# ${path}\n${text}`).join('\n') };
       for (const [path, text] of files) {
         try {
@@ -129,7 +130,7 @@ export function register(program: Command, ctx: CliContext): void {
           throw new TenementError('unavailable', `cannot write ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { hint: 'run it as root, or use --dry-run to see the units' });
         }
       }
-      const units = file.isTlsEnabled ? ['tenement.service'] : ['tenement.socket', 'tenement.service'];
+      const units = ['tenement.socket', 'tenement.service'];
       for (const args of [['daemon-reload'], ['enable', '--now', ...units]]) {
         try {
           execFileSync('systemctl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -143,12 +144,16 @@ export function register(program: Command, ctx: CliContext): void {
 }
 
 /** What the unit depends on in the config; the file's own errors are ten serve's to report. */
-function readSettings(configFile: string): { maxStopTimeoutS: number; isTlsEnabled: boolean } {
+function readSettings(configFile: string): { maxStopTimeoutS: number; isTlsEnabled: boolean; httpsPort: number } {
   try {
-    const file = parse(readFileSync(configFile, 'utf8')) as { service?: Record<string, { stop_timeout?: unknown }>; settings?: { tls?: { enabled?: unknown } } };
+    const file = parse(readFileSync(configFile, 'utf8')) as { service?: Record<string, { stop_timeout?: unknown }>; settings?: { tls?: { enabled?: unknown; https_port?: unknown } } };
     const stops = Object.values(file.service ?? {}).map((s) => (typeof s.stop_timeout === 'number' ? s.stop_timeout : 10));
-    return { maxStopTimeoutS: Math.max(10, ...stops), isTlsEnabled: file.settings?.tls?.enabled === true };
+    const httpsPort = file.settings?.tls?.https_port;
+    return {
+      maxStopTimeoutS: Math.max(10, ...stops), isTlsEnabled: file.settings?.tls?.enabled === true,
+      httpsPort: typeof httpsPort === 'number' && Number.isInteger(httpsPort) ? httpsPort : 443,
+    };
   } catch {
-    return { maxStopTimeoutS: 10, isTlsEnabled: false };
+    return { maxStopTimeoutS: 10, isTlsEnabled: false, httpsPort: 443 };
   }
 }
