@@ -1,3 +1,4 @@
+import { button, el } from './dom.js';
 // The "Rollouts and canaries" panel: each service's current or last `ten rollout` (cohort i/n,
 // moved/total, state, reason) with Pause / Resume / Abort, and each canary deploy (step, share of
 // the traffic, state, reason) with Abort. Kept current by the `rollout` and `deploy` events, which
@@ -17,33 +18,6 @@ const CAN_ABORT_CANARY = new Set(['starting', 'running']);
  * @typedef {{ section: HTMLElement, rollouts: HTMLElement, canaries: HTMLElement }} ChangesMarkup
  * @typedef {{ onError: (context: string, e: unknown) => void }} ChangesHandlers
  */
-
-/**
- * @param {string} tag
- * @param {string} [className]
- * @param {string} [text]
- */
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-/**
- * @param {string} label
- * @param {string} ariaLabel
- * @param {() => void} onClick
- */
-function button(label, ariaLabel, onClick) {
-  const b = /** @type {HTMLButtonElement} */ (el('button', 'small', label));
-  b.type = 'button';
-  b.setAttribute('aria-label', ariaLabel);
-  b.addEventListener('click', () => {
-    if (b.getAttribute('aria-disabled') !== 'true') onClick();
-  });
-  return b;
-}
 
 class RolloutItem {
   /**

@@ -1,6 +1,7 @@
 // The instances table. Rows are keyed by instance name and updated in place, so a live refresh
 // never steals keyboard focus or wipes a weight being typed. Text goes in through textContent only.
 import { formatDuration, formatPlain } from './format.js';
+import { button, el } from './dom.js';
 
 /** States in which a start would do nothing: the instance already has, or is getting, a process. */
 const STARTED = new Set(['starting', 'running', 'degraded', 'frozen']);
@@ -15,33 +16,6 @@ const STARTED = new Set(['starting', 'running', 'degraded', 'frozen']);
  *   onSelect: (instance: string) => void,
  * }} TableHandlers
  */
-
-/**
- * @param {string} tag
- * @param {string} [className]
- * @param {string} [text]
- */
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-/**
- * @param {string} label
- * @param {string} ariaLabel
- * @param {() => void} onClick
- */
-function button(label, ariaLabel, onClick) {
-  const b = /** @type {HTMLButtonElement} */ (el('button', 'small', label));
-  b.type = 'button';
-  b.setAttribute('aria-label', ariaLabel);
-  b.addEventListener('click', () => {
-    if (b.getAttribute('aria-disabled') !== 'true') onClick();
-  });
-  return b;
-}
 
 /**
  * aria-disabled rather than `disabled`: a disabled button drops keyboard focus, and these change

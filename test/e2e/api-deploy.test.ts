@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { startDaemon, waitFor, type Daemon, type HttpResult } from '../helpers/daemon.js';
+import { adminCall, instanceWeights, startDaemon, waitFor } from '../helpers/daemon.js';
 
 // Version "bad" exits at once; every other version is the well-behaved fixture.
 const CONFIG = `
@@ -15,22 +15,10 @@ startup_timeout = 5
 restart = "never"
 `;
 
-function call(d: Daemon, method: string, path: string, body?: unknown): Promise<HttpResult> {
-  return d.http(path, {
-    method,
-    headers: { authorization: `Bearer ${d.token}` },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-}
-
-async function weights(d: Daemon): Promise<Record<string, number>> {
-  const list = JSON.parse((await call(d, 'GET', '/api/instances')).body) as Array<{ instance: string; weight: number }>;
-  return Object.fromEntries(list.map((i) => [i.instance, i.weight]));
-}
 
 test('deploy and route', async (t) => {
   const d = await startDaemon(t, { config: CONFIG });
-  assert.equal((await call(d, 'POST', '/api/instances', { service: 'api', id: 'v1', wait: true })).status, 201);
+  assert.equal((await adminCall(d, 'POST', '/api/instances', { service: 'api', id: 'v1', wait: true })).status, 201);
 
   await t.test('/api/events streams the state changes of a spawn', async () => {
     const seen: string[] = [];
@@ -49,43 +37,43 @@ test('deploy and route', async (t) => {
     req.end();
     await opened;
     await waitFor(() => seen.join('').includes('retry:'), 5000, 'the stream to open');
-    assert.equal((await call(d, 'POST', '/api/instances', { service: 'api', id: 'side', wait: true })).status, 201);
+    assert.equal((await adminCall(d, 'POST', '/api/instances', { service: 'api', id: 'side', wait: true })).status, 201);
     await waitFor(() => /event: state\ndata: \{[^\n]*"instance":"api:side"[^\n]*"to":"running"/.test(seen.join('')), 5000,
       () => `a state event for api:side in ${seen.join('')}`);
-    await call(d, 'DELETE', '/api/instances/api:side');
+    await adminCall(d, 'DELETE', '/api/instances/api:side');
   });
 
   await t.test('a healthy deploy gets its weight; other versions are untouched', async () => {
-    const r = await call(d, 'POST', '/api/deploy', { service: 'api', version: 'v2', weight: 20, timeout: 10 });
+    const r = await adminCall(d, 'POST', '/api/deploy', { service: 'api', version: 'v2', weight: 20, timeout: 10 });
     assert.equal(r.status, 200, r.body);
     const { instance } = JSON.parse(r.body) as { instance: { instance: string; weight: number; health: string } };
     assert.deepEqual([instance.instance, instance.weight, instance.health], ['api:v2', 20, 'healthy']);
-    assert.deepEqual(await weights(d), { 'api:v1': 100, 'api:v2': 20 });
+    assert.deepEqual(await instanceWeights(d), { 'api:v1': 100, 'api:v2': 20 });
   });
 
   await t.test('a failed deploy leaves routing as it was and reports why', async () => {
-    const r = await call(d, 'POST', '/api/deploy', { process: 'api', version: 'bad', timeout_secs: 5 });
+    const r = await adminCall(d, 'POST', '/api/deploy', { process: 'api', version: 'bad', timeout_secs: 5 });
     assert.ok(r.status >= 400, r.body);
     const { error } = JSON.parse(r.body) as { error: { code: string; message: string } };
     assert.notEqual(error.code, 'internal');
     assert.match(error.message, /^deploy of api:bad failed: .*routing unchanged$/);
-    const w = await weights(d);
+    const w = await instanceWeights(d);
     assert.equal(w['api:v1'], 100);
     assert.equal(w['api:v2'], 20);
     assert.equal(w['api:bad'] ?? 0, 0, 'the failed version gets no traffic');
   });
 
   await t.test('route moves all traffic in one step and the change persists', async () => {
-    const missing = await call(d, 'POST', '/api/route', { service: 'api', from: 'v1', to: 'v9' });
+    const missing = await adminCall(d, 'POST', '/api/route', { service: 'api', from: 'v1', to: 'v9' });
     assert.equal(missing.status, 404);
-    assert.deepEqual([(await weights(d))['api:v1'], (await weights(d))['api:v2']], [100, 20], 'a failed route changes nothing');
-    const r = await call(d, 'POST', '/api/route', { service: 'api', from: 'v1', to: 'v2' });
+    assert.deepEqual([(await instanceWeights(d))['api:v1'], (await instanceWeights(d))['api:v2']], [100, 20], 'a failed route changes nothing');
+    const r = await adminCall(d, 'POST', '/api/route', { service: 'api', from: 'v1', to: 'v2' });
     assert.equal(r.status, 200, r.body);
     const body = JSON.parse(r.body) as { from: { weight: number }; to: { weight: number } };
     assert.deepEqual([body.from.weight, body.to.weight], [0, 100]);
     await d.stop();
     const again = await startDaemon(t, { config: CONFIG, dir: d.dir });
-    const w = await weights(again);
+    const w = await instanceWeights(again);
     assert.deepEqual([w['api:v1'], w['api:v2']], [0, 100]);
   });
 });

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
-import { startDaemon, waitFor, type Daemon, type HttpResult } from '../helpers/daemon.js';
+import { adminCall, instanceWeights, startDaemon, waitFor, type Daemon } from '../helpers/daemon.js';
 
 // Version "bad" answers 500 to every 5th request (its health is fine), "sick" starts failing its
 // health checks after 3, "broken" exits at once; the others never fail. A small min_requests keeps
@@ -33,21 +33,9 @@ interface CanaryStatus {
   interval_s: number; stable: Record<string, number>; reason: string | null; verdicts: string[];
 }
 
-function call(d: Daemon, method: string, path: string, body?: unknown): Promise<HttpResult> {
-  return d.http(path, {
-    method,
-    headers: { authorization: `Bearer ${d.token}` },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-}
-
-async function weights(d: Daemon): Promise<Record<string, number>> {
-  const list = JSON.parse((await call(d, 'GET', '/api/instances')).body) as Array<{ instance: string; weight: number }>;
-  return Object.fromEntries(list.map((i) => [i.instance, i.weight]));
-}
 
 async function canaryOf(d: Daemon, service: string): Promise<CanaryStatus> {
-  const r = await call(d, 'GET', `/api/deploys/${service}`);
+  const r = await adminCall(d, 'GET', `/api/deploys/${service}`);
   assert.equal(r.status, 200, r.body);
   return JSON.parse(r.body) as CanaryStatus;
 }
@@ -110,7 +98,7 @@ function loadLoop(port: number, max = 20_000): { stop: () => Promise<LoadResult>
 
 test('canary deploys', { timeout: 150_000 }, async (t) => {
   const d = await startDaemon(t, { config: CONFIG });
-  assert.equal((await call(d, 'POST', '/api/instances', { service: 'api', id: 'v1', wait: true })).status, 201);
+  assert.equal((await adminCall(d, 'POST', '/api/instances', { service: 'api', id: 'v1', wait: true })).status, 201);
 
   await t.test('a version answering 500 to 20 % of requests is rolled back by itself; v1 keeps all traffic', async () => {
     const load = loadLoop(d.port);
@@ -125,7 +113,7 @@ test('canary deploys', { timeout: 150_000 }, async (t) => {
     const status = await canaryOf(d, 'api');
     assert.equal(status.state, 'rolled_back');
     assert.deepEqual(status.stable, { v1: 100 });
-    assert.deepEqual(await weights(d), { 'api:v1': 100, 'api:bad': 0 });
+    assert.deepEqual(await instanceWeights(d), { 'api:v1': 100, 'api:bad': 0 });
     const after = await loadLoop(d.port, 200).finished;
     assert.deepEqual(after.byInstance, { 'api:v1': 200 }, 'after the rollback every request goes to v1');
     assert.deepEqual(after.failures, []);
@@ -138,13 +126,13 @@ test('canary deploys', { timeout: 150_000 }, async (t) => {
     stream.on('response', (res) => res.on('data', (c: Buffer) => events.push(c.toString())));
     stream.end();
     const load = loadLoop(d.port);
-    const r = await call(d, 'POST', '/api/deploy', { service: 'api', version: 'v2', canary: [10, 50, 100], interval: 1 });
+    const r = await adminCall(d, 'POST', '/api/deploy', { service: 'api', version: 'v2', canary: [10, 50, 100], interval: 1 });
     assert.equal(r.status, 202, r.body);
     const started = JSON.parse(r.body) as CanaryStatus;
     assert.deepEqual([started.state, started.step, started.percent, started.steps, started.stable], ['starting', 0, 0, [10, 50, 100], { v1: 100 }]);
     const seenWeights = new Set<string>();
     const final = await waitFor(async () => {
-      const w = await weights(d);
+      const w = await instanceWeights(d);
       seenWeights.add(`${w['api:v1']}/${w['api:v2']}`);
       const c = await canaryOf(d, 'api');
       return c.state === 'running' || c.state === 'starting' ? undefined : c;
@@ -155,11 +143,11 @@ test('canary deploys', { timeout: 150_000 }, async (t) => {
     assert.deepEqual(during.failures, [], 'no request failed during the canary');
     assert.ok((during.byInstance['api:v2'] ?? 0) > 0 && (during.byInstance['api:v1'] ?? 0) > 0, JSON.stringify(during.byInstance));
     assert.ok(seenWeights.has('90/10') || seenWeights.has('50/50'), `weights stepped: ${[...seenWeights].join(' ')}`);
-    assert.deepEqual(await weights(d), { 'api:v1': 0, 'api:v2': 100, 'api:bad': 0 });
+    assert.deepEqual(await instanceWeights(d), { 'api:v1': 0, 'api:v2': 100, 'api:bad': 0 });
     const after = await loadLoop(d.port, 100).finished;
     assert.deepEqual(after.byInstance, { 'api:v2': 100 });
     await waitFor(() => /event: deploy\ndata: \{[^\n]*"instance":"api:v2"[^\n]*"state":"promoted"/.test(events.join('')), 5000, 'the deploy event of the promotion');
-    const metrics = await call(d, 'GET', '/metrics');
+    const metrics = await adminCall(d, 'GET', '/metrics');
     assert.match(metrics.body, /tenement_canary_deploys_total\{service="api",result="promoted"\} 1/);
     assert.match(metrics.body, /tenement_canary_deploys_total\{service="api",result="rolled_back"\} 1/);
     const logs = await d.ten(['logs', 'api:v2']);
@@ -175,51 +163,51 @@ test('canary deploys', { timeout: 150_000 }, async (t) => {
     assert.match(noCanary.stderr, /--interval needs --canary/);
     const badInterval = await d.ten(['deploy', 'api:v3', '--canary', '10', '--interval', 'soon']);
     assert.equal(badInterval.code, 2, badInterval.stderr);
-    const zero = await call(d, 'POST', '/api/deploy', { service: 'api', version: 'v3', canary: [0, 100] });
+    const zero = await adminCall(d, 'POST', '/api/deploy', { service: 'api', version: 'v3', canary: [0, 100] });
     assert.equal(zero.status, 400, zero.body);
-    const busy = await call(d, 'POST', '/api/deploy', { service: 'api', version: 'v2', canary: [10] });
+    const busy = await adminCall(d, 'POST', '/api/deploy', { service: 'api', version: 'v2', canary: [10] });
     assert.equal(busy.status, 409, busy.body);
     assert.match(busy.body, /api:v2 already takes traffic \(weight 100\)/);
-    assert.equal((await call(d, 'GET', '/api/deploys/nosuch')).status, 404);
-    assert.equal((await call(d, 'GET', '/api/deploys/api', undefined)).status, 200);
+    assert.equal((await adminCall(d, 'GET', '/api/deploys/nosuch')).status, 404);
+    assert.equal((await adminCall(d, 'GET', '/api/deploys/api', undefined)).status, 200);
     assert.equal((await d.http('/api/deploys/api')).status, 401, 'the status needs a token');
-    assert.deepEqual(await weights(d), { 'api:v1': 0, 'api:v2': 100, 'api:bad': 0 });
-    assert.equal((await call(d, 'GET', '/api/instances/api:v3')).status, 404, 'no instance was started');
+    assert.deepEqual(await instanceWeights(d), { 'api:v1': 0, 'api:v2': 100, 'api:bad': 0 });
+    assert.equal((await adminCall(d, 'GET', '/api/instances/api:v3')).status, 404, 'no instance was started');
   });
 
   await t.test('abort puts the weights back at once', async () => {
-    const r = await call(d, 'POST', '/api/deploy', { service: 'api', version: 'v3', canary: [20, 100], interval: 60 });
+    const r = await adminCall(d, 'POST', '/api/deploy', { service: 'api', version: 'v3', canary: [20, 100], interval: 60 });
     assert.equal(r.status, 202, r.body);
     await waitFor(async () => (await canaryOf(d, 'api')).step === 1, 20_000, 'step 1');
-    assert.deepEqual(await weights(d), { 'api:v1': 0, 'api:v2': 80, 'api:v3': 20, 'api:bad': 0 });
-    const aborted = await call(d, 'POST', '/api/deploys/api/abort');
+    assert.deepEqual(await instanceWeights(d), { 'api:v1': 0, 'api:v2': 80, 'api:v3': 20, 'api:bad': 0 });
+    const aborted = await adminCall(d, 'POST', '/api/deploys/api/abort');
     assert.equal(aborted.status, 200, aborted.body);
     const status = JSON.parse(aborted.body) as CanaryStatus;
     assert.deepEqual([status.state, status.reason], ['rolled_back', 'aborted by the operator']);
-    assert.deepEqual(await weights(d), { 'api:v1': 0, 'api:v2': 100, 'api:v3': 0, 'api:bad': 0 });
-    assert.equal((await call(d, 'POST', '/api/deploys/api/abort')).status, 409, 'nothing left to abort');
+    assert.deepEqual(await instanceWeights(d), { 'api:v1': 0, 'api:v2': 100, 'api:v3': 0, 'api:bad': 0 });
+    assert.equal((await adminCall(d, 'POST', '/api/deploys/api/abort')).status, 409, 'nothing left to abort');
   });
 
   await t.test('a version whose health check starts failing is rolled back without waiting out its step', async () => {
     // A 10-minute step: only the early check can decide it within this test's time.
-    const r = await call(d, 'POST', '/api/deploy', { service: 'api', version: 'sick', canary: [50], interval: 600 });
+    const r = await adminCall(d, 'POST', '/api/deploy', { service: 'api', version: 'sick', canary: [50], interval: 600 });
     assert.equal(r.status, 202, r.body);
     const final = await decided(d, 'api');
     assert.equal(final.state, 'rolled_back');
     assert.match(final.reason ?? '', /^step 1 \(50 %\): health check failing: api:sick$/);
-    assert.equal((await weights(d))['api:v2'], 100);
-    assert.equal((await weights(d))['api:sick'], 0);
+    assert.equal((await instanceWeights(d))['api:v2'], 100);
+    assert.equal((await instanceWeights(d))['api:sick'], 0);
   });
 
   await t.test('a version that never gets healthy changes no weight and says why', async () => {
-    const before = await weights(d);
-    const r = await call(d, 'POST', '/api/deploy', { service: 'api', version: 'broken', canary: [10, 100], interval: 1, timeout: 5 });
+    const before = await instanceWeights(d);
+    const r = await adminCall(d, 'POST', '/api/deploy', { service: 'api', version: 'broken', canary: [10, 100], interval: 1, timeout: 5 });
     assert.equal(r.status, 202, r.body);
     const final = await decided(d, 'api');
     assert.equal(final.state, 'rolled_back');
     assert.equal(final.step, 0, 'it never got a step');
     assert.match(final.reason ?? '', /^deploy of api:broken failed: .*; routing unchanged$/);
-    assert.deepEqual(await weights(d), { ...before, 'api:broken': 0 });
+    assert.deepEqual(await instanceWeights(d), { ...before, 'api:broken': 0 });
   });
 
   await t.test('--detach returns at once and the server finishes the canary by itself', async () => {
@@ -228,17 +216,17 @@ test('canary deploys', { timeout: 150_000 }, async (t) => {
     assert.match(cli.stdout, /^canary of api:v4 started: steps 100 %, 1s each/);
     const final = await decided(d, 'api');
     assert.equal(final.state, 'promoted', final.reason ?? '');
-    const w = await weights(d);
+    const w = await instanceWeights(d);
     assert.deepEqual([w['api:v2'], w['api:v4']], [0, 100]);
   });
 });
 
 test('a canary interrupted by a server restart goes on after it, and ten deploy follows it across', { timeout: 120_000 }, async (t) => {
   const d = await startDaemon(t, { config: CONFIG });
-  assert.equal((await call(d, 'POST', '/api/instances', { service: 'api', id: 'v1', wait: true })).status, 201);
+  assert.equal((await adminCall(d, 'POST', '/api/instances', { service: 'api', id: 'v1', wait: true })).status, 201);
   const following = d.ten(['deploy', 'api:v2', '--canary', '25,100', '--interval', '3s']);
   await waitFor(async () => {
-    const r = await call(d, 'GET', '/api/deploys/api');
+    const r = await adminCall(d, 'GET', '/api/deploys/api');
     return r.status === 200 && (JSON.parse(r.body) as CanaryStatus).step === 1;
   }, 20_000, 'step 1');
   await d.stop();
@@ -249,7 +237,7 @@ test('a canary interrupted by a server restart goes on after it, and ten deploy 
   assert.deepEqual([resumed.state, resumed.step, resumed.stable], ['running', 1, { v1: 100 }]);
   const final = await decided(again, 'api');
   assert.equal(final.state, 'promoted', final.reason ?? '');
-  assert.deepEqual(await weights(again), { 'api:v1': 0, 'api:v2': 100 });
+  assert.deepEqual(await instanceWeights(again), { 'api:v1': 0, 'api:v2': 100 });
   const cli = await following;
   assert.equal(cli.code, 0, `${cli.stdout}${cli.stderr}`);
   assert.match(cli.stdout, /server unreachable, retrying\n[^]*promoted api:v2: weight 100, api:v1 weight 0/);

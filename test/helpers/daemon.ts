@@ -213,3 +213,18 @@ export function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+/** An admin-token request to a daemon's API; `body` is sent as JSON. */
+export function adminCall(d: Daemon, method: string, path: string, body?: unknown): Promise<HttpResult> {
+  return d.http(path, {
+    method,
+    headers: { authorization: `Bearer ${d.token}` },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+}
+
+/** Every instance's weight, by `service:id`. */
+export async function instanceWeights(d: Daemon): Promise<Record<string, number>> {
+  const list = JSON.parse((await adminCall(d, 'GET', '/api/instances')).body) as Array<{ instance: string; weight: number }>;
+  return Object.fromEntries(list.map((i) => [i.instance, i.weight]));
+}
