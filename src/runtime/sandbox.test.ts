@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TenementError } from '../core/errors.js';
 import { runRuntimeContract } from './runtime.contract.js';
@@ -124,9 +124,11 @@ test('a sandbox whose workdir is /tmp still gets a private, writable /tmp and no
   const alice = await startApp(t, runtime, root, 'alice', 'iso-probe', { cwd: '/tmp' });
   assert.deepEqual(await ask(alice.url, '/list', hostFile), { error: 'ENOENT' });
   assert.deepEqual(await ask(alice.url, '/write', '/tmp/scratch.txt'), { ok: true });
-  // The data root is under the host's /tmp here: only the path to the app's DATA_DIR is made in its own.
+  // Only the paths to what the sandbox mounts (its DATA_DIR, and the app's folder when the checkout
+  // itself is under /tmp) are made in its own /tmp.
+  const mountedUnderTmp = [root, APPS].filter((path) => path.startsWith('/tmp/')).map((path) => path.split('/')[2]!);
   const { entries } = (await ask(alice.url, '/list', '/tmp')) as { entries: string[] };
-  assert.deepEqual(entries.sort(), [basename(root), 'scratch.txt'].sort());
+  assert.deepEqual(entries.sort(), [...new Set(mountedUnderTmp), 'scratch.txt'].sort());
 });
 
 test('a sandboxed app allocating 4x its memory_limit_mb is OOM-killed and reported', async (t) => {
