@@ -61,6 +61,7 @@ import type { NameRoutes } from './tls/routed-names.js';
 import { createTlsFront, HSTS_HEADERS } from './tls/tls-front.js';
 import type { TlsFront } from './tls/tls-front.js';
 import { registerTlsMetrics } from './tls/tls-metrics.js';
+import type { ServiceChanges } from './supervisor/service-changes.js';
 
 export interface ServeOptions {
   config?: string;
@@ -177,7 +178,9 @@ export async function serve(options: ServeOptions): Promise<void> {
   const metrics = new Metrics({ supervisor, events, stats, logLines: capture, resources: sampler });
   const quota = enforceStorageQuotas(supervisor, events);
 
-  const rollouts = new Rollouts({ supervisor, store: new RolloutStore(db), stats });
+  // A rollout and a canary of the same service are never under way at once.
+  const changeEngines: ServiceChanges[] = [];
+  const rollouts = new Rollouts({ supervisor, store: new RolloutStore(db), stats, engines: changeEngines });
   const reloader = new ConfigReloader(supervisor, configFile, { dataDir: options.dataDir });
   const reload = async (): Promise<ReloadResult> => {
     const result = await reloader.reload();
@@ -187,7 +190,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   const sse = new SseStreams({ ...DEFAULT_SSE_LIMITS, maxClients: config.settings.maxSseClients },
     () => logger.info({}, 'dropped an event-stream client that stopped reading'));
   const deployments = new Deployments(supervisor, logger);
-  const canaries = new CanaryDeploys({ supervisor, deployments, stats, store: new CanaryStore(db), logger });
+  const canaries = new CanaryDeploys({ supervisor, deployments, stats, store: new CanaryStore(db), logger, engines: changeEngines });
+  changeEngines.push(rollouts, canaries);
   // Bound once the front server (and its route table) exists.
   let nameRoutes: NameRoutes = () => false;
   const management = createManagementHandler({

@@ -16,6 +16,7 @@ import type { CanaryRow, CanaryStore } from '../store/canaries.js';
 import type { Deployments } from './deployments.js';
 import { judgeStep, since, snapshotOf, sumSnapshots, type CounterSnapshot, type Verdict } from './rollout-judge.js';
 import type { SupervisorApi } from './types.js';
+import { refuseWhileChanging, type ServiceChanges } from './service-changes.js';
 
 export interface CanaryRequest {
   readonly service: string;
@@ -33,6 +34,8 @@ export interface CanaryDeps {
   readonly stats: RequestStats;
   readonly store: CanaryStore;
   readonly logger: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /** Every engine that changes a service (this one included); filled once all exist. */
+  readonly engines: readonly ServiceChanges[];
 }
 
 /** Restarts and failing health end a step at once; error rate and latency are judged at its end. */
@@ -48,13 +51,18 @@ interface Canary {
 /** Why a canary's loop stops without deciding: the server shuts down (the store keeps it running). */
 const SHUTDOWN = 'shutdown';
 
-export class CanaryDeploys {
+export class CanaryDeploys implements ServiceChanges {
   private readonly deps: CanaryDeps;
   private readonly canaries = new Map<string, Canary>();
 
   constructor(deps: CanaryDeps) {
     this.deps = deps;
     for (const row of deps.store.all()) this.canaries.set(row.service, { row, stop: new AbortController(), done: Promise.resolve() });
+  }
+
+  changeInProgress(service: string): string | undefined {
+    const canary = this.canaries.get(service);
+    return canary !== undefined && isActive(canary.row.state) ? `the canary of ${formatInstanceName(service, canary.row.version)}` : undefined;
   }
 
   /** Checks the request, answers with the canary starting, and runs it in the background. */
@@ -69,6 +77,7 @@ export class CanaryDeploys {
         hint: `wait for it, or \`POST /api/deploys/${service}/abort\``,
       });
     }
+    refuseWhileChanging(this.deps.engines, this, service);
     const existing = supervisor.get(service, version);
     if (existing !== undefined && existing.weight > 0) {
       throw new TenementError('conflict', `${existing.name} already takes traffic (weight ${existing.weight}): a canary starts a version from weight 0`, {

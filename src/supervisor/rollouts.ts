@@ -16,6 +16,7 @@ import type { RolloutStore } from '../store/rollouts.js';
 import { judgeStep, since, snapshotOf, sumSnapshots, type CounterSnapshot, type Verdict } from './rollout-judge.js';
 import { checkCohorts, checkIntervalMs, cohortTargets, DEFAULT_COHORTS, DEFAULT_INTERVAL_MS } from './rollout-plan.js';
 import type { Supervisor } from './supervisor.js';
+import { refuseWhileChanging, type ServiceChanges } from './service-changes.js';
 
 export interface RolloutRequest {
   readonly service: string;
@@ -62,17 +63,26 @@ const FAILING_HEALTH: ReadonlySet<string> = new Set(['unhealthy', 'failed']);
 /** How often a cohort is checked for a breach while its interval runs. */
 const CHECK_EVERY_MS = 1_000;
 
-export class Rollouts {
+export class Rollouts implements ServiceChanges {
   private readonly supervisor: Supervisor;
   private readonly store: RolloutStore;
   private readonly stats: RequestStats;
   private readonly rollouts = new Map<string, Rollout>();
   private closed = false;
 
-  constructor(deps: { supervisor: Supervisor; store: RolloutStore; stats: RequestStats }) {
+  /** Every engine that changes a service (this one included); filled once all exist. */
+  private readonly engines: readonly ServiceChanges[];
+
+  constructor(deps: { supervisor: Supervisor; store: RolloutStore; stats: RequestStats; engines: readonly ServiceChanges[] }) {
     this.supervisor = deps.supervisor;
     this.store = deps.store;
     this.stats = deps.stats;
+    this.engines = deps.engines;
+  }
+
+  changeInProgress(service: string): string | undefined {
+    const rollout = this.rollouts.get(service);
+    return rollout !== undefined && IN_PROGRESS.has(rollout.state) ? `the rollout of ${service} (${rollout.state})` : undefined;
   }
 
   /**
@@ -120,6 +130,7 @@ export class Rollouts {
         hint: `follow it with \`ten rollout status ${service.name}\`, or stop it with \`ten rollout abort ${service.name}\``,
       });
     }
+    refuseWhileChanging(this.engines, this, service.name);
     const outdated = this.supervisor.list().filter((i) => i.service === service.name && i.outdated && hasProcess(i.state));
     if (outdated.length === 0) {
       throw new TenementError('conflict', `nothing to roll out: no running instance of ${service.name} is on an outdated template`, {

@@ -180,6 +180,9 @@ test('canary deploys', { timeout: 150_000 }, async (t) => {
     assert.equal(r.status, 202, r.body);
     await waitFor(async () => (await canaryOf(d, 'api')).step === 1, 20_000, 'step 1');
     assert.deepEqual(await instanceWeights(d), { 'api:v1': 0, 'api:v2': 80, 'api:v3': 20, 'api:bad': 0 });
+    const rolloutMeanwhile = await adminCall(d, 'POST', '/api/rollouts', { service: 'api' });
+    assert.equal(rolloutMeanwhile.status, 409, rolloutMeanwhile.body);
+    assert.match(rolloutMeanwhile.body, /the canary of api:v3 is in progress: one change at a time per service/);
     const aborted = await adminCall(d, 'POST', '/api/deploys/api/abort');
     assert.equal(aborted.status, 200, aborted.body);
     const status = JSON.parse(aborted.body) as CanaryStatus;

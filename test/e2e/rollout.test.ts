@@ -101,6 +101,10 @@ test('ten rollout', async (t) => {
     const again = await api<ErrorBody>(d, '/api/rollouts', 'POST', { service: 'notes' });
     assert.equal(again.status, 409);
     assert.match(again.body.error.message, /a rollout of notes is already paused \(cohort 1\/3, 2\/20 moved\)/);
+    const canaryMeanwhile = await api<ErrorBody>(d, '/api/deploy', 'POST', { service: 'notes', version: 'v9', canary: [50, 100] });
+    assert.equal(canaryMeanwhile.status, 409, 'no canary while a rollout of the service is under way');
+    assert.match(canaryMeanwhile.body.error.message, /^the rollout of notes \(paused\) is in progress: one change at a time per service/);
+    assert.equal((await api(d, '/api/instances/notes:v9', 'GET')).status, 404, 'the refused canary started nothing');
 
     const resumed = await d.ten(['rollout', 'resume', 'notes']);
     assert.equal(resumed.code, 0, resumed.stderr);
