@@ -10,7 +10,7 @@ import { CgroupLimits } from './cgroups.js';
 import { ProcessRuntime } from './process.js';
 import { readProcStat } from './proc-stat.js';
 import type { Adoption, Orphan, RunningProcess } from './runtime.js';
-import { mountCgroup2 } from '../../test/helpers/cgroups.js';
+import { mountCgroup2, removeTestGroups } from '../../test/helpers/cgroups.js';
 import { testSpawnSpec } from '../../test/helpers/spawn-spec.js';
 import { waitFor } from '../../test/helpers/wait.js';
 
@@ -42,7 +42,7 @@ async function leftovers(t: TestContext, root?: string) {
   const [a, b] = [await previous.start(testSpawnSpec('app:a', FAMILY, { freezable: true })), await previous.start(testSpawnSpec('app:b', FAMILY))];
   t.after(async () => {
     await Promise.all([a.stop(1000), b.stop(1000)]);
-    await new CgroupLimits(options).removeParent();
+    await removeTestGroups(new CgroupLimits(options), parent);
   });
   const family = await waitFor(() => childrenOf(a.pid), 10_000, 'the children of app:a');
   return { a, b, family, next: new ProcessRuntime({ limits: new CgroupLimits(options) }) };

@@ -5,7 +5,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, rmdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TenementError } from '../core/errors.js';
@@ -18,7 +18,7 @@ import { readProcStat } from './proc-stat.js';
 import type { AppliedLimits, SpawnSpec } from './runtime.js';
 import { testSpawnSpec } from '../../test/helpers/spawn-spec.js';
 import { isCgroupFrozen } from '../../test/helpers/freezer-state.js';
-import { mountCgroup2 } from '../../test/helpers/cgroups.js';
+import { mountCgroup2, removeTestGroups } from '../../test/helpers/cgroups.js';
 import { waitFor } from '../../test/helpers/wait.js';
 
 const ALLOC_APP = new URL('../../test/fixtures/apps/iso-alloc.mjs', import.meta.url).pathname;
@@ -37,11 +37,7 @@ function groupDirs(host: CgroupHost, parent: string, service: string, id: string
 function testLimits(t: TestContext, root?: string): { limits: CgroupLimits; parent: string } {
   const parent = `tenement-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const limits = new CgroupLimits({ parent, ...(root === undefined ? {} : { root }) });
-  t.after(async () => {
-    const host = await limits.detect();
-    const roots = [...Object.values(host.v1Mounts ?? {}), ...(host.v2Root === undefined ? [] : [host.v2Root])];
-    for (const dir of roots) await rmdir(`${dir}/${parent}`).catch(() => undefined);
-  });
+  t.after(() => removeTestGroups(limits, parent));
   return { limits, parent };
 }
 

@@ -2,7 +2,7 @@
 // instances are stopped longest-frozen first, only as many as needed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmdir } from 'node:fs/promises';
+import { removeTestGroups } from '../../test/helpers/cgroups.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CgroupLimits } from '../runtime/cgroups.js';
@@ -21,10 +21,7 @@ async function until(what: string, check: () => boolean, timeoutMs = 15_000): Pr
 test('under the memory floor frozen instances are stopped longest-frozen first, until memory is back', async (t) => {
   const parent = `tenement-test-${process.pid}-floor`;
   const limits = new CgroupLimits({ parent });
-  t.after(async () => {
-    const host = await limits.detect();
-    for (const dir of host.version === 'v2' ? [host.v2Root] : Object.values(host.v1Mounts ?? {})) await rmdir(`${dir}/${parent}`).catch(() => undefined);
-  });
+  t.after(() => removeTestGroups(limits, parent));
   // Memory is short (500 MiB) until `stopsNeeded` instances have been stopped.
   let stopsNeeded = 0;
   const stops = (): string[] => h.lifecycle.filter((e) => e.kind === 'idle').map((e) => e.instance);
