@@ -14,7 +14,7 @@ import { formatInstanceName } from '../core/names.js';
 import type { RequestStats } from '../core/request-stats.js';
 import type { CanaryRow, CanaryStore } from '../store/canaries.js';
 import type { Deployments } from './deployments.js';
-import { judgeStep, since, snapshotOf, sumSnapshots, type CounterSnapshot, type Verdict } from './rollout-judge.js';
+import { failsStep, judgeStep, since, snapshotOf, sumSnapshots, type CounterSnapshot, type Verdict } from './rollout-judge.js';
 import type { SupervisorApi } from './types.js';
 import { refuseWhileChanging, type ServiceChanges } from './service-changes.js';
 
@@ -188,7 +188,7 @@ export class CanaryDeploys implements ServiceChanges {
       const moved = since(now.moved, before.moved);
       const others = since(now.others, before.others);
       const info = this.deps.supervisor.info(service, version);
-      const unhealthy = FAILING_HEALTH.has(info.health) ? [info.instance] : [];
+      const unhealthy = failsStep(info.health) ? [info.instance] : [];
       if (Date.now() >= end || moved.restarts > 0 || unhealthy.length > 0) return judgeStep(moved, others, { unhealthy }, thresholds);
     }
   }
@@ -254,8 +254,6 @@ export class CanaryDeploys implements ServiceChanges {
     };
   }
 }
-
-const FAILING_HEALTH = new Set(['unhealthy', 'degraded', 'failed']);
 
 const ACTIVE: ReadonlySet<string> = new Set<CanaryState>(['starting', 'running']);
 

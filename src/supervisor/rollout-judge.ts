@@ -6,6 +6,7 @@
  * @module
  */
 import type { ServiceConfig } from '../config/types.js';
+import type { Health } from '../core/lifecycle.js';
 import { DURATION_BUCKETS_S, type InstanceRequestStats } from '../core/request-stats.js';
 
 export type RolloutThresholds = ServiceConfig['rollout'];
@@ -77,6 +78,16 @@ export function p95Of(s: CounterSnapshot): number {
     seen += inBucket;
   }
   return DURATION_BUCKETS_S[DURATION_BUCKETS_S.length - 1]!;
+}
+
+/**
+ * Health that fails a step at once. Not `degraded` (1–2 failed checks): it recovers, or turns
+ * unhealthy and is restarted, and restarts count.
+ */
+const FAILING_HEALTH: ReadonlySet<Health> = new Set<Health>(['unhealthy', 'failed']);
+
+export function failsStep(health: Health): boolean {
+  return FAILING_HEALTH.has(health);
 }
 
 export interface StepHealth {

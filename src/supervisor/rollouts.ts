@@ -13,7 +13,7 @@ import { hasProcess } from '../core/lifecycle.js';
 import { formatInstanceName } from '../core/names.js';
 import type { RequestStats } from '../core/request-stats.js';
 import type { RolloutStore } from '../store/rollouts.js';
-import { judgeStep, since, snapshotOf, sumSnapshots, type CounterSnapshot, type Verdict } from './rollout-judge.js';
+import { failsStep, judgeStep, since, snapshotOf, sumSnapshots, type CounterSnapshot, type Verdict } from './rollout-judge.js';
 import { checkCohorts, checkIntervalMs, cohortTargets, DEFAULT_COHORTS, DEFAULT_INTERVAL_MS } from './rollout-plan.js';
 import type { Supervisor } from './supervisor.js';
 import { refuseWhileChanging, type ServiceChanges } from './service-changes.js';
@@ -55,11 +55,6 @@ interface Rollout {
 }
 
 const IN_PROGRESS: ReadonlySet<RolloutState> = new Set(['running', 'paused']);
-/**
- * A moved instance whose health check fails (rollout-judge: health). Not `degraded` (1–2 failed
- * checks): it recovers, or turns unhealthy and is restarted, and restarts count.
- */
-const FAILING_HEALTH: ReadonlySet<string> = new Set(['unhealthy', 'failed']);
 /** How often a cohort is checked for a breach while its interval runs. */
 const CHECK_EVERY_MS = 1_000;
 
@@ -290,7 +285,7 @@ export class Rollouts implements ServiceChanges {
   private verdict(rollout: Rollout, begin: ReadonlyMap<string, CounterSnapshot>, isFinal: boolean): Verdict {
     const moved = rollout.plan.filter((p) => p.movedAt !== null && this.supervisor.get(rollout.service, p.id) !== undefined);
     const others = rollout.plan.filter((p) => p.movedAt === null && !p.skipped);
-    const unhealthy = moved.filter((p) => FAILING_HEALTH.has(this.supervisor.info(rollout.service, p.id).health))
+    const unhealthy = moved.filter((p) => failsStep(this.supervisor.info(rollout.service, p.id).health))
       .map((p) => formatInstanceName(rollout.service, p.id));
     const movedSum = sumSnapshots(moved.map((p) => since(this.snapshot(rollout.service, p.id), p.baseline!)));
     const othersSum = sumSnapshots(others.map((p) => since(this.snapshot(rollout.service, p.id), begin.get(p.id)!)));
