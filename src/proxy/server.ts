@@ -7,7 +7,7 @@
  * @module
  */
 import { spawn } from 'node:child_process';
-import { BlockList, createServer, isIP, isIPv4 } from 'node:net';
+import { BlockList, connect as connectNet, createServer, isIP, isIPv4 } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { fileURLToPath } from 'node:url';
@@ -244,8 +244,11 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
     const target = hosts.resolve(head.host);
     const resolution = resolve(target, url, conn.socket.remoteAddress ?? '');
     if (successor !== undefined && !(resolution instanceof InstanceRouteClass && resolution.isReachable)) {
-      if (!conn.isEncrypted) conn.handOff(head, { relay });
-      // Under TLS only a running next server (a take-over) can take it; after SIGTERM none runs yet.
+      // A running next server (a take-over) is reached from here for one exchange; an upgrade (which
+      // may outlive this server) or a next server not yet running (after SIGTERM) goes through a
+      // relay process, which lives on after this one exits. Under TLS only the first can be done.
+      if (!conn.isEncrypted && successor.isRunning && head.upgrade === undefined) conn.handOff(head, { connect: () => connectNet({ host: successor!.host, port: successor!.port, noDelay: true }) });
+      else if (!conn.isEncrypted) conn.handOff(head, { relay });
       else if (successor.isRunning && successor.tlsPort !== undefined) conn.handOff(head, { connect: () => connectTlsSuccessor(head.host) });
       else conn.respondError(503);
       return;
